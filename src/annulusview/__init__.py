@@ -1,0 +1,56 @@
+"""AnnulusView: structural-heart procedural planning from cardiac CT.
+
+Decision support for planning and teaching, not a diagnosis.
+
+The Python API mirrors the command line::
+
+    import annulusview as av
+    vol = av.load("study/")
+    lm = av.read_landmarks("case.mrk.json")
+    res = av.analyze(vol, lm)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+DISCLAIMER = (
+    "Decision support for procedural planning and teaching, not a diagnosis. "
+    "Every number must be checked by a qualified physician against the images."
+)
+
+__all__ = [
+    "DISCLAIMER",
+    "InputError",
+    "Volume",
+    "__version__",
+    "analyze",
+    "load",
+    "read_landmarks",
+]
+
+if TYPE_CHECKING:
+    from annulusview.core.errors import InputError
+    from annulusview.core.volume import Volume
+
+_LAZY = {
+    "InputError": ("annulusview.core.errors", "InputError"),
+    "Volume": ("annulusview.core.volume", "Volume"),
+    "load": ("annulusview.core.io.loader", "load"),
+    "read_landmarks": ("annulusview.core.landmarks", "read_landmarks"),
+    "analyze": ("annulusview.core.analysis", "analyze"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `annulusview --help` and the GUI start do not pay for scipy/pydicom imports.
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module_name), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'annulusview' has no attribute {name!r}")

@@ -1,0 +1,136 @@
+"""The ``annulusview`` command line: one program for the window and every headless job.
+
+Exit codes: 0 success, 2 usage error, 3 input error (one plain line on stderr, no traceback).
+Each sub-command's work lives in :mod:`annulusview.commands`; this module only parses
+arguments, configures logging and turns typed errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+
+PHANTOM_CASES = ("tavr-contrast", "tavr-noncontrast", "mac", "normal", "neo-lvot")
+VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by analyze, screenshot and report."""
+    p.add_argument("path", help="DICOM folder, zip of DICOM files, single file or NIfTI volume")
+    p.add_argument("--landmarks", required=True, metavar="FILE", help="3D Slicer markups JSON")
+    p.add_argument("--series", metavar="UID", help="SeriesInstanceUID when the study has several")
+    p.add_argument("--rules", metavar="FILE", help="rules file (TOML) replacing the defaults")
+    p.add_argument(
+        "--threshold",
+        metavar="METHOD|HU",
+        help="calcium threshold: lumen_plus_100, fixed_850, by_lumen_450_850, fixed_130 or a HU value",
+    )
+    p.add_argument("--valve-size", type=float, metavar="MM", help="planned valve nominal size")
+    p.add_argument(
+        "--valve-type", choices=("balloon", "self-expanding"), help="planned valve type"
+    )
+    p.add_argument("--implant-depth", type=float, metavar="MM", help="planned implant depth")
+    p.add_argument("--sex", choices=("M", "F"), help="patient sex when the header lacks it")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annulusview",
+        description=(
+            "AnnulusView: aortic and mitral annular calcium, distances to the LVOT and the "
+            "conduction system, and procedural risk flags from cardiac CT. Decision support, "
+            "not a diagnosis."
+        ),
+    )
+    from annulusview import __version__
+
+    parser.add_argument("--version", action="version", version=f"annulusview {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open the desktop app on a study")
+    p.add_argument("path", nargs="?", help="DICOM folder, zip or NIfTI volume")
+    p.add_argument("--landmarks", metavar="FILE", help="landmarks to load with the study")
+
+    sub.add_parser("demo", help="open the app on the built-in demo case")
+
+    p = sub.add_parser("info", help="list every series found under PATH")
+    p.add_argument("path", help="folder (searched recursively), zip, single file or NIfTI")
+    p.add_argument("--json", action="store_true", help="print the annulusview.info/1 JSON")
+
+    p = sub.add_parser("phantom", help="write a synthetic cardiac CT case with known answers")
+    p.add_argument("outdir", help="output folder (created; must be empty or new)")
+    p.add_argument("--case", default="tavr-contrast", choices=PHANTOM_CASES)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", default="small", choices=("small", "full"))
+    p.add_argument(
+        "--transfer-syntax",
+        default="explicit",
+        choices=("explicit", "jpeg2000"),
+        help="pixel encoding of the written series (jpeg2000 = lossless)",
+    )
+
+    p = sub.add_parser("analyze", help="run the whole analysis headless")
+    _add_analysis_options(p)
+    p.add_argument("--json", metavar="OUT", help="write the results JSON here ('-' for stdout)")
+    p.add_argument("--csv", metavar="OUT", help="write the lesion table CSV here")
+
+    p = sub.add_parser("screenshot", help="render an annotated, de-identified picture")
+    _add_analysis_options(p)
+    p.add_argument("--out", required=True, metavar="PNG")
+    p.add_argument("--view", default="3d", choices=VIEWS)
+    p.add_argument("--size", default="1920x1080", metavar="WxH")
+    p.add_argument("--scale", type=int, default=1, choices=(1, 2))
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--show-identity", action="store_true", help="print patient name and ID")
+
+    p = sub.add_parser("report", help="write the PDF case report")
+    _add_analysis_options(p)
+    p.add_argument("--out", required=True, metavar="FILE.pdf")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--show-identity", action="store_true", help="print patient name and ID")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``annulusview`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    command = args.command or "open"
+    if command == "open" and not hasattr(args, "path"):
+        args.path, args.landmarks = None, None
+
+    from annulusview.core.errors import AnnulusViewError, Cancelled
+
+    module = importlib.import_module(f"annulusview.commands.{command}")
+    try:
+        return int(module.run(args) or 0)
+    except Cancelled as exc:
+        print(f"annulusview: {exc.user_text()}", file=sys.stderr)
+        return 130
+    except AnnulusViewError as exc:
+        print(f"annulusview: {exc.user_text()}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("annulusview: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

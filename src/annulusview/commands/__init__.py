@@ -1,0 +1,1 @@
+"""One module per ``annulusview`` sub-command, each with ``run(args) -> int``."""
