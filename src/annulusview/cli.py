@@ -30,12 +30,10 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threshold",
         metavar="METHOD|HU",
-        help="calcium threshold: lumen_plus_100, fixed_850, by_lumen_450_850, fixed_130 or a HU value",
+        help="calcium threshold: lumen_plus_100, fixed_850, by_lumen_450_850 or a HU value",
     )
     p.add_argument("--valve-size", type=float, metavar="MM", help="planned valve nominal size")
-    p.add_argument(
-        "--valve-type", choices=("balloon", "self-expanding"), help="planned valve type"
-    )
+    p.add_argument("--valve-type", choices=("balloon", "self-expanding"), help="planned valve type")
     p.add_argument("--implant-depth", type=float, metavar="MM", help="planned implant depth")
     p.add_argument("--sex", choices=("M", "F"), help="patient sex when the header lacks it")
 

@@ -14,7 +14,7 @@ def stderr_progress(label: str) -> Callable[[float, str], None]:
     def progress(fraction: float, text: str) -> None:
         if tty:
             width = 30
-            filled = int(round(fraction * width))
+            filled = round(fraction * width)
             bar = "#" * filled + "-" * (width - filled)
             sys.stderr.write(f"\r{label} [{bar}] {fraction * 100:5.1f}% {text[:40]:<40}")
             if fraction >= 1.0:
