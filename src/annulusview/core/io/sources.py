@@ -36,7 +36,7 @@ def is_nifti(path: Path) -> bool:
 
 
 def is_zip(path: Path) -> bool:
-    """True when ``path`` is a zip archive (by suffix, or by content for files that are not DICOM)."""
+    """True when ``path`` is a zip archive (by suffix, or by content when it is not DICOM)."""
     if path.suffix.lower() == ".zip":
         return True
     try:
@@ -151,7 +151,9 @@ def list_sources(path: Path) -> tuple[list[Source], list[SkippedFile]]:
             if not file.is_file():
                 continue
             if is_nifti(file):
-                skipped.append(SkippedFile(str(file), "NIfTI file inside a folder: open it directly"))
+                skipped.append(
+                    SkippedFile(str(file), "NIfTI file inside a folder: open it directly")
+                )
             elif file.suffix.lower() == ".zip":
                 skipped.append(SkippedFile(str(file), "zip inside a folder: open it directly"))
             elif size > MAX_FILE_BYTES:

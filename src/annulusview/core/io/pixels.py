@@ -1,0 +1,311 @@
+"""Pixel pass: decode each frame straight into one preallocated output array, in HU.
+
+Uncompressed little-endian frames are read from the file directly into their output slice
+(no intermediate copies). Anything else (big endian, deflate, JPEG, JPEG-LS, JPEG 2000, RLE)
+goes through pydicom and its pylibjpeg plugins; compressed series with enough files are decoded
+in a pool of worker processes (one per core), because the decoders hold the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from annulusview.core.io.geometry import StackPlan, rescale_fits_int16
+from annulusview.core.io.headers import FrameHeader
+from annulusview.core.io.sources import Source, describe
+from annulusview.core.progress import CancelToken, ProgressCallback, check, report
+
+logger = logging.getLogger(__name__)
+
+#: Use worker processes for compressed series of at least this many files.
+POOL_MIN_FILES = 8
+
+FrameFailure = tuple[FrameHeader, str]
+
+
+class NeedsFloat(Exception):
+    """A frame's HU values do not fit int16: the stack must be read as float32."""
+
+
+def _stored_dtype(frame: FrameHeader) -> np.dtype[Any]:
+    kind = "i" if frame.signed else "u"
+    return np.dtype(f"<{kind}{frame.bits_allocated // 8}")
+
+
+def _fix_unused_bits(arr: npt.NDArray[Any], bits_stored: int, signed: bool) -> None:
+    """Clear (unsigned) or sign-extend (signed) the bits above BitsStored, in place."""
+    width = arr.dtype.itemsize * 8
+    if bits_stored >= width:
+        return
+    if signed:
+        shift = width - bits_stored
+        signed_view = arr.view(arr.dtype.str.replace("u", "i"))
+        np.left_shift(signed_view, shift, out=signed_view)
+        np.right_shift(signed_view, shift, out=signed_view)
+    else:
+        np.bitwise_and(arr, (1 << bits_stored) - 1, out=arr, casting="unsafe")
+
+
+def store_frame(dst: npt.NDArray[Any], stored: npt.NDArray[Any], frame: FrameHeader) -> None:
+    """Write ``stored`` values of ``frame`` into ``dst`` as HU (slope and intercept applied)."""
+    _fix_unused_bits(stored, frame.bits_stored, frame.signed)
+    slope, intercept = frame.slope, frame.intercept
+    if dst.dtype == np.int16:
+        if not rescale_fits_int16(frame):
+            lo = int(stored.min()) * int(slope) + int(intercept)
+            hi = int(stored.max()) * int(slope) + int(intercept)
+            if min(lo, hi) < -32768 or max(lo, hi) > 32767:
+                raise NeedsFloat()
+        if stored.dtype.itemsize <= 2 and (stored.dtype == np.int16 or frame.bits_stored < 16):
+            if not np.may_share_memory(dst, stored):
+                np.copyto(dst, stored, casting="unsafe")  # values fit int16 unchanged
+            if slope != 1:
+                np.multiply(dst, int(slope), out=dst)
+            if intercept:
+                np.add(dst, int(intercept), out=dst, casting="unsafe")
+        else:
+            wide = stored.astype(np.int64) * int(slope) + int(intercept)
+            np.copyto(dst, wide, casting="unsafe")
+    else:
+        if not np.may_share_memory(dst, stored):
+            np.copyto(dst, stored, casting="unsafe")
+        if slope != 1:
+            np.multiply(dst, slope, out=dst, casting="unsafe")
+        if intercept:
+            np.add(dst, intercept, out=dst, casting="unsafe")
+
+
+def _read_native_into(
+    f: Any, frame: FrameHeader, dst: npt.NDArray[Any], scratch: npt.NDArray[Any] | None
+) -> None:
+    """Read one uncompressed LE frame from open file ``f`` into ``dst`` (HU)."""
+    assert frame.pixel_offset is not None
+    stored_dt = _stored_dtype(frame)
+    f.seek(frame.pixel_offset)
+    if dst.dtype == stored_dt or (
+        dst.dtype == np.int16 and stored_dt == np.uint16 and frame.bits_stored < 16
+    ):
+        # Same bit pattern for every value the header allows: read straight into the output.
+        buf = dst.view(stored_dt) if dst.dtype != stored_dt else dst
+        got = f.readinto(memoryview(buf).cast("B"))  # type: ignore[arg-type]
+        if got != frame.frame_bytes:
+            raise ValueError("pixel data ended early")
+        store_frame(dst, buf, frame)
+        return
+    raw = f.read(frame.frame_bytes)
+    if len(raw) != frame.frame_bytes:
+        raise ValueError("pixel data ended early")
+    stored = np.frombuffer(raw, dtype=stored_dt).reshape(frame.rows, frame.columns).copy()
+    store_frame(dst, stored, frame)
+
+
+def decode_with_pydicom(source: Source, frame_numbers: Sequence[int]) -> npt.NDArray[Any]:
+    """Decode frames of one file with pydicom: stored values, shape ``(n, rows, columns)``.
+
+    Runs in worker processes too, so it only takes picklable arguments.
+    """
+    import io
+
+    import pydicom
+    from pydicom.pixels import pixel_array
+
+    data = source.read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if n_frames == 1 or len(frame_numbers) * 2 >= n_frames:
+            arr = pixel_array(ds, raw=True)
+            if arr.ndim == 2:
+                arr = arr[None]
+            return np.ascontiguousarray(arr[list(frame_numbers)])
+        out = [pixel_array(ds, index=n, raw=True) for n in frame_numbers]
+        return np.stack(out)
+
+
+def _decode_task(source: Source, frame_numbers: tuple[int, ...]) -> npt.NDArray[Any] | str:
+    """Worker entry: decoded frames, or the reason they could not be decoded."""
+    try:
+        return decode_with_pydicom(source, frame_numbers)
+    except Exception as exc:
+        return describe(exc)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork is unsafe in a threaded GUI process; forkserver (POSIX) starts each worker from a
+    # clean server that only imported this module; spawn elsewhere.
+    if sys.platform.startswith("linux"):
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def read_stack(
+    plan: StackPlan,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int | None = None,
+) -> tuple[npt.NDArray[Any], list[FrameFailure]]:
+    """Decode every frame of ``plan`` into one HU array ``[k, j, i]``.
+
+    Parameters
+    ----------
+    plan
+        The stack to read.
+    progress, cancel
+        Progress callback (fraction, text) and cancellation token, checked between slices.
+    workers
+        Worker processes for compressed frames: None = one per core when worthwhile, 1 = none.
+
+    Returns
+    -------
+    hu, failures
+        The volume (meaningless if ``failures`` is not empty) and frames that did not decode.
+    """
+    try:
+        return _read_stack(plan, plan.dtype, progress, cancel, workers)
+    except NeedsFloat:
+        logger.info("HU values exceed int16; reading as float32")
+        return _read_stack(plan, "float32", progress, cancel, workers)
+
+
+def _read_stack(
+    plan: StackPlan,
+    dtype: str,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    workers: int | None,
+) -> tuple[npt.NDArray[Any], list[FrameFailure]]:
+    n_src = len(plan.frames)
+    _, rows, cols = plan.shape
+    src_dtype = np.dtype(dtype) if plan.resample is None else np.dtype(np.float32)
+    src = np.empty((n_src, rows, cols), dtype=src_dtype)
+    failures: list[FrameFailure] = []
+
+    by_file: dict[Source, list[tuple[int, FrameHeader]]] = defaultdict(list)
+    for k, frame in enumerate(plan.frames):
+        by_file[frame.source].append((k, frame))
+    native = [(s, items) for s, items in by_file.items() if all(f.native for _, f in items)]
+    coded = [(s, items) for s, items in by_file.items() if not all(f.native for _, f in items)]
+    done = 0
+
+    def tick(count: int) -> None:
+        nonlocal done
+        done += count
+        report(progress, done / max(1, n_src), f"slice {done}/{n_src}")
+
+    for source, items in native:
+        check(cancel)
+        try:
+            if source.member is None:
+                with source.path.open("rb", buffering=0) as f:
+                    for k, frame in items:
+                        _read_native_into(f, frame, src[k], None)
+            else:
+                import io
+
+                with io.BytesIO(source.read_bytes()) as mem:
+                    for k, frame in items:
+                        _read_native_into(mem, frame, src[k], None)
+        except NeedsFloat:
+            raise
+        except Exception as exc:
+            failures.extend((frame, f"unreadable pixels ({describe(exc)})") for _, frame in items)
+        tick(len(items))
+
+    if coded:
+        use_pool = (workers is None or workers > 1) and len(coded) >= POOL_MIN_FILES
+        n_workers = workers if workers is not None else (os.cpu_count() or 1)
+        if use_pool and n_workers > 1:
+            try:
+                _decode_in_pool(coded, src, failures, n_workers, cancel, tick)
+                coded = []
+            except (BrokenProcessPool, OSError, RuntimeError) as exc:
+                logger.warning("worker processes failed (%s); decoding in this process", exc)
+        for source, items in coded:
+            check(cancel)
+            result = _decode_task(source, tuple(f.frame for _, f in items))
+            _place(result, items, src, failures)
+            tick(len(items))
+
+    if failures or plan.resample is None:
+        return src, failures
+    return _interpolate(src, plan), failures
+
+
+def _place(
+    result: npt.NDArray[Any] | str,
+    items: Sequence[tuple[int, FrameHeader]],
+    out: npt.NDArray[Any],
+    failures: list[FrameFailure],
+) -> None:
+    if isinstance(result, str):
+        failures.extend((f, f"undecodable pixels ({result})") for _, f in items)
+        return
+    for n, (k, frame) in enumerate(items):
+        if n >= result.shape[0] or result.shape[1:] != out.shape[1:]:
+            failures.append((frame, "decoded pixels do not match Rows x Columns"))
+            continue
+        try:
+            store_frame(out[k], np.array(result[n]), frame)
+        except NeedsFloat:
+            raise
+        except Exception as exc:
+            failures.append((frame, f"undecodable pixels ({describe(exc)})"))
+
+
+def _decode_in_pool(
+    coded: list[tuple[Source, list[tuple[int, FrameHeader]]]],
+    out: npt.NDArray[Any],
+    failures: list[FrameFailure],
+    n_workers: int,
+    cancel: CancelToken | None,
+    tick: Callable[[int], None],
+) -> None:
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as pool:
+        pending: dict[Future[Any], list[tuple[int, FrameHeader]]] = {
+            pool.submit(_decode_task, source, tuple(f.frame for _, f in items)): items
+            for source, items in coded
+        }
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                check(cancel)
+                for fut in finished:
+                    items = pending.pop(fut)
+                    _place(fut.result(), items, out, failures)
+                    tick(len(items))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _interpolate(src: npt.NDArray[Any], plan: StackPlan) -> npt.NDArray[np.float32]:
+    """Linear interpolation of the sorted source slices onto the plan's uniform grid."""
+    assert plan.resample is not None
+    lower, weight = plan.resample
+    out = np.empty(plan.shape, dtype=np.float32)
+    for k in range(plan.shape[0]):
+        a = int(lower[k])
+        w = float(weight[k])
+        if w <= 1e-6:
+            out[k] = src[a]
+        elif w >= 1 - 1e-6:
+            out[k] = src[a + 1]
+        else:
+            np.multiply(src[a], np.float32(1.0 - w), out=out[k])
+            out[k] += np.float32(w) * src[a + 1]
+    return out

@@ -1,0 +1,184 @@
+"""Group frames into stacks: by SeriesInstanceUID, then split where one UID holds several.
+
+A UID is split by image orientation, image size (Rows/Columns), pixel spacing and the enhanced
+StackID; then by cardiac phase: TemporalPositionIdentifier / TemporalPositionIndex or
+NominalPercentageOfCardiacPhase always split, TriggerTime splits only when the series has
+several images at one position and the trigger times tell them apart (many gated scanners write
+a slightly different TriggerTime on every slice of a single phase).
+
+Split stacks are named ``UID#1``, ``UID#2``... in a stable order. A stack of a single image
+beside larger stacks is taken for a scout and left out. The default series is the stack with
+the most images (ties: lower SeriesNumber, then id).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from annulusview.core.io.geometry import DUPLICATE_TOLERANCE_MM, StackPlan, plan_stack
+from annulusview.core.io.headers import FrameHeader
+from annulusview.core.io.types import SeriesSummary, SkippedFile
+
+
+@dataclass(frozen=True, eq=False)
+class Stack:
+    """One loadable stack: its id, the frames and how to build the volume."""
+
+    id: str
+    series_uid: str
+    description: str
+    plan: StackPlan
+
+    @property
+    def series_number(self) -> int | None:
+        value = self.plan.frames[0].meta.get("series_number")
+        return value if isinstance(value, int) else None
+
+    def summary(self) -> SeriesSummary:
+        meta = self.plan.frames[0].meta
+        return SeriesSummary(
+            id=self.id,
+            series_instance_uid=self.series_uid,
+            description=self.description,
+            modality="CT",
+            num_images=len(self.plan.frames),
+            shape=self.plan.shape,
+            spacing_mm=self.plan.spacing_mm,
+            affine=self.plan.affine,
+            contrast=meta.get("contrast_agent"),
+            warnings=self.plan.warnings,
+            series_number=self.series_number,
+        )
+
+
+def _geometry_key(f: FrameHeader) -> tuple[Any, ...]:
+    return (
+        tuple(round(v, 3) for v in f.orientation),
+        f.rows,
+        f.columns,
+        tuple(round(v, 4) for v in f.pixel_spacing),
+        f.stack_id,
+    )
+
+
+def _has_duplicates(frames: Sequence[FrameHeader]) -> bool:
+    first = frames[0]
+    normal = np.cross(first.orientation[:3], first.orientation[3:])
+    d = np.sort(np.array([f.position for f in frames]) @ normal)
+    return bool(np.any(np.diff(d) < DUPLICATE_TOLERANCE_MM))
+
+
+def _split_phases(frames: list[FrameHeader]) -> list[tuple[str, list[FrameHeader]]]:
+    """Split one geometry group by cardiac phase; returns (label, frames) pairs."""
+    by_phase: dict[tuple[Any, ...], list[FrameHeader]] = defaultdict(list)
+    for f in frames:
+        by_phase[f.phase].append(f)
+    if len(by_phase) > 1:
+        out = []
+        for key in sorted(by_phase, key=lambda k: tuple((v is None, v or 0) for v in k)):
+            temporal, nominal = key
+            label = (
+                f"phase {nominal:g}%" if nominal is not None else f"temporal position {temporal}"
+            )
+            out.append((label, by_phase[key]))
+        return out
+    if len(frames) > 1 and _has_duplicates(frames):
+        by_trigger: dict[float | None, list[FrameHeader]] = defaultdict(list)
+        for f in frames:
+            by_trigger[f.trigger_time].append(f)
+        if 1 < len(by_trigger) <= len(frames) // 2 and all(len(v) > 1 for v in by_trigger.values()):
+            return [
+                (f"trigger time {t:g} ms" if t is not None else "no trigger time", by_trigger[t])
+                for t in sorted(by_trigger, key=lambda t: (t is None, t or 0.0))
+            ]
+    return [("", frames)]
+
+
+def build_stacks(frames: Sequence[FrameHeader]) -> tuple[list[Stack], list[SkippedFile]]:
+    """Group frames into stacks, default stack first.
+
+    Returns
+    -------
+    stacks, skipped
+        Loadable stacks (default first) and files left out at this stage (scouts, duplicates).
+    """
+    by_uid: dict[str, list[FrameHeader]] = defaultdict(list)
+    for f in frames:
+        by_uid[f.series_uid].append(f)
+
+    candidates: list[tuple[str, str, str, list[FrameHeader]]] = []  # uid, label, desc, frames
+    for uid, uid_frames in by_uid.items():
+        by_geometry: dict[tuple[Any, ...], list[FrameHeader]] = defaultdict(list)
+        for f in uid_frames:
+            by_geometry[_geometry_key(f)].append(f)
+        parts: list[tuple[str, list[FrameHeader]]] = []
+        geometry_keys = sorted(by_geometry, key=lambda k: (-len(by_geometry[k]), repr(k)))
+        for g, key in enumerate(geometry_keys):
+            for label, part in _split_phases(by_geometry[key]):
+                if len(geometry_keys) > 1:
+                    glabel = f"{key[1]}x{key[2]} stack {g + 1}"
+                    label = f"{glabel}, {label}" if label else glabel
+                parts.append((label, part))
+        desc = str(uid_frames[0].meta.get("series_description", ""))
+        for label, part in parts:
+            candidates.append((uid, label, desc, part))
+
+    skipped: list[SkippedFile] = []
+    largest = max((len(c[3]) for c in candidates), default=0)
+    kept = []
+    for cand in candidates:
+        if len(cand[3]) == 1 and cand[3][0].n_frames == 1 and largest > 1:
+            skipped.append(
+                SkippedFile(cand[3][0].source.display, "single image beside larger series (scout?)")
+            )
+        else:
+            kept.append(cand)
+
+    counts: dict[str, int] = defaultdict(int)
+    for uid, *_ in kept:
+        counts[uid] += 1
+    numbering: dict[str, int] = defaultdict(int)
+    stacks: list[Stack] = []
+    for uid, label, desc, part in kept:
+        base = uid or "no-series-uid"
+        if counts[uid] > 1:
+            numbering[uid] += 1
+            stack_id = f"{base}#{numbering[uid]}"
+        else:
+            stack_id = base
+        description = f"{desc} ({label})" if label and desc else (desc or label)
+        plan = plan_stack(part)
+        for frame, reason in plan.dropped:
+            skipped.append(SkippedFile(frame.source.display, reason))
+        stacks.append(Stack(stack_id, uid, description, plan))
+
+    def rank(s: Stack) -> tuple[Any, ...]:
+        num = s.series_number
+        return (-len(s.plan.frames), num is None, num or 0, s.id)
+
+    stacks.sort(key=rank)
+    return stacks, skipped
+
+
+def select_stack(stacks: Sequence[Stack], series: str | None) -> Stack | None:
+    """The stack ``series`` names (a stack id, or a UID: its largest stack), or the default.
+
+    Returns None when ``series`` matches nothing.
+    """
+    if not stacks:
+        return None
+    if series is None:
+        return stacks[0]
+    wanted = series.strip()
+    for s in stacks:
+        if s.id == wanted:
+            return s
+    for s in stacks:  # already sorted largest first
+        if s.series_uid == wanted:
+            return s
+    return None

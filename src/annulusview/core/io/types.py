@@ -1,0 +1,123 @@
+"""Values the loading layer hands out: what a scan found, and what it left out and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+INFO_SCHEMA = "annulusview.info/1"
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not used, with the reason in plain words.
+
+    Attributes
+    ----------
+    path
+        The file (for a zip member: ``archive.zip/member``).
+    reason
+        Why it was not used: not DICOM, not an image, other modality, unreadable...
+    """
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesSummary:
+    """One loadable stack of CT images, described from headers only.
+
+    Attributes
+    ----------
+    id
+        What ``load(..., series=id)`` and ``--series`` accept: the SeriesInstanceUID, or the UID
+        plus ``#n`` when one UID holds several stacks (orientations, sizes or cardiac phases).
+    series_instance_uid
+        The DICOM SeriesInstanceUID ('' for NIfTI).
+    description
+        SeriesDescription, plus the phase or stack when the UID was split.
+    modality
+        'CT'.
+    num_images
+        Images (slices or frames) used.
+    shape
+        ``(slices, rows, columns)`` of the volume :func:`load` returns (after any resampling).
+    spacing_mm
+        ``(slice increment, row spacing, column spacing)`` in mm.
+    affine
+        4x4 map from ``(column i, row j, slice k, 1)`` to LPS mm.
+    contrast
+        True when the headers name a contrast agent, None when unknown.
+    warnings
+        Geometry findings (gaps, tilt, duplicates, resampling...).
+    series_number
+        SeriesNumber, or None.
+    """
+
+    id: str
+    series_instance_uid: str
+    description: str
+    modality: str
+    num_images: int
+    shape: tuple[int, int, int]
+    spacing_mm: tuple[float, float, float]
+    affine: npt.NDArray[np.float64]
+    contrast: bool | None
+    warnings: tuple[str, ...]
+    series_number: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``annulusview.info/1`` entry for this series (plus ``id`` and ``series_number``)."""
+        return {
+            "series_instance_uid": self.series_instance_uid,
+            "id": self.id,
+            "description": self.description,
+            "modality": self.modality,
+            "series_number": self.series_number,
+            "num_images": self.num_images,
+            "shape": list(self.shape),
+            "spacing_mm": [round(v, 6) for v in self.spacing_mm],
+            "affine": [[round(float(v), 6) for v in row] for row in self.affine],
+            "contrast": self.contrast,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything found at a path.
+
+    Attributes
+    ----------
+    path
+        The scanned path as given.
+    series
+        Loadable series, the default one first.
+    skipped
+        Files not used, with reasons.
+    """
+
+    path: str
+    series: tuple[SeriesSummary, ...]
+    skipped: tuple[SkippedFile, ...]
+
+    @property
+    def default(self) -> SeriesSummary | None:
+        """The series :func:`load` picks when none is asked for (the first one)."""
+        return self.series[0] if self.series else None
+
+    def to_info_dict(self) -> dict[str, Any]:
+        """The ``annulusview info --json`` document."""
+        return {
+            "schema": INFO_SCHEMA,
+            "path": self.path,
+            "series": [s.to_dict() for s in self.series],
+            "skipped": [s.to_dict() for s in self.skipped],
+        }
