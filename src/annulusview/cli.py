@@ -103,6 +103,9 @@ def _configure_logging(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # pydicom logs every odd header value; the loader reports what matters per file.
+        logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
