@@ -1,0 +1,34 @@
+"""``annulusview phantom OUTDIR``: write a synthetic cardiac CT case with known answers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from annulusview.commands._common import stderr_progress
+
+EXIT_INPUT = 3
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the case; print the folder's path. Exit 3 (one line) for an unusable OUTDIR."""
+    from annulusview.core.phantom import BUILT_CASES
+    from annulusview.core.phantom.dicom import write_case
+
+    if args.case not in BUILT_CASES:
+        print(
+            f"annulusview: the phantom case {args.case!r} is not available yet; "
+            f"choose one of {', '.join(BUILT_CASES)}.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    folder = write_case(
+        args.outdir,
+        case=args.case,
+        seed=args.seed,
+        size=args.size,
+        transfer_syntax=args.transfer_syntax,
+        progress=stderr_progress("phantom"),
+    )
+    print(folder)
+    return 0

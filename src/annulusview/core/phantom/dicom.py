@@ -1,0 +1,231 @@
+"""Write a phantom case to disk: a DICOM CT series, ``landmarks.mrk.json`` and ``truth.json``.
+
+The case folder is built in a temporary sibling folder and renamed into place, so a crash
+never leaves half a case behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    UID,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    generate_uid,
+)
+
+from annulusview.core.errors import OutputError
+from annulusview.core.landmarks import write_landmarks
+from annulusview.core.phantom.case import PhantomCase, make_case
+from annulusview.core.progress import ProgressCallback, report
+
+log = logging.getLogger(__name__)
+
+TRANSFER_SYNTAXES = {"explicit": ExplicitVRLittleEndian, "jpeg2000": JPEG2000Lossless}
+DICOM_DIRNAME = "dicom"
+LANDMARKS_NAME = "landmarks.mrk.json"
+TRUTH_NAME = "truth.json"
+RESCALE_INTERCEPT = -1024
+
+# A demo identity, clearly fake, so that de-identification can be tested.
+IDENTITY = {
+    "PatientName": "PHANTOM^DEMO",
+    "PatientID": "AV-PHANTOM-001",
+    "PatientBirthDate": "19500101",
+    "PatientSex": "M",
+    "PatientAge": "074Y",
+    "AccessionNumber": "ACC0001",
+    "InstitutionName": "AnnulusView Phantom Hospital",
+    "ReferringPhysicianName": "REFERRER^DEMO",
+}
+
+
+def _uid(seed: int, case: str, size: str, *what: object) -> UID:
+    return generate_uid(
+        entropy_srcs=["annulusview-phantom", case, size, str(seed), *map(str, what)]
+    )
+
+
+def _ds(value: float) -> str:
+    """A DICOM decimal string of at most 16 characters."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("-0", "") else "0"
+
+
+def slice_datasets(case: PhantomCase, transfer_syntax: str = "explicit") -> list[Dataset]:
+    """One CT Image Storage dataset per slice, in slice order (k = 0 first)."""
+    truth = case.truth
+    name, seed, size = str(truth["case"]), int(truth["seed"]), str(truth["size"])
+    vol = case.volume
+    affine = vol.affine
+    n_slices, rows, cols = vol.shape
+    pixel_mm = float(affine[0, 0])
+    slice_mm = float(affine[2, 2])
+    contrast = bool(truth["contrast"])
+    study_uid = _uid(seed, name, size, "study")
+    series_uid = _uid(seed, name, size, "series")
+    frame_uid = _uid(seed, name, size, "frame-of-reference")
+    stored: npt.NDArray[np.uint16] = (vol.hu.astype(np.int32) - RESCALE_INTERCEPT).astype(np.uint16)
+    out = []
+    for k in range(n_slices):
+        sop_uid = _uid(seed, name, size, "sop", k)
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = sop_uid
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SpecificCharacterSet = "ISO_IR 100"
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = sop_uid
+        ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20240101"
+        ds.StudyTime = ds.SeriesTime = ds.ContentTime = "120000"
+        ds.Modality = "CT"
+        ds.Manufacturer = "AnnulusView"
+        ds.ManufacturerModelName = "Synthetic phantom"
+        ds.StudyDescription = "Cardiac CT (synthetic phantom)"
+        ds.SeriesDescription = f"AnnulusView phantom {name} seed {seed}"
+        for key, value in IDENTITY.items():
+            setattr(ds, key, value)
+        ds.BodyPartExamined = "HEART"
+        ds.SliceThickness = _ds(slice_mm)
+        ds.SpacingBetweenSlices = _ds(slice_mm)
+        ds.KVP = "100"
+        ds.PatientPosition = "HFS"
+        if contrast:
+            ds.ContrastBolusAgent = "Iodinated contrast (synthetic)"
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.StudyID = "1"
+        ds.SeriesNumber = 2
+        ds.InstanceNumber = k + 1
+        ds.AcquisitionNumber = 1
+        z = float(affine[2, 3] + k * slice_mm)
+        ds.ImagePositionPatient = [_ds(affine[0, 3]), _ds(affine[1, 3]), _ds(z)]
+        ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+        ds.FrameOfReferenceUID = frame_uid
+        ds.PositionReferenceIndicator = ""
+        ds.SliceLocation = _ds(z)
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows = rows
+        ds.Columns = cols
+        ds.PixelSpacing = [_ds(pixel_mm), _ds(pixel_mm)]
+        ds.BitsAllocated = 16
+        ds.BitsStored = 12
+        ds.HighBit = 11
+        ds.PixelRepresentation = 0
+        ds.WindowCenter = "300" if contrast else "40"
+        ds.WindowWidth = "800" if contrast else "400"
+        ds.RescaleIntercept = str(RESCALE_INTERCEPT)
+        ds.RescaleSlope = "1"
+        ds.RescaleType = "HU"
+        ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
+        if transfer_syntax == "jpeg2000":
+            ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+        out.append(ds)
+    return out
+
+
+def _write_into(
+    folder: Path, case: PhantomCase, transfer_syntax: str, progress: ProgressCallback | None
+) -> None:
+    dicom_dir = folder / DICOM_DIRNAME
+    dicom_dir.mkdir(parents=True)
+    datasets = slice_datasets(case, transfer_syntax)
+    for k, ds in enumerate(datasets):
+        ds.save_as(dicom_dir / f"CT{k + 1:04d}.dcm", enforce_file_format=True)
+        if k % 16 == 0:
+            report(progress, 0.5 + 0.45 * k / len(datasets), "writing DICOM")
+    write_landmarks(folder / LANDMARKS_NAME, case.landmarks)
+    (folder / TRUTH_NAME).write_text(json.dumps(case.truth, indent=2) + "\n", encoding="utf-8")
+
+
+def write_case(
+    outdir: str | Path,
+    case: str = "tavr-contrast",
+    seed: int = 0,
+    size: str = "small",
+    transfer_syntax: str = "explicit",
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """Generate a case and write it to ``outdir`` (created; must be new or empty).
+
+    Writes ``outdir/dicom/CT0001.dcm...`` (one CT Image Storage file per slice, explicit VR
+    little endian or JPEG 2000 lossless), ``outdir/landmarks.mrk.json`` (LPS) and
+    ``outdir/truth.json``.
+
+    Returns
+    -------
+    Path
+        ``outdir``.
+
+    Raises
+    ------
+    OutputError
+        ``outdir`` exists and is not an empty folder, or cannot be written.
+    """
+    if transfer_syntax not in TRANSFER_SYNTAXES:
+        raise ValueError(f"transfer_syntax must be one of {', '.join(TRANSFER_SYNTAXES)}")
+    out = Path(outdir).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputError(f"{out} already exists and is not empty.", "Choose a new folder.")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"Cannot create the folder {parent}: {exc.strerror or exc}.") from exc
+
+    def sub(fraction: float, text: str) -> None:
+        report(progress, 0.5 * fraction, text)
+
+    phantom = make_case(case, seed, size, sub)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
+    try:
+        _write_into(tmp, phantom, transfer_syntax, progress)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"Could not write the phantom to {out}: {exc.strerror or exc}.") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    report(progress, 1.0, "done")
+    log.info("phantom %s written to %s", case, out)
+    return out
+
+
+def demo_case_dir(progress: ProgressCallback | None = None) -> Path:
+    """Folder of the demo case (tavr-contrast, 256 x 256 x 224 at 0.5 mm), made on first use.
+
+    Lives in ``platformdirs.user_cache_dir("annulusview")/demo-<version>/`` and is reused
+    once complete (written atomically, so a complete folder is the only kind that exists).
+    """
+    import platformdirs
+
+    from annulusview import __version__
+
+    cache = Path(platformdirs.user_cache_dir("annulusview"))
+    folder = cache / f"demo-{__version__}"
+    if (folder / TRUTH_NAME).is_file():
+        return folder
+    try:
+        return write_case(folder, "tavr-contrast", seed=0, size="demo", progress=progress)
+    except OutputError:
+        if (folder / TRUTH_NAME).is_file():  # another process finished it first
+            return folder
+        raise

@@ -1,0 +1,572 @@
+"""The phantom's answers (``truth.json``), computed in closed form from the design.
+
+Schema ``annulusview.phantom-truth/1``. Lengths mm, areas mm^2, volumes mm^3, angles deg, HU.
+Expected values after blur use the iso-surface of the blurred shape at the case's default
+threshold (see :func:`iso_radius_ball`); geometric values are the unblurred shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from annulusview.core.phantom.anatomy import (
+    ANATOMY,
+    BLUR_SIGMA_MM,
+    COMMISSURE_ANGLES_DEG,
+    CUSP_ANGLES_DEG,
+    NOISE_SD_HU,
+    CaseSpec,
+    MacArc,
+    SphereLesion,
+)
+from annulusview.core.phantom.geometry import (
+    FloatArray,
+    blurred_ball_profile,
+    distance_to_annular_wedge,
+    distance_to_cylinder_slab,
+    iso_radius_ball,
+    iso_radius_cylinder,
+)
+from annulusview.core.phantom.render import GridSpec, mac_curve
+
+SCHEMA = "annulusview.phantom-truth/1"
+PATIENT_SEX = "M"
+CONTRAST_THRESHOLD_OFFSET_HU = 100.0
+NONCONTRAST_THRESHOLD_HU = 130.0
+FIXED_THRESHOLD_HU = 850.0
+ANALYSIS_REGION = {"r_margin_mm": 12.0, "h_min_mm": -15.0, "h_max_mm": 25.0}
+REGION_H = {"leaflet": (2.0, 20.0), "annulus": (-2.0, 2.0), "lvot": (-10.0, -2.0)}
+REGION_R_MARGIN_MM = 5.0
+CUSP_SECTORS_DEG = {"RCC": (300.0, 60.0), "LCC": (60.0, 180.0), "NCC": (180.0, 300.0)}
+CONDUCTION_HALF_ANGLE_DEG = 30.0
+
+
+def _r(value: float, nd: int = 4) -> float:
+    return round(float(value), nd)
+
+
+def _vec(p: FloatArray, nd: int = 4) -> list[float]:
+    return [_r(v, nd) for v in np.asarray(p, dtype=np.float64)]
+
+
+def threshold_for(spec: CaseSpec) -> tuple[float, str]:
+    """Default calcium threshold (HU) and its method name for the case."""
+    if spec.contrast:
+        return spec.materials.blood + CONTRAST_THRESHOLD_OFFSET_HU, "lumen_plus_100"
+    return NONCONTRAST_THRESHOLD_HU, "noncontrast_130"
+
+
+def conduction_zone(ms_length_mm: float) -> dict[str, tuple[float, float]]:
+    """The conduction region in frame coordinates (clinical-model.md section 6)."""
+    R = ANATOMY.R_mm
+    centre = COMMISSURE_ANGLES_DEG["NCC_RCC"]
+    return {
+        "theta_deg": (centre - CONDUCTION_HALF_ANGLE_DEG, centre + CONDUCTION_HALF_ANGLE_DEG),
+        "h_mm": (-(ms_length_mm + 5.0), 0.0),
+        "r_mm": (R - 3.0, R + 6.0),
+    }
+
+
+def _in_sector(theta: float, sector: tuple[float, float]) -> bool:
+    return (theta - sector[0]) % 360.0 <= (sector[1] - sector[0]) % 360.0
+
+
+def _half_plane_distance(r: float, theta: float, boundary: float) -> float:
+    delta = abs((theta - boundary + 180.0) % 360.0 - 180.0)
+    return r * math.sin(math.radians(delta)) if delta < 90.0 else r
+
+
+def _region_of(h: float, r: float) -> str:
+    R = ANATOMY.R_mm
+    if r > R + REGION_R_MARGIN_MM:
+        return "other"
+    if REGION_H["leaflet"][0] < h <= REGION_H["leaflet"][1]:
+        return "leaflet"
+    if REGION_H["annulus"][0] <= h <= REGION_H["annulus"][1]:
+        return "annulus"
+    if REGION_H["lvot"][0] <= h < REGION_H["lvot"][1]:
+        return "lvot"
+    return "other"
+
+
+def _in_analysis_region(h: float, r: float, radius: float) -> tuple[bool, float]:
+    """Whether a sphere lies inside the analysis cylinder, and its distance to it (mm)."""
+    R = ANATOMY.R_mm
+    h_rng = (ANALYSIS_REGION["h_min_mm"], ANALYSIS_REGION["h_max_mm"])
+    d = distance_to_cylinder_slab(h, r, h_rng, R + ANALYSIS_REGION["r_margin_mm"]) - radius
+    return d < 0, max(0.0, d)
+
+
+def sphere_lesion_truth(
+    index: int, lesion: SphereLesion, spec: CaseSpec, threshold_hu: float
+) -> dict[str, Any]:
+    """Closed-form answers for one sphere lesion."""
+    f = ANATOMY.frame
+    R = ANATOMY.R_mm
+    bg = spec.materials.wall
+    a = lesion.radius_mm
+    iso = iso_radius_ball(a, BLUR_SIGMA_MM, lesion.hu, bg, threshold_hu)
+    h, r, th = lesion.h_mm, lesion.r_mm, lesion.theta_deg
+    centre = f.point(h, r, th)
+    inside, dist_region = _in_analysis_region(h, r, iso)
+    out: dict[str, Any] = {
+        "id": index,
+        "name": lesion.name,
+        "shape": "sphere",
+        "centre_lps": _vec(centre, 6),
+        "h_mm": h,
+        "r_mm": r,
+        "theta_deg": th,
+        "radius_mm": a,
+        "hu": lesion.hu,
+        "background_hu": bg,
+        "geometric_volume_mm3": _r(4 / 3 * math.pi * a**3),
+        "iso_radius_mm": _r(iso),
+        "expected_volume_mm3": _r(4 / 3 * math.pi * iso**3),
+        "in_analysis_region": inside,
+    }
+    if spec.contrast:
+        iso850 = iso_radius_ball(a, BLUR_SIGMA_MM, lesion.hu, bg, FIXED_THRESHOLD_HU)
+        out["expected_volume_850_mm3"] = _r(4 / 3 * math.pi * iso850**3)
+    if not inside:
+        out["distance_to_analysis_region_mm"] = _r(dist_region)
+        return out
+
+    region = _region_of(h, r)
+    cusp = next(c for c, s in CUSP_SECTORS_DEG.items() if _in_sector(th, s))
+    # Clearances of the iso-sphere from its region and sector boundaries.
+    clear = [R + REGION_R_MARGIN_MM - (r + iso)]
+    if region in REGION_H:
+        lo, hi = REGION_H[region]
+        clear += [h - iso - lo, hi - (h + iso)]
+    sector = CUSP_SECTORS_DEG[cusp]
+    sector_clear = min(_half_plane_distance(r, th, b) for b in sector) - iso
+    zone = conduction_zone(spec.ms_length_mm)
+    d_zone = distance_to_annular_wedge(h, r, th, zone["h_mm"], zone["r_mm"], zone["theta_deg"])
+    zone_margins = [
+        min(_half_plane_distance(r, th, b) for b in zone["theta_deg"]) - iso,
+        r - iso - zone["r_mm"][0],
+        zone["r_mm"][1] - (r + iso),
+        h - iso - zone["h_mm"][0],
+        zone["h_mm"][1] - (h + iso),
+    ]
+    in_zone = d_zone == 0.0 and min(zone_margins) >= 0.0
+    if not in_zone and d_zone < iso:
+        raise ValueError(f"lesion {lesion.name!r} straddles the conduction zone boundary")
+    if min(clear) < 0 or sector_clear < 0:
+        raise ValueError(f"lesion {lesion.name!r} crosses a region or sector boundary")
+    volume = 4 / 3 * math.pi * iso**3
+    by_region = {region: _r(volume)}
+    if in_zone:
+        by_region["conduction"] = _r(volume)
+    d_lvot = distance_to_cylinder_slab(h, r, REGION_H["lvot"], R + REGION_R_MARGIN_MM)
+    low_h = h - iso <= 2.0
+    out.update(
+        {
+            "region": region,
+            "cusp": cusp,
+            "volume_by_region_mm3": by_region,
+            "volume_by_cusp_mm3": {cusp: _r(volume)},
+            "distance_to_lvot_mm": _r(max(0.0, d_lvot - iso)),
+            "distance_to_conduction_mm": 0.0 if in_zone else _r(d_zone - iso),
+            "inward_extent_mm": _r(max(0.0, R - (r - iso))) if low_h else 0.0,
+            "inward_extent_geometric_mm": _r(max(0.0, R - (r - a))) if h - a <= 2.0 else 0.0,
+            "clearance_mm": {
+                "region": _r(min(clear)),
+                "sector": _r(sector_clear),
+                "conduction": _r(min(zone_margins) if in_zone else d_zone - iso),
+            },
+        }
+    )
+    return out
+
+
+def _weight(peak_hu: float) -> int:
+    return 4 if peak_hu >= 400 else 3 if peak_hu >= 300 else 2 if peak_hu >= 200 else 1
+
+
+def agatston_expected(
+    lesion: SphereLesion, slice_z_mm: FloatArray, slice_mm: float, background_hu: float
+) -> tuple[float, float]:
+    """Agatston of one sphere, ``(unblurred, blurred)``.
+
+    Unblurred: per axial slice, the sphere's disc area (>= 1 mm^2) x weight from the lesion
+    HU x increment / 3 mm. Blurred: the same with the 130 HU iso-sphere's disc and the weight
+    of the blurred peak in that slice (closed form, ignoring noise and pixelation).
+    """
+    centre = ANATOMY.frame.point(lesion.h_mm, lesion.r_mm, lesion.theta_deg)
+    dz = np.asarray(slice_z_mm) - centre[2]
+    area = np.pi * np.clip(lesion.radius_mm**2 - dz**2, 0.0, None)
+    plain = float(area[area >= 1.0].sum() * _weight(lesion.hu) * slice_mm / 3.0)
+    iso = iso_radius_ball(
+        lesion.radius_mm, BLUR_SIGMA_MM, lesion.hu, background_hu, NONCONTRAST_THRESHOLD_HU
+    )
+    blurred = 0.0
+    for d in dz:
+        a = math.pi * max(0.0, iso**2 - d * d)
+        if a >= 1.0:
+            peak = background_hu + (lesion.hu - background_hu) * float(
+                blurred_ball_profile(abs(d), lesion.radius_mm, BLUR_SIGMA_MM)
+            )
+            blurred += a * _weight(peak) * slice_mm / 3.0
+    return plain, blurred
+
+
+def _score_thickness(mm: float) -> int:
+    return 1 if mm < 5.0 else 2 if mm < 10.0 else 3
+
+
+def _score_extent(deg: float) -> int:
+    return 1 if deg < 180.0 else 2 if deg <= 270.0 else 3
+
+
+def mitral_truth(spec: CaseSpec, threshold_hu: float) -> dict[str, Any]:
+    """Mitral annulus geometry and, for the mac case, the MAC answers and CT score."""
+    m = ANATOMY.mitral
+    out: dict[str, Any] = {
+        "annulus": {
+            "shape": "planar ellipse",
+            "centre_lps": _vec(m.centre),
+            "normal_lps": _vec(m.normal),
+            "ap_axis_lps": _vec(m.e_ap),
+            "ic_axis_lps": _vec(m.e_ic),
+            "perimeter_mm": _r(m.perimeter_mm),
+            "area_mm2": _r(m.area_mm2),
+            "ap_diameter_mm": 2 * m.semi_ap_mm,
+            "intercommissural_diameter_mm": 2 * m.semi_ic_mm,
+            "curve": "MA_01..MA_16 at ellipse angles 0, 22.5, ... deg; MA_01 = MV_anterior",
+        },
+        "mac": None,
+    }
+    if spec.mac is None:
+        return out
+    mac: MacArc = spec.mac
+    bg = spec.materials.wall
+    rho = mac.radius_mm
+    rho_iso = iso_radius_cylinder(rho, BLUR_SIGMA_MM, mac.hu, bg, threshold_hu)
+    cap_iso = iso_radius_ball(rho, BLUR_SIGMA_MM, mac.hu, bg, threshold_hu)
+    arc = mac_curve(mac)
+    arc_len = float(np.linalg.norm(np.diff(arc, axis=0), axis=1).sum())
+    # Extent as the analysis measures it: share of the curve within 3 mm of the calcium.
+    _, ring, cum = m.dense_curve(7200)
+    d_ring = np.min(np.linalg.norm(ring[:, None, :] - arc[None, ::10, :], axis=-1), axis=1)
+    near = d_ring[:-1] <= 3.0 + rho_iso
+    seg = np.diff(cum)
+    extent_measured = float(seg[near].sum() / cum[-1] * 360.0)
+    lm = ANATOMY.landmarks(spec.ms_length_mm)
+    trig = {}
+    for name in ("L_trigone", "R_trigone"):
+        d = float(np.min(np.linalg.norm(arc - lm[name], axis=1))) - rho_iso
+        trig[name] = {"distance_mm": _r(max(0.0, d)), "involved": bool(d <= 5.0)}
+    f = ANATOMY.frame
+    h, r, _ = f.cylindrical(arc[:, 0], arc[:, 1], arc[:, 2])
+    region_d = min(
+        distance_to_cylinder_slab(
+            float(hh), float(rr), (-15.0, 25.0), ANATOMY.R_mm + ANALYSIS_REGION["r_margin_mm"]
+        )
+        for hh, rr in zip(h, r, strict=True)
+    ) - max(rho_iso, cap_iso)
+    n_trig = sum(t["involved"] for t in trig.values())
+    thickness = 2 * rho
+    components = {
+        "thickness": _score_thickness(thickness),
+        "extent": _score_extent(mac.extent_deg),
+        "trigones": n_trig,
+        "leaflets": 0,
+    }
+    total = sum(components.values())
+    grade = "mild" if total <= 3 else "moderate" if total <= 6 else "severe"
+    geometric = math.pi * rho**2 * arc_len + 4 / 3 * math.pi * rho**3
+    expected = math.pi * rho_iso**2 * arc_len + 4 / 3 * math.pi * cap_iso**3
+    out["mac"] = {
+        "shape": "tube of calcium along the annulus curve, round caps",
+        "hu": mac.hu,
+        "background_hu": bg,
+        "start_phi_deg": mac.start_phi_deg,
+        "arc_length_mm": _r(arc_len),
+        "extent_deg": mac.extent_deg,
+        "expected_extent_deg": _r(extent_measured, 2),
+        "extent_note": "extent_deg = share of the curve length covered by the arc; "
+        "expected_extent_deg adds the ends that lie within 3 mm of the calcium (the rule)",
+        "thickness_mm": thickness,
+        "expected_thickness_mm": _r(2 * rho_iso),
+        "trigones": trig,
+        "leaflets_involved": [],
+        "anterior_leaflet_calcification": False,
+        "geometric_volume_mm3": _r(geometric),
+        "expected_volume_mm3": _r(expected),
+        "volume_note": "blurred-cylinder iso radius along the arc plus blurred-ball caps "
+        "(approximate at the caps and for the curvature)",
+        "in_aortic_analysis_region": False,
+        "distance_to_aortic_analysis_region_mm": _r(region_d),
+        "score": {"components": components, "total": total, "grade": grade},
+        "score_reference": "Guerrero M et al. JACC Cardiovasc Imaging 2020 (MAC CT score)",
+    }
+    if region_d <= 0:
+        raise ValueError("MAC reaches into the aortic analysis region")
+    return out
+
+
+# Hand-derived from clinical-model.md section 7 (no planned valve, PatientSex M). 'low' means
+# the rule was assessed and did not fire.
+_NO_VALVE = "no planned valve given"
+EXPECTED_FLAGS: dict[str, list[dict[str, str]]] = {
+    "tavr-contrast": [
+        {
+            "id": "pvl.lvot_calcium",
+            "level": "high",
+            "why": "two LVOT lesions, about 43.9 + 22.9 = 66.8 mm3 > 40 mm3",
+        },
+        {
+            "id": "pvl.leaflet_calcium_850",
+            "level": "low",
+            "why": "leaflet calcium at 850 HU: one LCC nodule, about 36 mm3 < 235 mm3",
+        },
+        {
+            "id": "pvl.protrusion",
+            "level": "high",
+            "why": "RCC annulus nodule reaches r = 8.8 - 1.5 (iso radius) = 7.3 mm: inward extent "
+            "R - 7.3 = 4.7 mm > 4",
+        },
+        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "conduction.ms_length", "level": "moderate", "why": "MS length 4.0 mm in 3-6 mm"},
+        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
+        {
+            "id": "conduction.calcium_near_zone",
+            "level": "high",
+            "why": "NCC LVOT lesion lies inside the conduction zone: distance 0",
+        },
+        {
+            "id": "conduction.ncc_lvot_calcium",
+            "level": "moderate",
+            "why": "LVOT calcium in the NCC sector (the conduction-zone lesion) > 0",
+        },
+        {
+            "id": "as.agatston",
+            "level": "not_assessed",
+            "why": "contrast CT: Agatston is not reported",
+        },
+    ],
+    "tavr-noncontrast": [
+        {
+            "id": "pvl.lvot_calcium",
+            "level": "moderate",
+            "why": "one small NCC LVOT lesion, about 14 mm3 at 130 HU: > 0 and < 40 mm3",
+        },
+        {"id": "pvl.leaflet_calcium_850", "level": "not_assessed", "why": "rule needs contrast CT"},
+        {
+            "id": "pvl.protrusion",
+            "level": "low",
+            "why": "only annulus/LVOT lesion sits in the wall (inward extent < 1 mm)",
+        },
+        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "conduction.ms_length", "level": "high", "why": "MS length 2.5 mm < 3 mm"},
+        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
+        {
+            "id": "conduction.calcium_near_zone",
+            "level": "low",
+            "why": "nearest lesion (NCC LVOT, 40 deg from the zone edge) is > 6 mm away; the "
+            "leaflet spheres stay > 4 mm above h = 0",
+        },
+        {
+            "id": "conduction.ncc_lvot_calcium",
+            "level": "moderate",
+            "why": "LVOT calcium in the NCC sector > 0",
+        },
+        {
+            "id": "as.agatston",
+            "level": "high",
+            "why": "valve Agatston of three 5.8 mm leaflet spheres ~3270 (unblurred) and higher "
+            "after blur: >= 3000 for men",
+        },
+    ],
+    "mac": [
+        {"id": "pvl.lvot_calcium", "level": "low", "why": "no LVOT calcium"},
+        {
+            "id": "pvl.leaflet_calcium_850",
+            "level": "low",
+            "why": "one 1.8 mm leaflet nodule, far below 235 mm3",
+        },
+        {"id": "pvl.protrusion", "level": "low", "why": "no annulus or LVOT lesion"},
+        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "conduction.ms_length", "level": "moderate", "why": "MS length 5.0 mm in 3-6 mm"},
+        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
+        {
+            "id": "conduction.calcium_near_zone",
+            "level": "low",
+            "why": "only aortic lesion is a leaflet nodule > 6 mm above the zone; the MAC is "
+            "outside the aortic analysis region",
+        },
+        {"id": "conduction.ncc_lvot_calcium", "level": "low", "why": "no LVOT calcium"},
+        {"id": "as.agatston", "level": "not_assessed", "why": "contrast CT"},
+    ],
+    "normal": [
+        {"id": "pvl.lvot_calcium", "level": "low", "why": "no calcium in the analysis region"},
+        {"id": "pvl.leaflet_calcium_850", "level": "low", "why": "no leaflet calcium"},
+        {"id": "pvl.protrusion", "level": "low", "why": "no lesion"},
+        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
+        {"id": "conduction.ms_length", "level": "low", "why": "MS length 8.0 mm > 6 mm"},
+        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
+        {"id": "conduction.calcium_near_zone", "level": "low", "why": "no lesion"},
+        {"id": "conduction.ncc_lvot_calcium", "level": "low", "why": "no LVOT calcium"},
+        {"id": "as.agatston", "level": "not_assessed", "why": "contrast CT"},
+    ],
+}
+
+
+def build_truth(
+    spec: CaseSpec,
+    seed: int,
+    size: str,
+    grid: GridSpec,
+    affine: FloatArray,
+    lumen_hu_sampled: float,
+) -> dict[str, Any]:
+    """The whole ``truth.json`` document for one case."""
+    A = ANATOMY
+    f = A.frame
+    R = A.R_mm
+    threshold, method = threshold_for(spec)
+    lesions: list[dict[str, Any]] = []
+    distractors: list[dict[str, Any]] = []
+    for lesion in spec.lesions:
+        target = distractors if lesion.distractor else lesions
+        target.append(sphere_lesion_truth(len(target) + 1, lesion, spec, threshold))
+    for item in lesions:
+        if not item["in_analysis_region"]:
+            raise ValueError(f"aortic lesion {item['name']!r} is outside the analysis region")
+    for item in distractors:
+        if item["in_analysis_region"]:
+            raise ValueError(f"distractor {item['name']!r} is inside the analysis region")
+
+    by_region = {k: 0.0 for k in ("leaflet", "annulus", "lvot", "conduction")}
+    by_cusp = {k: 0.0 for k in CUSP_ANGLES_DEG}
+    for item in lesions:
+        for k, vol in item["volume_by_region_mm3"].items():
+            if k in by_region:
+                by_region[k] += vol
+        by_cusp[item["cusp"]] += item["expected_volume_mm3"]
+    total = sum(item["expected_volume_mm3"] for item in lesions)
+
+    hinge_area = math.pi * R * R
+    contour = spec.contrast
+    truth: dict[str, Any] = {
+        "schema": SCHEMA,
+        "case": spec.name,
+        "description": spec.description,
+        "seed": seed,
+        "size": size,
+        "patient_sex": PATIENT_SEX,
+        "volume": {
+            "shape": [grid.slices, grid.rows, grid.columns],
+            "spacing_mm": [grid.slice_mm, grid.pixel_mm, grid.pixel_mm],
+            "affine": [[float(v) for v in row] for row in affine],
+        },
+        "blur_sigma_mm": BLUR_SIGMA_MM,
+        "noise_sd_hu": NOISE_SD_HU,
+        "materials_hu": dict(vars(spec.materials)),
+        "contrast": spec.contrast,
+        "lumen_hu": spec.materials.blood,
+        "lumen_hu_sampled": _r(lumen_hu_sampled, 2),
+        "lumen_sphere": {"centre_lps": _vec(f.origin - 5.0 * f.n), "radius_mm": 4.0},
+        "threshold_hu": threshold,
+        "threshold_method": method,
+        "threshold_note": "LA + 100 with LA the nominal lumen HU; the sampled median is "
+        "lumen_hu_sampled (noise moves it by < 1 HU)"
+        if spec.contrast
+        else "Agatston 130 HU on non-contrast CT",
+        "frame": {
+            "O_lps": _vec(f.origin, 9),
+            "n_lps": _vec(f.n, 9),
+            "u_lps": _vec(f.u, 9),
+            "v_lps": _vec(f.v, 9),
+            "hinge_radius_mm": _r(R, 9),
+            "hinge_angles_deg": dict(CUSP_ANGLES_DEG),
+            "commissure_angles_deg": dict(COMMISSURE_ANGLES_DEG),
+            "note": "landmarks are rounded to 1e-4 mm, so the frame rebuilt from them matches "
+            "to ~1e-4",
+        },
+        "annulus": {
+            "expected_method": "lumen_contour" if contour else "hinge_circle",
+            "a_mm": A.a_mm,
+            "b_mm": A.b_mm,
+            "major_axis_angle_deg": A.phi_deg,
+            "perimeter_mm": _r(A.perimeter_mm),
+            "area_mm2": _r(A.area_mm2),
+            "d_min_mm": 2 * A.b_mm,
+            "d_max_mm": 2 * A.a_mm,
+            "d_area_mm": _r(2 * math.sqrt(A.area_mm2 / math.pi)),
+            "d_perimeter_mm": _r(A.perimeter_mm / math.pi),
+            "R_mm": _r(R),
+            "hinge_circle": {
+                "perimeter_mm": _r(2 * math.pi * R),
+                "area_mm2": _r(hinge_area),
+                "d_min_mm": _r(2 * R),
+                "d_max_mm": _r(2 * R),
+                "d_area_mm": _r(2 * R),
+                "d_perimeter_mm": _r(2 * R),
+            },
+            "note": "lumen ellipse at h = 0; the hinge radius equals perimeter / (2 pi), so R "
+            "is the same whichever method is used",
+        },
+        "coronary_heights_mm": {"LCA": A.lca_height_mm, "RCA": A.rca_height_mm},
+        "ms_length_mm": spec.ms_length_mm,
+        "regions": {
+            "R_mm": _r(R),
+            "analysis_region": {
+                "r_max_mm": _r(R + 12.0),
+                "h_mm": [ANALYSIS_REGION["h_min_mm"], ANALYSIS_REGION["h_max_mm"]],
+            },
+            "cusp_sectors_deg": {k: list(v) for k, v in CUSP_SECTORS_DEG.items()},
+            "conduction_zone": {
+                k: [_r(x) for x in v] for k, v in conduction_zone(spec.ms_length_mm).items()
+            },
+        },
+        "lesions": lesions,
+        "distractors": distractors,
+        "calcium_total_mm3": _r(total),
+        "calcium_by_region_mm3": {k: _r(v) for k, v in by_region.items()},
+        "calcium_by_cusp_mm3": {k: _r(v) for k, v in by_cusp.items()},
+        "volume_note": "expected volumes = iso-surface of the blurred sphere at threshold_hu "
+        "over a homogeneous background_hu (each lesion sits in a tissue halo); voxel counts "
+        "scatter around them by a few percent",
+        "expected_flags": EXPECTED_FLAGS[spec.name],
+        "expected_flags_note": "hand-derived from clinical-model.md section 7; no planned "
+        "valve, PatientSex M; 'low' = assessed and not raised",
+    }
+    if spec.contrast:
+        truth["leaflet_volume_850_mm3"] = _r(
+            sum(item["expected_volume_850_mm3"] for item in lesions if item["region"] == "leaflet")
+        )
+        truth["agatston_expected"] = None
+    else:
+        z = affine[2, 3] + grid.slice_mm * np.arange(grid.slices)
+        per: dict[str, float] = {}
+        per_blur: dict[str, float] = {}
+        aortic = [le for le in spec.lesions if not le.distractor]
+        for item, lesion in zip(lesions, aortic, strict=True):
+            plain, blur = agatston_expected(lesion, z, grid.slice_mm, spec.materials.wall)
+            item["agatston_expected"] = _r(plain, 1)
+            item["agatston_expected_blurred"] = _r(blur, 1)
+            per[item["region"]] = per.get(item["region"], 0.0) + plain
+            per_blur[item["region"]] = per_blur.get(item["region"], 0.0) + blur
+        truth["agatston_expected"] = {
+            "total": _r(sum(per.values()), 1),
+            "valve": _r(per.get("leaflet", 0.0) + per.get("annulus", 0.0), 1),
+            "by_region": {k: _r(v, 1) for k, v in per.items()},
+            "total_blurred": _r(sum(per_blur.values()), 1),
+            "valve_blurred": _r(per_blur.get("leaflet", 0.0) + per_blur.get("annulus", 0.0), 1),
+            "note": "slice by slice from the unblurred sphere cross-sections (disc area >= 1 "
+            "mm2, weight from the lesion HU, increment / 3 mm); approximate for the blurred "
+            "volume, which measures larger: *_blurred use the 130 HU iso-sphere and the "
+            "blurred peak per slice (closed form, no noise or pixelation)",
+        }
+    truth["mitral"] = mitral_truth(spec, threshold)
+    return truth

@@ -1,0 +1,306 @@
+"""The phantom against its own closed-form answers (geometry, HU, volumes, truth)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage, spatial
+
+from annulusview.core.landmarks import read_landmarks, write_landmarks
+from annulusview.core.phantom import BUILT_CASES, PhantomCase, PhantomCaseNotBuilt, make_case
+from annulusview.core.phantom.geometry import (
+    blurred_ball_profile,
+    distance_to_annular_wedge,
+    ellipse_perimeter,
+    iso_radius_ball,
+)
+
+FLAG_IDS = {
+    "pvl.lvot_calcium",
+    "pvl.leaflet_calcium_850",
+    "pvl.protrusion",
+    "pvl.undersizing_with_lvot_calcium",
+    "rupture.lvot_calcium_oversizing",
+    "conduction.ms_length",
+    "conduction.delta_msid",
+    "conduction.calcium_near_zone",
+    "conduction.ncc_lvot_calcium",
+    "as.agatston",
+}
+
+
+@pytest.fixture(scope="module", params=BUILT_CASES)
+def phantom(request: pytest.FixtureRequest) -> PhantomCase:
+    return make_case(request.param, seed=1, size="small")
+
+
+@pytest.fixture(scope="module")
+def contrast_case() -> PhantomCase:
+    return make_case("tavr-contrast", seed=0, size="small")
+
+
+def _frame(case: PhantomCase) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    f = case.truth["frame"]
+    return tuple(np.array(f[k]) for k in ("O_lps", "n_lps", "u_lps", "v_lps"))  # type: ignore[return-value]
+
+
+def _sample(case: PhantomCase, points: np.ndarray) -> np.ndarray:
+    """Trilinear HU at LPS points (..., 3)."""
+    ijk = case.volume.lps_to_index(points)
+    coords = [ijk[..., 2], ijk[..., 1], ijk[..., 0]]
+    return ndimage.map_coordinates(case.volume.hu.astype(np.float32), coords, order=1)
+
+
+def _voxel_centres(case: PhantomCase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    aff = case.volume.affine
+    k, j, i = case.volume.shape
+    x = aff[0, 3] + aff[0, 0] * np.arange(i)
+    y = aff[1, 3] + aff[1, 1] * np.arange(j)
+    z = aff[2, 3] + aff[2, 2] * np.arange(k)
+    return x[None, None, :], y[None, :, None], z[:, None, None]
+
+
+# --- closed-form helpers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("a", "b"), [(10.0, 10.0), (13.0, 11.0), (20.0, 5.0)])
+def test_ellipse_perimeter_matches_ramanujan(a: float, b: float) -> None:
+    # Ramanujan's second approximation is good to ~1e-5 relative for these shapes.
+    h = (a - b) ** 2 / (a + b) ** 2
+    approx = math.pi * (a + b) * (1 + 3 * h / (10 + math.sqrt(4 - 3 * h)))
+    assert ellipse_perimeter(a, b) == pytest.approx(approx, rel=2e-5)
+
+
+def test_blurred_ball_profile_matches_numeric_convolution() -> None:
+    # A ball of radius 2 mm voxelised at 0.05 mm and blurred: the profile along a line.
+    step, a, s = 0.05, 2.0, 0.5
+    ax = np.arange(-4.0, 4.0 + step / 2, step)
+    X, Y, Z = np.meshgrid(ax, ax, ax, indexing="ij", sparse=True)
+    ball = (np.sqrt(X**2 + Y**2 + Z**2) <= a).astype(np.float32)
+    blurred = ndimage.gaussian_filter(ball, s / step)
+    mid = len(ax) // 2
+    for r in (0.0, 1.0, 1.8, 2.0, 2.3, 3.0):
+        idx = mid + round(r / step)
+        assert blurred[idx, mid, mid] == pytest.approx(blurred_ball_profile(r, a, s), abs=0.01)
+
+
+def test_iso_radius_of_half_level_is_just_inside_the_ball() -> None:
+    r = iso_radius_ball(2.0, 0.5, 1000.0, 0.0, 500.0)
+    assert 1.85 < r < 1.9  # curvature pulls (about sigma^2 / a) the half-level surface inward
+
+
+def test_wedge_distance_simple_cases() -> None:
+    zone = ((-9.0, 0.0), (9.0, 18.0), (270.0, 330.0))
+    assert distance_to_annular_wedge(-5.0, 12.0, 300.0, *zone) == 0.0
+    assert distance_to_annular_wedge(-12.0, 12.0, 300.0, *zone) == pytest.approx(3.0)
+    assert distance_to_annular_wedge(-5.0, 12.0, 240.0, *zone) == pytest.approx(
+        12 * math.sin(math.radians(30))
+    )
+    assert distance_to_annular_wedge(-5.0, 12.0, 0.0, *zone) == pytest.approx(
+        12 * math.sin(math.radians(30))
+    )
+
+
+# --- frame, annulus, landmarks -------------------------------------------------------------
+
+
+def test_hinges_give_the_designed_frame(contrast_case: PhantomCase) -> None:
+    origin, n, u, v = _frame(contrast_case)
+    lm = contrast_case.landmarks
+    r_, l_, n_ = lm["RCC_hinge"], lm["LCC_hinge"], lm["NCC_hinge"]
+    # circumcentre of the three hinges in their plane
+    a, b = l_ - r_, n_ - r_
+    axb = np.cross(a, b)
+    centre = r_ + np.cross(np.dot(a, a) * b - np.dot(b, b) * a, axb) / (2 * np.dot(axb, axb))
+    assert np.allclose(centre, origin, atol=1e-3)
+    assert np.allclose(axb / np.linalg.norm(axb), n, atol=1e-5)
+    ru = r_ - origin
+    assert np.allclose(ru / np.linalg.norm(ru), u, atol=1e-5)
+    assert np.allclose(np.cross(n, u), v, atol=1e-6)
+    radius = contrast_case.truth["frame"]["hinge_radius_mm"]
+    for p in (r_, l_, n_):
+        assert np.linalg.norm(p - origin) == pytest.approx(radius, abs=1e-3)
+    assert radius == pytest.approx(contrast_case.truth["annulus"]["perimeter_mm"] / (2 * math.pi))
+
+
+def test_landmark_heights_and_lengths(contrast_case: PhantomCase) -> None:
+    origin, n, u, v = _frame(contrast_case)
+    lm, t = contrast_case.landmarks, contrast_case.truth
+    assert (lm["LCA_ostium"] - origin) @ n == pytest.approx(
+        t["coronary_heights_mm"]["LCA"], abs=1e-3
+    )
+    assert (lm["RCA_ostium"] - origin) @ n == pytest.approx(
+        t["coronary_heights_mm"]["RCA"], abs=1e-3
+    )
+    ms = np.linalg.norm(lm["MS_superior"] - lm["MS_inferior"])
+    assert ms == pytest.approx(t["ms_length_mm"], abs=1e-3)
+    for name, theta in (("RCC_LCC", 60), ("LCC_NCC", 180), ("NCC_RCC", 300)):
+        p = lm[f"{name}_commissure"] - origin
+        angle = math.degrees(math.atan2(p @ v, p @ u)) % 360
+        assert angle == pytest.approx(theta, abs=1e-3)
+    assert len(contrast_case.landmarks.mitral_curve) == 16
+    assert not contrast_case.landmarks.unknown_names
+
+
+def test_landmark_file_reads_back_identical(contrast_case: PhantomCase, tmp_path) -> None:
+    path = write_landmarks(tmp_path / "lm.mrk.json", contrast_case.landmarks)
+    back = read_landmarks(path)
+    assert back.names() == contrast_case.landmarks.names()
+    for name in back:
+        assert np.array_equal(back[name], contrast_case.landmarks[name]), name
+
+
+def test_annulus_area_by_counting_a_fine_reformat(contrast_case: PhantomCase) -> None:
+    origin, _, u, v = _frame(contrast_case)
+    t = contrast_case.truth
+    step = 0.1
+    s = np.arange(-18.0, 18.0 + step / 2, step)
+    A, B = np.meshgrid(s, s, indexing="ij")
+    plane = _sample(contrast_case, origin + A[..., None] * u + B[..., None] * v)
+    half = (t["materials_hu"]["blood"] + t["materials_hu"]["wall"]) / 2
+    labels, _ = ndimage.label(plane >= half)
+    lumen = ndimage.binary_fill_holes(labels == labels[len(s) // 2, len(s) // 2])
+    pts = np.column_stack([A[lumen], B[lumen]])
+    hull = spatial.ConvexHull(pts)
+    # hull.volume is the 2-D area; add the half-pixel rim the pixel centres miss.
+    area = hull.volume + hull.area * step / 2
+    assert area == pytest.approx(t["annulus"]["area_mm2"], rel=0.01)
+    assert hull.area == pytest.approx(t["annulus"]["perimeter_mm"], rel=0.015)
+
+
+# --- HU and lesions -------------------------------------------------------------------------
+
+
+def test_lumen_and_lesion_centres_have_their_hu(phantom: PhantomCase) -> None:
+    t = phantom.truth
+    centre = np.array(t["lumen_sphere"]["centre_lps"])
+    assert _sample(phantom, centre[None])[0] == pytest.approx(t["lumen_hu"], abs=60)
+    assert t["lumen_hu_sampled"] == pytest.approx(t["lumen_hu"], abs=3)
+    for les in t["lesions"] + t["distractors"]:
+        peak = les["background_hu"] + (les["hu"] - les["background_hu"]) * float(
+            blurred_ball_profile(0.0, les["radius_mm"], t["blur_sigma_mm"])
+        )
+        got = _sample(phantom, np.array(les["centre_lps"])[None])[0]
+        assert got == pytest.approx(peak, abs=80), les["name"]
+
+
+def test_only_designed_lesions_exceed_the_threshold_in_the_analysis_region(
+    phantom: PhantomCase,
+) -> None:
+    t = phantom.truth
+    origin, n, _, _ = _frame(phantom)
+    X, Y, Z = _voxel_centres(phantom)
+    d = np.stack(np.broadcast_arrays(X - origin[0], Y - origin[1], Z - origin[2]), axis=-1)
+    h = d @ n
+    r = np.linalg.norm(d - h[..., None] * n, axis=-1)
+    reg = t["regions"]["analysis_region"]
+    region = (r <= reg["r_max_mm"]) & (h >= reg["h_mm"][0]) & (h <= reg["h_mm"][1])
+    mask = (phantom.volume.hu >= t["threshold_hu"]) & region
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3, 3)))
+    vox = phantom.volume.voxel_volume_mm3
+    sizes = np.bincount(labels.ravel())[1:] * vox
+    big = sizes[sizes >= 1.0]
+    assert len(big) == len(t["lesions"])
+    assert (sizes < 1.0).sum() == 0  # no noise specks at all
+    expected = sorted(les["expected_volume_mm3"] for les in t["lesions"])
+    for got, want in zip(sorted(big), expected, strict=True):
+        assert got == pytest.approx(want, rel=0.06)
+    # each component's centroid is its lesion's centre
+    for les in t["lesions"]:
+        ijk = np.rint(phantom.volume.lps_to_index(les["centre_lps"])).astype(int)
+        lab = labels[ijk[2], ijk[1], ijk[0]]
+        assert lab > 0
+        cen = np.array(ndimage.center_of_mass(labels == lab))
+        lps = phantom.volume.index_to_lps(cen[::-1])
+        assert np.linalg.norm(lps - les["centre_lps"]) < 0.3
+
+
+def test_truth_document(phantom: PhantomCase) -> None:
+    t = phantom.truth
+    assert t["schema"] == "annulusview.phantom-truth/1"
+    assert {f["id"] for f in t["expected_flags"]} == FLAG_IDS
+    assert all(
+        f["level"] in ("low", "moderate", "high", "not_assessed") for f in t["expected_flags"]
+    )
+    ann = t["annulus"]
+    assert ann["area_mm2"] == pytest.approx(math.pi * ann["a_mm"] * ann["b_mm"], abs=1e-3)
+    assert ann["d_area_mm"] == pytest.approx(2 * math.sqrt(ann["area_mm2"] / math.pi), abs=1e-3)
+    for les in t["lesions"]:
+        assert les["in_analysis_region"]
+        assert les["clearance_mm"]["sector"] >= 1.0
+        min_clear = 0.3 if les["region"] == "annulus" else 1.5
+        assert les["clearance_mm"]["region"] >= min_clear
+    for les in t["distractors"]:
+        assert not les["in_analysis_region"]
+        assert les["distance_to_analysis_region_mm"] >= 3.0
+    total = sum(t["calcium_by_cusp_mm3"].values())
+    assert total == pytest.approx(t["calcium_total_mm3"], abs=1e-3)
+    regions = t["calcium_by_region_mm3"]
+    assert regions["leaflet"] + regions["annulus"] + regions["lvot"] == pytest.approx(
+        total, abs=1e-3
+    )
+
+
+def test_tavr_contrast_lesion_design(contrast_case: PhantomCase) -> None:
+    les = {(x["region"], x["cusp"]): x for x in contrast_case.truth["lesions"]}
+    assert set(les) == {("leaflet", "LCC"), ("annulus", "RCC"), ("lvot", "NCC"), ("lvot", "RCC")}
+    assert les[("annulus", "RCC")]["inward_extent_mm"] > 4.5
+    assert les[("lvot", "NCC")]["distance_to_conduction_mm"] == 0.0
+    assert "conduction" in les[("lvot", "NCC")]["volume_by_region_mm3"]
+    assert 2.5 < les[("lvot", "RCC")]["distance_to_conduction_mm"] < 4.0
+    assert contrast_case.truth["calcium_by_region_mm3"]["lvot"] > 50.0
+    assert contrast_case.truth["threshold_hu"] == 550.0
+
+
+def test_noncontrast_agatston_is_clearly_high() -> None:
+    t = make_case("tavr-noncontrast", size="small").truth
+    assert not t["contrast"] and t["threshold_hu"] == 130.0
+    assert t["agatston_expected"]["valve"] > 3100
+    assert t["annulus"]["expected_method"] == "hinge_circle"
+
+
+def test_mac_volume_and_score() -> None:
+    case = make_case("mac", size="small")
+    t = case.truth
+    mac = t["mitral"]["mac"]
+    assert mac["score"]["total"] == 5 and mac["score"]["grade"] == "moderate"
+    assert mac["trigones"]["L_trigone"]["involved"] and not mac["trigones"]["R_trigone"]["involved"]
+    assert 180 <= mac["expected_extent_deg"] <= 270
+    # calcium voxels near the annulus curve add up to the expected MAC volume
+    curve = case.landmarks.mitral_curve
+    X, Y, Z = _voxel_centres(case)
+    mask = case.volume.hu >= t["threshold_hu"]
+    k, j, i = np.nonzero(mask)
+    pts = np.column_stack([X[0, 0, i], Y[0, j, 0], Z[k, 0, 0]])
+    dense = np.concatenate(
+        [np.linspace(curve[m], curve[(m + 1) % 16], 50, endpoint=False) for m in range(16)]
+    )
+    near = spatial.cKDTree(dense).query(pts)[0] <= 6.0
+    volume = near.sum() * case.volume.voxel_volume_mm3
+    assert volume == pytest.approx(mac["expected_volume_mm3"], rel=0.05)
+
+
+def test_normal_case_has_no_aortic_calcium() -> None:
+    t = make_case("normal", size="small").truth
+    assert t["lesions"] == [] and t["calcium_total_mm3"] == 0.0
+    assert t["mitral"]["mac"] is None
+
+
+def test_determinism_by_seed() -> None:
+    a = make_case("tavr-contrast", seed=7)
+    b = make_case("tavr-contrast", seed=7)
+    c = make_case("tavr-contrast", seed=8)
+    assert a.volume.hu.tobytes() == b.volume.hu.tobytes()
+    assert a.volume.hu.tobytes() != c.volume.hu.tobytes()
+    assert a.truth["lesions"] == c.truth["lesions"]
+
+
+def test_unbuilt_and_unknown_cases() -> None:
+    with pytest.raises(PhantomCaseNotBuilt):
+        make_case("neo-lvot")
+    with pytest.raises(ValueError):
+        make_case("nonsense")
+    with pytest.raises(ValueError):
+        make_case("tavr-contrast", size="huge")
