@@ -1,0 +1,113 @@
+"""``annulusview analyze``: the whole analysis headless, results as JSON, CSV or a summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from annulusview.commands._common import stderr_progress
+from annulusview.core.atomic import check_output_path
+from annulusview.core.errors import InputError
+
+if TYPE_CHECKING:
+    from annulusview.core.results import Results
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_summary(r: Results) -> str:
+    """A readable summary: annulus, calcium by region and cusp, lesions, flags, disclaimer."""
+    a = r.annulus
+    lines = [
+        "AnnulusView analysis",
+        f"  series: {r.series_instance_uid or '(no UID)'}",
+        f"  contrast: {'yes' if r.contrast else 'no'} (lumen {_fmt(r.lumen_hu, 0)} HU); "
+        f"calcium threshold {r.threshold_hu:.0f} HU ({r.threshold_method})",
+        "",
+        f"Annulus ({a.method})",
+        f"  perimeter {a.perimeter_mm:.1f} mm   area {a.area_mm2:.1f} mm^2",
+        f"  diameters min {a.d_min_mm:.1f}  max {a.d_max_mm:.1f}  "
+        f"area-derived {a.d_area_mm:.1f}  perimeter-derived {a.d_perimeter_mm:.1f} mm",
+        f"  coronary heights LCA {_fmt(r.coronary_heights_mm.get('LCA'))} mm, "
+        f"RCA {_fmt(r.coronary_heights_mm.get('RCA'))} mm; "
+        f"membranous septum {_fmt(r.ms_length_mm)} mm",
+        "",
+        f"Calcium: {r.calcium.volume_mm3:.1f} mm^3"
+        + (f", Agatston {r.calcium.agatston:.0f}" if r.calcium.agatston is not None else ""),
+        f"  {'region':<12}{'mm^3':>10}{'Agatston':>10}",
+    ]
+    for name, total in r.calcium.by_region.items():
+        lines.append(f"  {name:<12}{total.volume_mm3:>10.1f}{_fmt(total.agatston, 0):>10}")
+    for name, total in r.calcium.by_cusp.items():
+        lines.append(f"  {name + ' sector':<12}{total.volume_mm3:>10.1f}")
+    lines += [
+        "",
+        f"Lesions ({len(r.lesions)})",
+        f"  {'id':>3} {'mm^3':>8} {'region':<9}{'cusp':<5}{'to LVOT':>8}{'to cond.':>9}"
+        f"{'inward':>8}",
+    ]
+    for les in r.lesions:
+        lines.append(
+            f"  {les.id:>3} {les.volume_mm3:>8.1f} {les.region:<9}{les.cusp:<5}"
+            f"{les.distance_to_lvot_mm:>8.1f}{les.distance_to_conduction_mm:>9.1f}"
+            f"{les.inward_extent_mm:>8.1f}"
+        )
+    lines += ["", "Risk flags"]
+    for flag in r.flags:
+        lines.append(f"  [{flag.level:^12}] {flag.id}: {flag.message}")
+        lines.append(f"  {'':14} source: {flag.reference}")
+    if r.warnings:
+        lines += ["", "Warnings"] + [f"  - {w}" for w in r.warnings]
+    lines += ["", r.disclaimer]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, analyse, write. Typed errors propagate to the CLI (exit 3)."""
+    import annulusview
+    from annulusview.core.analysis import analyze
+    from annulusview.core.calcium import parse_threshold_option
+    from annulusview.core.frame import check_hinges
+    from annulusview.core.landmarks import read_landmarks
+    from annulusview.core.results import write_lesions_csv, write_results_json
+    from annulusview.core.risk import PlannedValve
+    from annulusview.core.rules import load_rules
+
+    # Cheap checks first, so a bad option does not cost a study load.
+    rules = load_rules(args.rules)
+    threshold = parse_threshold_option(args.threshold)
+    if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
+        raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
+    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:
+        raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
+    landmarks = read_landmarks(args.landmarks)
+    check_hinges(landmarks)
+    json_out = None if args.json in (None, "-") else check_output_path(Path(args.json), True)
+    csv_out = None if args.csv is None else check_output_path(Path(args.csv), True)
+
+    volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
+    valve = PlannedValve(args.valve_size, args.valve_type, args.implant_depth)
+    results = analyze(
+        volume,
+        landmarks,
+        rules,
+        threshold=threshold,
+        valve=valve,
+        sex=args.sex,
+        progress=stderr_progress("Analysing"),
+    )
+    if args.json == "-":
+        sys.stdout.write(results.to_json())
+    elif json_out is not None:
+        write_results_json(json_out, results)
+        print(f"Results: {json_out}", file=sys.stderr)
+    if csv_out is not None:
+        write_lesions_csv(csv_out, results)
+        print(f"Lesions: {csv_out}", file=sys.stderr)
+    if args.json is None:
+        print(format_summary(results))
+    return 0

@@ -1,0 +1,457 @@
+"""The whole aortic analysis: landmarks -> frame -> annulus -> calcium -> regions -> flags.
+
+:func:`analyze` is the one entry point shared by the command line, the app and scripts. It works
+on a crop around the annulus and on the sparse voxels above the calcium threshold, and records
+the time of each stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import numpy.typing as npt
+
+from annulusview.core import frame as frame_module
+from annulusview.core.annulus import METHOD_CONTOUR, measure_annulus
+from annulusview.core.calcium import (
+    AgatstonComponents,
+    AnalysisRegion,
+    Voxels,
+    agatston_components,
+    choose_threshold,
+    keep_large_components,
+    lumen_attenuation,
+    pixel_area_mm2,
+    slice_increment_mm,
+    voxels_above,
+)
+from annulusview.core.frame import CUSPS, AnnulusFrame, check_landmarks
+from annulusview.core.landmarks import Landmarks
+from annulusview.core.progress import CancelToken, ProgressCallback, check, report
+from annulusview.core.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
+from annulusview.core.results import CalciumSummary, CalciumTotal, Lesion, Results
+from annulusview.core.risk import PlannedValve, RiskInputs, evaluate_flags
+from annulusview.core.rules import Rules, coerce_rules
+from annulusview.core.volume import Volume
+
+log = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+
+# Leaflet calcium for pvl.leaflet_calcium_850 is counted at this threshold (rules file).
+_LEAFLET_850_KEY = "flags.pvl_leaflet_calcium_850.threshold_hu"
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - start
+
+
+def _first_per_group(groups: IntArray, values: npt.NDArray[np.floating], count: int) -> IntArray:
+    """Index of the smallest value in each group 1..count (groups must all be present)."""
+    order = np.lexsort((values, groups))
+    starts = np.searchsorted(groups[order], np.arange(1, count + 1))
+    return order[starts]
+
+
+def _normalise_sex(sex: str | None, volume: Volume) -> tuple[str | None, str]:
+    if sex:
+        value, source = sex.strip().upper()[:1], "option"
+    else:
+        value, source = str(volume.metadata.get("patient_sex", "") or "").upper()[:1], "header"
+    return (value, source) if value in ("M", "F") else (None, "unknown")
+
+
+def _regional_agatston(
+    voxels: Voxels,
+    masks: dict[str, npt.NDArray[np.bool_]],
+    pixel_area: float,
+    increment: float,
+    rules: Rules,
+) -> dict[str, float]:
+    """Agatston of each region: pixels restricted to the region first, then components."""
+    return {
+        name: agatston_components(voxels.subset(mask), pixel_area, increment, rules).total
+        for name, mask in masks.items()
+    }
+
+
+def _lesions(
+    vox: Voxels,
+    labels: IntArray,
+    count: int,
+    frame: AnnulusFrame,
+    geometry: RegionGeometry,
+    voxel_volume: float,
+    lesion_agatston: FloatArray | None,
+) -> tuple[Lesion, ...]:
+    """Per-lesion sizes, regions, cusps, distances and protrusion (sparse, no volume passes)."""
+    if count == 0:
+        return ()
+    masks = geometry.masks(vox.h, vox.r, vox.theta)
+    masks[OTHER] = ~(masks["leaflet"] | masks["annulus"] | masks["lvot"])
+    cusp = frame.cusp_index(vox.theta)
+    n = np.bincount(labels, minlength=count + 1)
+    centroid = (
+        np.stack(
+            [np.bincount(labels, weights=vox.lps[:, a], minlength=count + 1) for a in range(3)],
+            axis=1,
+        )
+        / np.maximum(n, 1)[:, None]
+    )
+    max_hu = np.full(count + 1, -np.inf)
+    np.maximum.at(max_hu, labels, vox.hu)
+    by_region = {
+        name: np.bincount(labels, weights=mask, minlength=count + 1) * voxel_volume
+        for name, mask in masks.items()
+    }
+    by_cusp = {
+        name: np.bincount(labels, weights=cusp == c, minlength=count + 1) * voxel_volume
+        for c, name in enumerate(CUSPS)
+    }
+    d_lvot, h_lvot, r_lvot = geometry.distance_to_lvot(vox.h, vox.r)
+    d_cond, h_cond, rho_cond, th_cond = geometry.distance_to_conduction(vox.h, vox.r, vox.theta)
+    best_lvot = _first_per_group(labels, d_lvot, count)
+    best_cond = _first_per_group(labels, d_cond, count)
+    low = vox.h <= geometry.annulus_half_height_mm
+    min_r = np.full(count + 1, np.inf)
+    np.minimum.at(min_r, labels[low], vox.r[low])
+    h_min = np.full(count + 1, np.inf)
+    h_max = np.full(count + 1, -np.inf)
+    np.minimum.at(h_min, labels, vox.h)
+    np.maximum.at(h_max, labels, vox.h)
+    radius = geometry.annulus_radius_mm
+
+    lesions = []
+    for lab in range(1, count + 1):
+        shares = {name: float(by_region[name][lab]) for name in (*DISJOINT_REGIONS, OTHER)}
+        # The largest share among the partition leaflet / annulus / lvot / other (ties: first).
+        region = max(shares, key=lambda k: shares[k])
+        cusp_shares = {name: float(by_cusp[name][lab]) for name in CUSPS}
+        bl, bc = best_lvot[lab - 1], best_cond[lab - 1]
+        lvot_point = frame.to_lps(h_lvot[bl], r_lvot[bl], vox.theta[bl])
+        cond_point = frame.to_lps(h_cond[bc], rho_cond[bc], th_cond[bc])
+        inward = float(max(0.0, radius - min_r[lab])) if np.isfinite(min_r[lab]) else 0.0
+        lesions.append(
+            Lesion(
+                id=lab,
+                voxel_count=int(n[lab]),
+                volume_mm3=float(n[lab] * voxel_volume),
+                agatston=None if lesion_agatston is None else float(lesion_agatston[lab]),
+                max_hu=float(max_hu[lab]),
+                centroid_lps=centroid[lab],
+                region=region,
+                cusp=max(cusp_shares, key=lambda k: cusp_shares[k]),
+                volume_by_region_mm3={
+                    name: float(by_region[name][lab]) for name in (*REGIONS, OTHER)
+                },
+                volume_by_cusp_mm3=cusp_shares,
+                distance_to_lvot_mm=float(d_lvot[bl]),
+                closest_to_lvot_lps=(vox.lps[bl].copy(), lvot_point),
+                distance_to_conduction_mm=float(d_cond[bc]),
+                closest_to_conduction_lps=(vox.lps[bc].copy(), cond_point),
+                inward_extent_mm=inward,
+                h_range_mm=(float(h_min[lab]), float(h_max[lab])),
+            )
+        )
+    return tuple(lesions)
+
+
+def analyze(
+    volume: Volume,
+    landmarks: Landmarks,
+    rules: Rules | str | None = None,
+    *,
+    threshold: str | float | None = None,
+    valve: PlannedValve | None = None,
+    sex: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Results:
+    """Run the aortic analysis of clinical-model.md sections 3-7.
+
+    Parameters
+    ----------
+    volume
+        CT volume (HU, LPS affine).
+    landmarks
+        Landmarks in LPS mm; the three hinges are required.
+    rules
+        Rules, a path to a user rules file merged over the defaults, or None for the defaults.
+    threshold
+        Calcium threshold on contrast CT: ``lumen_plus_100`` (default), ``fixed_850``,
+        ``by_lumen_450_850`` or a HU value.
+    valve
+        Planned valve (size mm, type, implant depth mm) for the oversizing and delta-MSID rules.
+    sex
+        ``"M"``/``"F"``; overrides the header's PatientSex (needed by ``as.agatston``).
+    progress, cancel
+        Progress callback ``(fraction, text)`` and cancellation token.
+
+    Returns
+    -------
+    Results
+        ``Results.to_dict()`` is the ``annulusview.results/1`` JSON.
+
+    Raises
+    ------
+    LandmarkError
+        Missing, coincident or collinear hinges, or a landmark outside the volume.
+    RulesError
+        An invalid rules file.
+    InputError
+        An invalid threshold option.
+    """
+    timer = _Timer()
+    total_start = time.perf_counter()
+    valve = valve or PlannedValve()
+    warnings: list[str] = []
+
+    with timer.stage("rules_and_landmarks"):
+        report(progress, 0.0, "Checking landmarks")
+        rules = coerce_rules(rules)
+        warnings.extend(check_landmarks(landmarks, volume))
+        frame = AnnulusFrame.from_landmarks(landmarks)
+        warnings.extend(volume.warnings)
+    check(cancel)
+
+    with timer.stage("contrast"):
+        report(progress, 0.1, "Measuring lumen attenuation")
+        lumen_hu = lumen_attenuation(volume, frame, rules)
+        if lumen_hu is None:
+            warnings.append(
+                "The LVOT below the annulus lies outside the volume; treated as non-contrast."
+            )
+        contrast = lumen_hu is not None and lumen_hu >= rules.number("contrast.contrast_min_hu")
+    check(cancel)
+
+    with timer.stage("annulus"):
+        report(progress, 0.2, "Measuring the annulus")
+        annulus, annulus_warnings = measure_annulus(volume, frame, rules, contrast)
+        warnings.extend(annulus_warnings)
+        radius = (
+            annulus.d_perimeter_mm / 2.0
+            if annulus.method == METHOD_CONTOUR
+            else frame.hinge_radius_mm
+        )
+        heights: dict[str, float | None] = {}
+        for artery in ("LCA", "RCA"):
+            pos = landmarks.get(f"{artery}_ostium")
+            heights[artery] = None if pos is None else float(frame.cylindrical(pos)[0])
+        ms_sup, ms_inf = landmarks.get("MS_superior"), landmarks.get("MS_inferior")
+        ms_length = (
+            None
+            if ms_sup is None or ms_inf is None
+            else float(np.linalg.norm(np.asarray(ms_sup) - np.asarray(ms_inf)))
+        )
+    check(cancel)
+
+    with timer.stage("threshold_and_voxels"):
+        report(progress, 0.4, "Finding calcium")
+        thr, threshold_warnings = choose_threshold(lumen_hu, contrast, threshold, rules)
+        warnings.extend(threshold_warnings)
+        region = AnalysisRegion.around(volume, frame, radius, rules)
+        if region.clipped:
+            warnings.append(
+                "Part of the analysis region lies outside the CT volume; calcium there is not "
+                "counted."
+            )
+        geometry = RegionGeometry.from_rules(rules, radius, ms_length, frame)
+        # One pass over the crop at the lowest threshold any count needs; the other
+        # thresholds select from these sparse voxels.
+        leaflet_850_hu = rules.number(_LEAFLET_850_KEY)
+        agatston_hu = rules.number("agatston.threshold_hu")
+        base_hu = min(thr.hu, leaflet_850_hu if contrast else agatston_hu)
+        candidates = voxels_above(volume, region, base_hu)
+        is_calcium = candidates.hu >= thr.hu
+        calcium = candidates.subset(is_calcium)
+    check(cancel)
+
+    voxel_volume = volume.voxel_volume_mm3
+    min_lesion = rules.number("threshold.min_lesion_mm3")
+    with timer.stage("lesions"):
+        report(progress, 0.55, "Separating lesions")
+        labels, keep = keep_large_components(calcium.kji, voxel_volume, min_lesion)
+        lesion_vox = calcium.subset(keep)
+        lesion_labels = labels[keep]
+        lesion_count = int(lesion_labels.max()) if len(lesion_labels) else 0
+    check(cancel)
+
+    pixel_area = pixel_area_mm2(volume)
+    increment = slice_increment_mm(volume)
+    with timer.stage("agatston"):
+        report(progress, 0.65, "Agatston score")
+        lesion_agatston: FloatArray | None = None
+        regional_agatston: dict[str, float] = {}
+        total_agatston: float | None = None
+        if contrast:
+            warnings.append("Agatston score not reported: it is defined on non-contrast CT only.")
+        else:
+            components: AgatstonComponents = agatston_components(
+                candidates, pixel_area, increment, rules
+            )
+            total_agatston = components.total
+            # A slice component belongs to the lesion holding its peak voxel.
+            lesion_of_candidate = np.zeros(len(candidates), dtype=np.intp)
+            lesion_of_candidate[np.nonzero(is_calcium)[0]] = labels
+            lesion_agatston = np.bincount(
+                lesion_of_candidate[components.peak_index],
+                weights=components.score,
+                minlength=lesion_count + 1,
+            ).astype(np.float64)
+            cand_masks = geometry.masks(candidates.h, candidates.r, candidates.theta)
+            cand_masks["valve"] = cand_masks["leaflet"] | cand_masks["annulus"]
+            cand_masks[OTHER] = ~(
+                cand_masks["leaflet"] | cand_masks["annulus"] | cand_masks["lvot"]
+            )
+            cand_cusp = frame.cusp_index(candidates.theta)
+            for c, name in enumerate(CUSPS):
+                cand_masks[name] = cand_cusp == c
+            regional_agatston = _regional_agatston(
+                candidates, cand_masks, pixel_area, increment, rules
+            )
+    check(cancel)
+
+    with timer.stage("regions"):
+        report(progress, 0.75, "Regions and distances")
+        lesions = _lesions(
+            lesion_vox, lesion_labels, lesion_count, frame, geometry, voxel_volume, lesion_agatston
+        )
+        masks = geometry.masks(lesion_vox.h, lesion_vox.r, lesion_vox.theta)
+        masks[OTHER] = ~(masks["leaflet"] | masks["annulus"] | masks["lvot"])
+        cusp = frame.cusp_index(lesion_vox.theta)
+
+        def total(name: str, mask: npt.NDArray[np.bool_]) -> CalciumTotal:
+            agatston = None if contrast else regional_agatston.get(name, 0.0)
+            return CalciumTotal(float(np.count_nonzero(mask) * voxel_volume), agatston)
+
+        by_region = {name: total(name, masks[name]) for name in (*REGIONS, OTHER)}
+        by_cusp = {name: total(name, cusp == c) for c, name in enumerate(CUSPS)}
+        lvot_mask = masks["lvot"]
+        lvot_lcc = float(np.count_nonzero(lvot_mask & (cusp == CUSPS.index("LCC"))))
+        lvot_ncc = float(np.count_nonzero(lvot_mask & (cusp == CUSPS.index("NCC"))))
+        leaflet_850: float | None = None
+        if contrast:
+            dense = candidates.subset(candidates.hu >= leaflet_850_hu)
+            _, keep_850 = keep_large_components(dense.kji, voxel_volume, min_lesion)
+            dense = dense.subset(keep_850)
+            in_leaflet = geometry.masks(dense.h, dense.r, dense.theta)["leaflet"]
+            leaflet_850 = float(np.count_nonzero(in_leaflet) * voxel_volume)
+        calcium_summary = CalciumSummary(
+            volume_mm3=float(len(lesion_vox) * voxel_volume),
+            agatston=total_agatston,
+            by_region=by_region,
+            by_cusp=by_cusp,
+            valve_agatston=None if contrast else regional_agatston["valve"],
+            leaflet_volume_850_mm3=leaflet_850,
+        )
+    check(cancel)
+
+    with timer.stage("flags"):
+        report(progress, 0.9, "Risk rules")
+        sex_used, sex_source = _normalise_sex(sex, volume)
+        protrusion = max(
+            (les.inward_extent_mm for les in lesions if les.region in ("annulus", "lvot")),
+            default=0.0,
+        )
+        inputs = RiskInputs(
+            contrast=contrast,
+            annulus_area_mm2=annulus.area_mm2,
+            lvot_calcium_mm3=by_region["lvot"].volume_mm3,
+            lvot_calcium_lcc_mm3=lvot_lcc * voxel_volume,
+            lvot_calcium_ncc_mm3=lvot_ncc * voxel_volume,
+            leaflet_calcium_850_mm3=leaflet_850,
+            max_protrusion_mm=protrusion,
+            min_distance_to_conduction_mm=min(
+                (les.distance_to_conduction_mm for les in lesions), default=None
+            ),
+            ms_length_mm=ms_length,
+            valve_agatston=calcium_summary.valve_agatston,
+            sex=sex_used,
+            valve=valve,
+        )
+        flags = evaluate_flags(inputs, rules)
+        if not contrast and sex_used is None:
+            warnings.append("Patient sex unknown: the Agatston AS rule is not assessed.")
+        if ms_length is None:
+            warnings.append(
+                "No membranous septum landmarks: MS length not measured; the conduction zone "
+                "uses the default depth."
+            )
+
+    parameters = {
+        "rules_source": rules.source,
+        "rules": rules.to_dict(),
+        "contrast_min_hu": rules.number("contrast.contrast_min_hu"),
+        "threshold": {"hu": thr.hu, "method": thr.method, "reference": thr.reference},
+        "annulus_radius_mm": radius,
+        "annulus_radius_source": (
+            "d_perimeter/2 of the lumen contour"
+            if annulus.method == METHOD_CONTOUR
+            else "hinge circle radius"
+        ),
+        "analysis_region": {
+            "r_le_mm": region.radius_mm,
+            "h_ge_mm": region.h_min_mm,
+            "h_le_mm": region.h_max_mm,
+            "crop_lo_kji": list(region.lo_kji),
+            "crop_hi_kji": list(region.hi_kji),
+            "clipped_by_volume": region.clipped,
+        },
+        "regions": geometry.to_dict(),
+        "lesion_connectivity": "26-connected, components < min_lesion_mm3 dropped",
+        "min_lesion_mm3": min_lesion,
+        "totals": "voxel by voxel over the kept lesions; 'other' = not leaflet/annulus/lvot",
+        "agatston": {
+            "pixel_area_mm2": pixel_area,
+            "slice_increment_mm": increment,
+            "connectivity": "8-connected per image slice",
+            "lesion_share": "a slice component counts for the lesion holding its peak voxel",
+        },
+        "leaflet_calcium_threshold_hu": leaflet_850_hu,
+        "voxel_volume_mm3": voxel_volume,
+        "landmark_tolerances_mm": {
+            "hinge_min_separation": frame_module.HINGE_MIN_SEPARATION_MM,
+            "hinge_min_distance_from_line": frame_module.HINGE_MIN_LINE_DISTANCE_MM,
+            "hinge_max_circle_radius": frame_module.HINGE_MAX_RADIUS_MM,
+        },
+        "valve": valve.to_dict(),
+        "sex": {"value": sex_used, "source": sex_source},
+        "flags": (
+            "Every rule is emitted. Raised = level moderate or high; low = assessed and not "
+            "raised; not_assessed = an input is missing (see reason)."
+        ),
+    }
+    timer.times["total"] = time.perf_counter() - total_start
+    report(progress, 1.0, "Done")
+    return Results(
+        series_instance_uid=volume.series_instance_uid,
+        contrast=contrast,
+        threshold_hu=thr.hu,
+        threshold_method=thr.method,
+        threshold_reference=thr.reference,
+        lumen_hu=lumen_hu,
+        annulus=annulus,
+        frame=frame,
+        coronary_heights_mm=heights,
+        ms_length_mm=ms_length,
+        calcium=calcium_summary,
+        lesions=lesions,
+        flags=flags,
+        parameters=parameters,
+        warnings=tuple(dict.fromkeys(warnings)),
+        timings_s=dict(timer.times),
+    )

@@ -1,0 +1,398 @@
+"""Annulus measurements in the hinge plane (clinical-model.md section 4; SCCT 2019, Blanke).
+
+On contrast CT the contour is the lumen boundary in the plane ``h = 0``: the plane is reformatted
+at <= 0.25 mm, the lumen connected to ``O`` is found with its edge half-way between lumen and
+surrounding tissue (FWHM), sub-pixel, and the convex hull of the edge is the contour (the
+annulus is a convex ring; leaflets, calcium and leaks cut into or out of the lumen). Without
+contrast, or when the contour fails, the circle through the hinges is used and a warning says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
+
+from annulusview.core.frame import AnnulusFrame
+from annulusview.core.rules import Rules
+from annulusview.core.volume import Volume
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+METHOD_CONTOUR = "lumen_contour"
+METHOD_HINGE_CIRCLE = "hinge_circle"
+
+# Radius around O whose median gives the in-plane lumen attenuation.
+_LUMEN_CORE_RADIUS_MM = 4.0
+# Ring outside the first lumen estimate that samples the surrounding tissue.
+_TISSUE_RING_MM = (1.0, 3.0)
+
+
+@dataclass(frozen=True, eq=False)
+class AnnulusMeasurement:
+    """Annulus size in the hinge plane.
+
+    Attributes
+    ----------
+    perimeter_mm, area_mm2
+        Perimeter (mm) and area (mm^2) of the contour.
+    d_min_mm, d_max_mm
+        Minimum and maximum caliper diameters of the contour, mm.
+    center_lps
+        Area centroid of the contour, LPS mm.
+    normal_lps
+        Plane normal ``n`` (toward the aorta).
+    method
+        ``"lumen_contour"`` or ``"hinge_circle"``.
+    contour_lps
+        Closed contour, counter-clockwise about ``n``, shape (N, 3), LPS mm (for drawing).
+    lumen_hu, tissue_hu, edge_hu
+        In-plane lumen and tissue attenuation and the FWHM edge level (None for the circle).
+    """
+
+    perimeter_mm: float
+    area_mm2: float
+    d_min_mm: float
+    d_max_mm: float
+    center_lps: FloatArray
+    normal_lps: FloatArray
+    method: str
+    contour_lps: FloatArray
+    lumen_hu: float | None = None
+    tissue_hu: float | None = None
+    edge_hu: float | None = None
+
+    @property
+    def d_area_mm(self) -> float:
+        """Area-derived diameter ``2 sqrt(area / pi)``, mm."""
+        return float(2.0 * np.sqrt(self.area_mm2 / np.pi))
+
+    @property
+    def d_perimeter_mm(self) -> float:
+        """Perimeter-derived diameter ``perimeter / pi``, mm."""
+        return float(self.perimeter_mm / np.pi)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "perimeter_mm": self.perimeter_mm,
+            "area_mm2": self.area_mm2,
+            "d_min_mm": self.d_min_mm,
+            "d_max_mm": self.d_max_mm,
+            "d_area_mm": self.d_area_mm,
+            "d_perimeter_mm": self.d_perimeter_mm,
+            "center_lps": [float(x) for x in self.center_lps],
+            "normal_lps": [float(x) for x in self.normal_lps],
+            "method": self.method,
+            "lumen_hu": self.lumen_hu,
+            "tissue_hu": self.tissue_hu,
+            "edge_hu": self.edge_hu,
+            "contour_lps": [[round(float(c), 3) for c in p] for p in self.contour_lps],
+        }
+
+
+class _ContourFailed(Exception):
+    """The lumen contour could not be found; the message says why."""
+
+
+def polygon_calipers(points: FloatArray) -> tuple[float, float]:
+    """Minimum and maximum caliper widths of a convex polygon (vertices in order), mm.
+
+    The minimum width of a convex polygon is attained with one caliper flush with an edge, so
+    it is the smallest over edges of the largest vertex distance from that edge's line; the
+    maximum is the largest vertex-to-vertex distance.
+    """
+    diffs = points[:, None, :] - points[None, :, :]
+    d_max = float(np.sqrt((diffs**2).sum(axis=2)).max())
+    edges = np.roll(points, -1, axis=0) - points
+    lengths = np.linalg.norm(edges, axis=1)
+    keep = lengths > 1e-9
+    normals = np.stack([edges[keep, 1], -edges[keep, 0]], axis=1) / lengths[keep, None]
+    rel = points[None, :, :] - points[keep][:, None, :]
+    widths = np.abs((rel * normals[:, None, :]).sum(axis=2)).max(axis=1)
+    return float(widths.min()), d_max
+
+
+def _polygon_centroid(points: FloatArray) -> FloatArray:
+    x, y = points[:, 0], points[:, 1]
+    xn, yn = np.roll(x, -1), np.roll(y, -1)
+    cross = x * yn - xn * y
+    area = cross.sum() / 2.0
+    cx = ((x + xn) * cross).sum() / (6.0 * area)
+    cy = ((y + yn) * cross).sum() / (6.0 * area)
+    return np.array([cx, cy])
+
+
+def sample_plane(
+    volume: Volume, frame: AnnulusFrame, half_width_mm: float, pixel_mm: float
+) -> tuple[npt.NDArray[np.float32], FloatArray]:
+    """Reformat the plane ``h = 0`` around ``O`` by trilinear interpolation.
+
+    Only the block of voxels the plane passes through is read (never the whole volume).
+
+    Returns
+    -------
+    image
+        ``image[a, b]`` at in-plane position ``(x, y) = (axis[b], axis[a])`` along ``(u, v)``;
+        NaN outside the volume.
+    axis
+        Pixel centre positions along u and v, mm.
+    """
+    n_half = int(np.ceil(half_width_mm / pixel_mm))
+    axis: FloatArray = np.arange(-n_half, n_half + 1, dtype=np.float64) * pixel_mm
+    x, y = np.meshgrid(axis, axis, indexing="xy")
+    lps = frame.origin_lps + x[..., None] * frame.u_lps + y[..., None] * frame.v_lps
+    ijk = volume.lps_to_index(lps)
+    kji = ijk[..., ::-1]
+    shape = np.array(volume.shape)
+    lo = np.clip(np.floor(kji.reshape(-1, 3).min(axis=0)).astype(int) - 1, 0, shape - 1)
+    hi = np.clip(np.ceil(kji.reshape(-1, 3).max(axis=0)).astype(int) + 2, 1, shape)
+    if np.any(hi <= lo):
+        empty: npt.NDArray[np.float32] = np.full(x.shape, np.nan, dtype=np.float32)
+        return empty, axis
+    block = np.asarray(volume.hu[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]], dtype=np.float32)
+    coords = np.moveaxis(kji - lo, -1, 0).astype(np.float32)
+    image = ndimage.map_coordinates(block, coords, order=1, mode="constant", cval=np.nan)
+    sampled: npt.NDArray[np.float32] = np.asarray(image, dtype=np.float32)
+    return sampled, axis
+
+
+def _component_at(mask: npt.NDArray[np.bool_], seed: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    labels, _ = ndimage.label(mask)
+    lab = labels[seed]
+    if lab == 0:
+        raise _ContourFailed("the lumen does not reach the annulus centre")
+    out: npt.NDArray[np.bool_] = labels == lab
+    return out
+
+
+def _lumen_edge_points(
+    image: npt.NDArray[np.float32], axis: FloatArray, rules: Rules
+) -> tuple[FloatArray, float, float, float, npt.NDArray[np.bool_]]:
+    """Sub-pixel FWHM edge points of the lumen connected to the centre, in plane mm.
+
+    Also returns the lumen, tissue and edge levels (HU) and the calcium-exclusion mask.
+    """
+    pixel = float(axis[1] - axis[0])
+    x, y = np.meshgrid(axis, axis, indexing="xy")
+    rr = np.hypot(x, y)
+    finite = np.isfinite(image)
+    core = finite & (rr <= _LUMEN_CORE_RADIUS_MM)
+    if not core.any():
+        raise _ContourFailed("the annulus centre lies outside the volume")
+    lumen_hu = float(np.median(image[core]))
+    if lumen_hu < rules.number("contrast.contrast_min_hu"):
+        raise _ContourFailed(f"no contrast lumen at the annulus centre ({lumen_hu:.0f} HU)")
+    # Calcium brighter than the lumen by the calcium offset (the same LA + 100 HU rule as the
+    # default calcium threshold) is not lumen, nor is its partial-volume halo: otherwise wall
+    # calcium would push the edge outward, which the convex hull cannot undo.
+    calcium = finite & (image >= lumen_hu + rules.number("threshold.lumen_plus_offset_hu"))
+    halo_mm = rules.number("annulus.calcium_exclusion_mm")
+    near_calcium = (
+        ndimage.distance_transform_edt(~calcium) * pixel <= halo_mm if calcium.any() else calcium
+    )
+    allowed = finite & (rr <= rules.number("annulus.max_radius_mm")) & ~near_calcium
+    seed = (len(axis) // 2, len(axis) // 2)
+    if near_calcium[seed]:
+        # Calcium over the centre: seed from the nearest allowed lumen pixel instead.
+        candidates = np.argwhere(allowed & (image >= 0.5 * lumen_hu))
+        if len(candidates) == 0:
+            raise _ContourFailed("no lumen pixels near the annulus centre")
+        best = np.argmin(((candidates - np.array(seed)) ** 2).sum(axis=1))
+        seed = (int(candidates[best][0]), int(candidates[best][1]))
+    # First edge guess at half the lumen attenuation (soft tissue is near 0-100 HU), then the
+    # FWHM level from the measured tissue attenuation, refined once.
+    edge_hu = 0.5 * lumen_hu
+    tissue_hu = 0.0
+    for _ in range(2):
+        mask = _component_at(allowed & (image >= edge_hu), seed)
+        outside = ndimage.distance_transform_edt(~mask) * pixel
+        ring = (
+            finite
+            & ~near_calcium
+            & (outside > _TISSUE_RING_MM[0])
+            & (outside <= _TISSUE_RING_MM[1])
+            & (image < edge_hu)
+        )
+        if not ring.any():
+            raise _ContourFailed("no tissue around the lumen")
+        tissue_hu = float(np.median(image[ring]))
+        edge_hu = 0.5 * (lumen_hu + tissue_hu)
+    mask = ndimage.binary_fill_holes(_component_at(allowed & (image >= edge_hu), seed))
+    filled_image = np.where(finite, image, -1024.0)
+
+    rows, cols = np.nonzero(mask)
+    size = mask.shape[0]
+    points = []
+    for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        rb, cb = rows + dr, cols + dc
+        inside = (rb >= 0) & (rb < size) & (cb >= 0) & (cb < size)
+        ra, ca, rb, cb = rows[inside], cols[inside], rb[inside], cb[inside]
+        edge = ~mask[rb, cb]
+        ra, ca, rb, cb = ra[edge], ca[edge], rb[edge], cb[edge]
+        val_a, val_b = filled_image[ra, ca], filled_image[rb, cb]
+        # Linear interpolation of the edge level between the two pixel centres; where the
+        # neighbour is excluded (calcium halo, radius limit) the edge is put half-way.
+        interp = allowed[rb, cb] & (val_a >= edge_hu) & (val_b < edge_hu)
+        frac = np.full(len(ra), 0.5)
+        frac[interp] = (val_a[interp] - edge_hu) / (val_a[interp] - val_b[interp])
+        px = axis[ca] + frac * dc * pixel
+        py = axis[ra] + frac * dr * pixel
+        points.append(np.stack([px, py], axis=1))
+    pts = np.concatenate(points)
+    if len(pts) < 8:
+        raise _ContourFailed("the lumen edge is too small")
+    return pts, lumen_hu, tissue_hu, edge_hu, near_calcium
+
+
+def _ray_edge_points(
+    image: npt.NDArray[np.float32],
+    axis: FloatArray,
+    edge_hu: float,
+    near_calcium: npt.NDArray[np.bool_],
+    hinge_radius_mm: float,
+    rules: Rules,
+) -> FloatArray:
+    """Edge points along rays from O: the first FWHM crossing on each ray, in plane mm.
+
+    Used when the lumen connected to O leaks through a thin wall that partial volume has
+    bridged (contrast in every cavity around a real root). A ray stops at the first drop below
+    the edge level or at excluded calcium; rays that escape through a gap in the wall are
+    outward outliers against their neighbours and are dropped.
+    """
+    pixel = float(axis[1] - axis[0])
+    centre = (len(axis) - 1) / 2.0
+    max_r = rules.number("annulus.max_radius_mm")
+    angles = np.radians(np.arange(0.0, 360.0, 1.0))
+    steps = np.arange(0.0, max_r + pixel / 4, pixel / 2)
+    xs = np.cos(angles)[:, None] * steps[None, :]
+    ys = np.sin(angles)[:, None] * steps[None, :]
+    coords = np.stack([ys / pixel + centre, xs / pixel + centre])
+    values = ndimage.map_coordinates(
+        np.nan_to_num(image, nan=-1024.0), coords, order=1, mode="nearest"
+    )
+    blocked = ndimage.map_coordinates(near_calcium.astype(np.uint8), coords, order=0) > 0
+    outside = (values < edge_hu) | blocked
+    outside[:, -1] = True
+    # Leaflet lines cross the lumen nearer the centre: search each ray from 60 % of the hinge
+    # radius, from its first lumen sample on.
+    start = np.searchsorted(steps, 0.6 * hinge_radius_mm)
+    lumen_seen = np.maximum.accumulate(~outside & (np.arange(len(steps)) >= start), axis=1)
+    outside &= lumen_seen
+    outside[:, -1] = True
+    first = np.argmax(outside, axis=1)
+    prev = np.maximum(first - 1, 0)
+    rows = np.arange(len(angles))
+    v0, v1 = values[rows, prev], values[rows, first]
+    frac = np.where(
+        ~blocked[rows, first] & (v0 > v1) & (first > 0),
+        np.clip((v0 - edge_hu) / np.maximum(v0 - v1, 1e-6), 0.0, 1.0),
+        0.5,
+    )
+    radius = steps[prev] + frac * (steps[first] - steps[prev])
+    # Outward outliers: a ray reaching > 20 % beyond the median of the rays within +-20 deg.
+    window = 20
+    padded = np.concatenate([radius[-window:], radius, radius[:window]])
+    local = np.array([np.median(padded[i : i + 2 * window + 1]) for i in range(len(radius))])
+    keep = (radius <= 1.2 * local) & (radius > 0)
+    if keep.sum() < 36:
+        raise _ContourFailed("too few rays reach a lumen edge")
+    return np.stack([radius[keep] * np.cos(angles[keep]), radius[keep] * np.sin(angles[keep])], 1)
+
+
+def hinge_circle(frame: AnnulusFrame, points: int = 180) -> AnnulusMeasurement:
+    """The circle through the hinges as the annulus (non-contrast CT or contour failure)."""
+    r = frame.hinge_radius_mm
+    theta = np.linspace(0.0, 360.0, points, endpoint=False)
+    contour = frame.to_lps(np.zeros_like(theta), np.full_like(theta, r), theta)
+    return AnnulusMeasurement(
+        perimeter_mm=float(2.0 * np.pi * r),
+        area_mm2=float(np.pi * r * r),
+        d_min_mm=2.0 * r,
+        d_max_mm=2.0 * r,
+        center_lps=frame.origin_lps.copy(),
+        normal_lps=frame.normal_lps.copy(),
+        method=METHOD_HINGE_CIRCLE,
+        contour_lps=contour,
+    )
+
+
+def measure_annulus(
+    volume: Volume, frame: AnnulusFrame, rules: Rules, contrast: bool
+) -> tuple[AnnulusMeasurement, tuple[str, ...]]:
+    """Measure the annulus; returns the measurement and any warnings.
+
+    Parameters
+    ----------
+    volume
+        The CT volume.
+    frame
+        The annulus frame from the hinges.
+    rules
+        ``annulus.*`` (pixel size, max radius, calcium exclusion) and ``contrast.*``.
+    contrast
+        Whether the study is contrast-enhanced (section 5); without contrast the lumen edge is
+        invisible and the hinge circle is used.
+    """
+    if not contrast:
+        return hinge_circle(frame), (
+            "Non-contrast CT: the annulus is the circle through the hinges (method "
+            "hinge_circle); measure it on a contrast CT angiogram for sizing.",
+        )
+    pixel = min(rules.number("annulus.reformat_pixel_mm"), 0.25)
+    half = rules.number("annulus.max_radius_mm") + 1.0
+    image, axis = sample_plane(volume, frame, half, pixel)
+    low, high = rules.number("annulus.min_area_ratio"), rules.number("annulus.max_area_ratio")
+    circle_area = np.pi * frame.hinge_radius_mm**2
+    warnings: list[str] = []
+    try:
+        pts, lumen_hu, tissue_hu, edge_hu, near_calcium = _lumen_edge_points(image, axis, rules)
+        hull = ConvexHull(pts)
+        # The hinges lie on the annulus, so an area far above the hinge circle's means the
+        # lumen leaked into a neighbouring cavity: find the edge along rays from O instead.
+        if hull.volume / circle_area > high:
+            pts = _ray_edge_points(image, axis, edge_hu, near_calcium, frame.hinge_radius_mm, rules)
+            hull = ConvexHull(pts)
+            warnings.append(
+                "The annulus lumen leaked into a neighbouring cavity; its edge was found along "
+                "rays from the annulus centre (first FWHM crossing). Check the contour."
+            )
+    except (_ContourFailed, QhullError) as exc:
+        return hinge_circle(frame), (
+            f"The annulus lumen contour failed ({exc}); the circle through the hinges is used "
+            "instead (method hinge_circle). Check the hinge landmarks and the images.",
+        )
+    poly = pts[hull.vertices]  # counter-clockwise in (u, v), i.e. about n
+    area = float(hull.volume)  # 2-D hull: 'volume' is the area, 'area' the perimeter
+    perimeter = float(hull.area)
+    ratio = area / circle_area
+    if not low <= ratio <= high:
+        return hinge_circle(frame), (
+            f"The annulus lumen contour is implausible (area {area:.0f} mm^2, "
+            f"{ratio:.1f} x the hinge circle); the circle through the hinges is used instead "
+            "(method hinge_circle). Check the hinge landmarks.",
+        )
+    d_min, d_max = polygon_calipers(poly)
+    cx, cy = _polygon_centroid(poly)
+    contour = frame.origin_lps + poly[:, :1] * frame.u_lps + poly[:, 1:] * frame.v_lps
+    return (
+        AnnulusMeasurement(
+            perimeter_mm=perimeter,
+            area_mm2=area,
+            d_min_mm=d_min,
+            d_max_mm=d_max,
+            center_lps=frame.origin_lps + cx * frame.u_lps + cy * frame.v_lps,
+            normal_lps=frame.normal_lps.copy(),
+            method=METHOD_CONTOUR,
+            contour_lps=contour,
+            lumen_hu=lumen_hu,
+            tissue_hu=tissue_hu,
+            edge_hu=edge_hu,
+        ),
+        tuple(warnings),
+    )

@@ -1,0 +1,377 @@
+"""Calcium: contrast detection, threshold, lesions and Agatston score (section 5).
+
+Everything works on the voxels of a crop around the annulus (the bounding box of the analysis
+region, from the affine) and, past the threshold, only on the sparse voxels above it: there is
+never a pass over the whole volume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from annulusview.core.errors import InputError
+from annulusview.core.frame import AnnulusFrame
+from annulusview.core.rules import CONTRAST_METHODS, Rules
+from annulusview.core.volume import Volume
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+# 26-connectivity for 3-D lesions; 8-connectivity within each image slice for Agatston.
+_STRUCTURE_3D = np.ones((3, 3, 3), dtype=bool)
+_STRUCTURE_SLICE = np.zeros((3, 3, 3), dtype=bool)
+_STRUCTURE_SLICE[1] = True
+
+
+def lumen_attenuation(volume: Volume, frame: AnnulusFrame, rules: Rules) -> float | None:
+    """Median HU in a sphere in the LVOT just below the annulus (``O - offset * n``).
+
+    Returns None when the sphere lies outside the volume.
+    """
+    radius = rules.number("contrast.lumen_sphere_radius_mm")
+    centre = frame.origin_lps - rules.number("contrast.lumen_sphere_offset_mm") * frame.normal_lps
+    offsets = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)]) * radius
+    box = volume.lps_to_index(centre + offsets)  # (i, j, k) of the cube around the sphere
+    shape = np.array(volume.shape[::-1])
+    lo = np.clip(np.floor(box.min(axis=0)).astype(int), 0, shape)
+    hi = np.clip(np.ceil(box.max(axis=0)).astype(int) + 1, 0, shape)
+    if np.any(hi <= lo):
+        return None
+    i, j, k = np.meshgrid(
+        np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]), np.arange(lo[2], hi[2]), indexing="ij"
+    )
+    ijk = np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1)
+    inside = np.linalg.norm(volume.index_to_lps(ijk) - centre, axis=1) <= radius
+    if not inside.any():
+        return None
+    sel = ijk[inside]
+    return float(np.median(volume.hu[sel[:, 2], sel[:, 1], sel[:, 0]]))
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The calcium threshold used.
+
+    Attributes
+    ----------
+    hu
+        Threshold T, HU.
+    method
+        ``noncontrast_130``, ``lumen_plus_100``, ``fixed_850``, ``by_lumen_450_850`` or ``user``.
+    reference
+        Source of the threshold.
+    """
+
+    hu: float
+    method: str
+    reference: str
+
+
+_THRESHOLD_REFERENCES = {
+    "noncontrast_130": "Agatston AS et al. J Am Coll Cardiol 1990 (130 HU)",
+    "lumen_plus_100": (
+        "J Cardiovasc Comput Tomogr 2017 (lumen attenuation + 100 HU, best predictor of "
+        "CoreValve paravalvular regurgitation among fixed and adaptive thresholds)"
+    ),
+    "fixed_850": "Jilaihawi H et al. Eur Heart J Cardiovasc Imaging 2014 (850 HU)",
+    "by_lumen_450_850": "Miccoli 2021 (450 HU if lumen < 300 HU, else 850 HU)",
+    "user": "user-selected threshold",
+}
+
+
+def parse_threshold_option(value: str | float | None) -> str | float | None:
+    """Turn ``--threshold METHOD|HU`` into a method name or a HU number.
+
+    Raises
+    ------
+    InputError
+        Neither a known method nor a number.
+    """
+    if value is None or isinstance(value, int | float):
+        return value
+    text = str(value).strip()
+    if text in CONTRAST_METHODS:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(
+            f"Unknown calcium threshold {text!r}.",
+            f"Use one of {', '.join(CONTRAST_METHODS)} or a HU value such as 550.",
+        ) from None
+
+
+def choose_threshold(
+    lumen_hu: float | None, contrast: bool, option: str | float | None, rules: Rules
+) -> tuple[Threshold, tuple[str, ...]]:
+    """Pick the calcium threshold T (section 5) and say why in warnings when overridden."""
+    choice = parse_threshold_option(option)
+    warnings: list[str] = []
+    if isinstance(choice, float):
+        return Threshold(choice, "user", _THRESHOLD_REFERENCES["user"]), ()
+    if not contrast:
+        if choice is not None:
+            warnings.append(
+                f"Threshold method {choice} applies to contrast CT; this study is non-contrast, "
+                "so 130 HU (Agatston) is used."
+            )
+        hu = rules.number("threshold.noncontrast_hu")
+        return Threshold(hu, "noncontrast_130", _THRESHOLD_REFERENCES["noncontrast_130"]), tuple(
+            warnings
+        )
+    method = choice if choice is not None else rules.get("threshold.contrast_method")
+    if isinstance(method, int | float):
+        return Threshold(float(method), "user", _THRESHOLD_REFERENCES["user"]), ()
+    la = float(lumen_hu) if lumen_hu is not None else 0.0
+    if method == "lumen_plus_100":
+        hu = la + rules.number("threshold.lumen_plus_offset_hu")
+    elif method == "fixed_850":
+        hu = rules.number("threshold.fixed_hu")
+    else:
+        switch = rules.number("threshold.by_lumen_switch_hu")
+        hu = rules.number(
+            "threshold.by_lumen_low_hu" if la < switch else "threshold.by_lumen_high_hu"
+        )
+    return Threshold(float(hu), str(method), _THRESHOLD_REFERENCES[str(method)]), ()
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisRegion:
+    """The analysis cylinder and the voxel box that holds it.
+
+    Attributes
+    ----------
+    frame
+        The annulus frame.
+    radius_mm
+        ``R + radial margin``, mm.
+    h_min_mm, h_max_mm
+        Height range along ``n``, mm.
+    lo_kji, hi_kji
+        Voxel box ``[lo, hi)`` in ``(k, j, i)`` holding the cylinder, clipped to the volume.
+    clipped
+        True when part of the cylinder lies outside the volume.
+    """
+
+    frame: AnnulusFrame
+    radius_mm: float
+    h_min_mm: float
+    h_max_mm: float
+    lo_kji: tuple[int, int, int]
+    hi_kji: tuple[int, int, int]
+    clipped: bool
+
+    @classmethod
+    def around(
+        cls, volume: Volume, frame: AnnulusFrame, annulus_radius_mm: float, rules: Rules
+    ) -> AnalysisRegion:
+        """The region ``r <= R + margin``, ``h_min <= h <= h_max`` and its voxel box."""
+        radius = annulus_radius_mm + rules.number("analysis_region.radial_margin_mm")
+        h_min = rules.number("analysis_region.h_min_mm")
+        h_max = rules.number("analysis_region.h_max_mm")
+        # Corners of the prism circumscribing the cylinder, mapped to voxel indices: an affine
+        # map keeps the prism convex, so these corners bound every voxel of the cylinder.
+        corners = np.array(
+            [
+                [a, b, c]
+                for a in (-radius, radius)
+                for b in (-radius, radius)
+                for c in (h_min, h_max)
+            ]
+        )
+        lps = (
+            frame.origin_lps
+            + corners[:, :1] * frame.u_lps
+            + corners[:, 1:2] * frame.v_lps
+            + corners[:, 2:] * frame.normal_lps
+        )
+        kji = volume.lps_to_index(lps)[:, ::-1]
+        shape = np.array(volume.shape)
+        lo_raw = np.floor(kji.min(axis=0)).astype(int)
+        hi_raw = np.ceil(kji.max(axis=0)).astype(int) + 1
+        lo = np.clip(lo_raw, 0, shape)
+        hi = np.clip(hi_raw, 0, shape)
+        clipped = bool(np.any(lo_raw < 0) or np.any(hi_raw > shape))
+        return cls(
+            frame,
+            float(radius),
+            h_min,
+            h_max,
+            (int(lo[0]), int(lo[1]), int(lo[2])),
+            (int(hi[0]), int(hi[1]), int(hi[2])),
+            clipped,
+        )
+
+    @property
+    def slices(self) -> tuple[slice, slice, slice]:
+        return tuple(slice(a, b) for a, b in zip(self.lo_kji, self.hi_kji, strict=True))  # type: ignore[return-value]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(b - a for a, b in zip(self.lo_kji, self.hi_kji, strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class Voxels:
+    """A sparse set of voxels: indices, HU, LPS centres and frame coordinates.
+
+    Attributes
+    ----------
+    kji
+        Volume indices, shape (N, 3), ``(k, j, i)``.
+    hu
+        HU values, shape (N,).
+    lps
+        Voxel centres, shape (N, 3), LPS mm.
+    h, r, theta
+        Cylindrical frame coordinates (mm, mm, degrees).
+    """
+
+    kji: IntArray
+    hu: FloatArray
+    lps: FloatArray
+    h: FloatArray
+    r: FloatArray
+    theta: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.hu)
+
+    def subset(self, keep: npt.NDArray[np.bool_] | IntArray) -> Voxels:
+        return Voxels(
+            self.kji[keep],
+            self.hu[keep],
+            self.lps[keep],
+            self.h[keep],
+            self.r[keep],
+            self.theta[keep],
+        )
+
+
+def voxels_above(volume: Volume, region: AnalysisRegion, threshold_hu: float) -> Voxels:
+    """Voxels of the analysis region with HU >= ``threshold_hu`` (the clipped calcium mask).
+
+    One comparison over the crop, then only the sparse voxels above the threshold are mapped
+    into the frame and tested against the cylinder.
+    """
+    crop = volume.hu[region.slices]
+    local = np.nonzero(crop >= threshold_hu)
+    kji = np.stack(local, axis=1).astype(np.intp) + np.array(region.lo_kji, dtype=np.intp)
+    hu = crop[local].astype(np.float64)
+    lps = volume.index_to_lps(kji[:, ::-1])
+    h, r, theta = region.frame.cylindrical(lps)
+    inside = (r <= region.radius_mm) & (h >= region.h_min_mm) & (h <= region.h_max_mm)
+    return Voxels(kji[inside], hu[inside], lps[inside], h[inside], r[inside], theta[inside])
+
+
+def label_sparse(
+    kji: IntArray, structure: npt.NDArray[np.bool_] = _STRUCTURE_3D
+) -> tuple[IntArray, int]:
+    """Connected-component label (1..n) of each voxel of a sparse set.
+
+    The labelling runs on the bounding box of the voxels only.
+    """
+    if len(kji) == 0:
+        return np.zeros(0, dtype=np.intp), 0
+    lo = kji.min(axis=0)
+    local = kji - lo
+    mask = np.zeros(tuple(local.max(axis=0) + 1), dtype=bool)
+    mask[local[:, 0], local[:, 1], local[:, 2]] = True
+    labels, count = ndimage.label(mask, structure=structure)
+    return labels[local[:, 0], local[:, 1], local[:, 2]].astype(np.intp), int(count)
+
+
+def keep_large_components(
+    kji: IntArray, voxel_volume_mm3: float, min_volume_mm3: float
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """26-connected components; those under ``min_volume_mm3`` are dropped as noise.
+
+    Returns
+    -------
+    labels
+        Component label of each voxel (0 for dropped voxels), renumbered 1..m by decreasing
+        size (ties by first voxel) so lesion ids are stable.
+    keep
+        Boolean mask of kept voxels.
+    """
+    labels, count = label_sparse(kji)
+    if count == 0:
+        return labels, np.zeros(0, dtype=bool)
+    sizes = np.bincount(labels, minlength=count + 1)
+    sizes[0] = 0
+    large = sizes * voxel_volume_mm3 >= min_volume_mm3
+    large[0] = False
+    old_ids = np.nonzero(large)[0]
+    order = old_ids[np.argsort(-sizes[old_ids], kind="stable")]
+    remap = np.zeros(count + 1, dtype=np.intp)
+    remap[order] = np.arange(1, len(order) + 1)
+    new = remap[labels]
+    return new, new > 0
+
+
+@dataclass(frozen=True)
+class AgatstonComponents:
+    """2-D (per image slice) calcium components that count for the Agatston score.
+
+    Attributes
+    ----------
+    score
+        Score of each counted component (area x weight x increment / 3 mm).
+    peak_index
+        Index (into the voxel set) of each component's peak voxel.
+    """
+
+    score: FloatArray
+    peak_index: IntArray
+
+    @property
+    def total(self) -> float:
+        return float(self.score.sum())
+
+
+def agatston_components(
+    voxels: Voxels, pixel_area_mm2: float, increment_mm: float, rules: Rules
+) -> AgatstonComponents:
+    """Agatston components of a voxel set (already restricted to a region if regional).
+
+    Per image slice (k), 2-D 8-connected components of pixels >= 130 HU with area >= 1 mm^2,
+    weighted by peak HU (130-199: 1, 200-299: 2, 300-399: 3, >= 400: 4), times the slice
+    increment over 3 mm (Agatston et al., J Am Coll Cardiol 1990).
+    """
+    keep = voxels.hu >= rules.number("agatston.threshold_hu")
+    index = np.nonzero(keep)[0]
+    if len(index) == 0:
+        return AgatstonComponents(np.zeros(0), np.zeros(0, dtype=np.intp))
+    labels, count = label_sparse(voxels.kji[index], _STRUCTURE_SLICE)
+    hu = voxels.hu[index]
+    area = np.bincount(labels, minlength=count + 1) * pixel_area_mm2
+    # Peak voxel per component: sort by (label, hu) and take the last of each label.
+    order = np.lexsort((hu, labels))
+    last = np.r_[np.nonzero(np.diff(labels[order]))[0], len(order) - 1]
+    peak_local = order[last]
+    comp = labels[peak_local]
+    peak_hu = hu[peak_local]
+    edges = np.asarray(rules.get("agatston.weight_edges_hu"), dtype=np.float64)
+    weight = np.searchsorted(edges, peak_hu, side="right").astype(np.float64)
+    counted = area[comp] >= rules.number("agatston.min_area_mm2")
+    factor = increment_mm / rules.number("agatston.reference_increment_mm")
+    score = area[comp] * weight * factor
+    return AgatstonComponents(score[counted], index[peak_local[counted]])
+
+
+def pixel_area_mm2(volume: Volume) -> float:
+    """Area of one image pixel: |column step x row step| (correct for oblique planes)."""
+    steps = volume.affine[:3, :3]
+    return float(np.linalg.norm(np.cross(steps[:, 0], steps[:, 1])))
+
+
+def slice_increment_mm(volume: Volume) -> float:
+    """Spacing of slice positions along the image normal, mm."""
+    steps = volume.affine[:3, :3]
+    normal = np.cross(steps[:, 0], steps[:, 1])
+    normal /= np.linalg.norm(normal)
+    return float(abs(steps[:, 2] @ normal))

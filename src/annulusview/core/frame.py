@@ -1,0 +1,248 @@
+"""The aortic annulus frame (clinical-model.md section 3) and landmark checks.
+
+``O`` is the centre of the circle through the three hinge points, ``n`` the normal of their
+plane pointing from the ventricle toward the aorta, ``u`` toward the RCC hinge and ``v = n x u``.
+Every region, distance and sector of the analysis is expressed in the cylindrical coordinates
+``(h, r, theta)`` of this frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from annulusview.core.errors import LandmarkError
+from annulusview.core.landmarks import AORTIC_OPTIONAL, AORTIC_REQUIRED, Landmarks
+from annulusview.core.volume import Volume
+
+FloatArray = npt.NDArray[np.float64]
+
+CUSPS = ("RCC", "LCC", "NCC")
+# Commissure between each cusp and the next one counter-clockwise (seen from the aorta).
+COMMISSURES = ("RCC_LCC_commissure", "LCC_NCC_commissure", "NCC_RCC_commissure")
+# Sector of each cusp: (start commissure, end commissure), counter-clockwise.
+CUSP_SECTORS = {
+    "RCC": ("NCC_RCC_commissure", "RCC_LCC_commissure"),
+    "LCC": ("RCC_LCC_commissure", "LCC_NCC_commissure"),
+    "NCC": ("LCC_NCC_commissure", "NCC_RCC_commissure"),
+}
+_NEIGHBOUR_HINGES = {
+    "RCC_LCC_commissure": ("RCC_hinge", "LCC_hinge"),
+    "LCC_NCC_commissure": ("LCC_hinge", "NCC_hinge"),
+    "NCC_RCC_commissure": ("NCC_hinge", "RCC_hinge"),
+}
+
+# Landmark tolerances. Hinges closer than 1 mm cannot be told apart at CT resolution
+# (0.3-0.6 mm voxels, landmark placement error about 1 mm); a hinge within 1 mm of the line
+# through the other two defines no plane; a hinge circle wider than 40 mm radius (80 mm
+# annulus) is not an aortic annulus but nearly collinear points.
+HINGE_MIN_SEPARATION_MM = 1.0
+HINGE_MIN_LINE_DISTANCE_MM = 1.0
+HINGE_MAX_RADIUS_MM = 40.0
+
+
+def circumcentre(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    """Centre of the circle through three 3-D points (in their plane), mm."""
+    ac, bc = a - c, b - c
+    cross = np.cross(ac, bc)
+    denom = 2.0 * float(cross @ cross)
+    return c + np.cross(float(ac @ ac) * bc - float(bc @ bc) * ac, cross) / denom
+
+
+def check_hinges(landmarks: Landmarks) -> None:
+    """Raise :class:`LandmarkError` when hinges are missing, coincident or collinear."""
+    missing = landmarks.missing_aortic
+    if missing:
+        raise LandmarkError(
+            f"Missing required landmark(s) {', '.join(missing)}.",
+            "Place the three hinge points (RCC_hinge, LCC_hinge, NCC_hinge).",
+        )
+    pts = [np.asarray(landmarks[n], dtype=np.float64) for n in AORTIC_REQUIRED]
+    for x in range(3):
+        for y in range(x + 1, 3):
+            dist = float(np.linalg.norm(pts[x] - pts[y]))
+            if dist < HINGE_MIN_SEPARATION_MM:
+                raise LandmarkError(
+                    f"Hinge points {AORTIC_REQUIRED[x]} and {AORTIC_REQUIRED[y]} coincide "
+                    f"({dist:.2f} mm apart, minimum {HINGE_MIN_SEPARATION_MM} mm).",
+                    "Place each hinge at the nadir of its own cusp.",
+                )
+    for x in range(3):
+        p, q, s = pts[x], pts[(x + 1) % 3], pts[(x + 2) % 3]
+        line = (s - q) / np.linalg.norm(s - q)
+        off = (p - q) - float((p - q) @ line) * line
+        if float(np.linalg.norm(off)) < HINGE_MIN_LINE_DISTANCE_MM:
+            raise LandmarkError(
+                f"Hinge points are collinear: {AORTIC_REQUIRED[x]} lies within "
+                f"{HINGE_MIN_LINE_DISTANCE_MM} mm of the line through the other two.",
+                "The three hinges must span the annulus plane.",
+            )
+    radius = float(np.linalg.norm(circumcentre(*pts) - pts[0]))
+    if radius > HINGE_MAX_RADIUS_MM:
+        raise LandmarkError(
+            f"Hinge points are nearly collinear: their circle has radius {radius:.0f} mm "
+            f"(maximum {HINGE_MAX_RADIUS_MM:.0f} mm).",
+            "The three hinges must span the annulus plane.",
+        )
+
+
+def check_landmarks(landmarks: Landmarks, volume: Volume) -> tuple[str, ...]:
+    """Check the aortic landmarks against the volume; return warnings.
+
+    Raises
+    ------
+    LandmarkError
+        Missing, coincident or collinear hinges; an aortic landmark outside the volume.
+    """
+    check_hinges(landmarks)
+    for name in AORTIC_REQUIRED + AORTIC_OPTIONAL:
+        pos = landmarks.get(name)
+        if pos is not None and not volume.contains_lps(pos):
+            raise LandmarkError(
+                f"Landmark {name} at LPS ({pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f}) mm lies "
+                "outside the CT volume.",
+                "Check that the landmark file belongs to this series (LPS vs RAS).",
+            )
+    warnings = [
+        f"Unknown landmark label {name!r} was kept but not used."
+        for name in landmarks.unknown_names
+    ]
+    if ("MS_superior" in landmarks) != ("MS_inferior" in landmarks):
+        warnings.append(
+            "Only one membranous septum landmark is present; MS length needs both "
+            "MS_superior and MS_inferior."
+        )
+    return tuple(warnings)
+
+
+def _circular_midpoint_deg(a: float, b: float) -> float:
+    """Midpoint of the shorter arc between two angles, degrees in [0, 360)."""
+    diff = (b - a + 180.0) % 360.0 - 180.0
+    return (a + diff / 2.0) % 360.0
+
+
+@dataclass(frozen=True, eq=False)
+class AnnulusFrame:
+    """Annulus frame: origin, axes and the angles of hinges and commissures.
+
+    Attributes
+    ----------
+    origin_lps
+        ``O``, circumcentre of the hinges, LPS mm.
+    normal_lps, u_lps, v_lps
+        Unit vectors ``n`` (toward the aorta), ``u`` (toward the RCC hinge), ``v = n x u``.
+    hinge_radius_mm
+        Radius of the circle through the hinges, mm.
+    hinge_angles_deg
+        Angle ``theta`` of each hinge (RCC is 0 by construction), degrees.
+    commissure_angles_deg
+        Angle of each commissure, degrees in [0, 360).
+    commissure_estimated
+        True for a commissure placed at the circular midpoint of its hinges (no landmark).
+    """
+
+    origin_lps: FloatArray
+    normal_lps: FloatArray
+    u_lps: FloatArray
+    v_lps: FloatArray
+    hinge_radius_mm: float
+    hinge_angles_deg: Mapping[str, float] = field(default_factory=dict)
+    commissure_angles_deg: Mapping[str, float] = field(default_factory=dict)
+    commissure_estimated: Mapping[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_landmarks(cls, landmarks: Landmarks) -> AnnulusFrame:
+        """Build the frame from the hinge (and optional commissure) landmarks.
+
+        Raises
+        ------
+        LandmarkError
+            Missing, coincident or collinear hinges.
+        """
+        check_hinges(landmarks)
+        r, lcc, ncc = (np.asarray(landmarks[n], dtype=np.float64) for n in AORTIC_REQUIRED)
+        origin = circumcentre(r, lcc, ncc)
+        normal = np.cross(lcc - r, ncc - r)
+        normal /= np.linalg.norm(normal)
+        u = (r - origin) - float((r - origin) @ normal) * normal
+        u /= np.linalg.norm(u)
+        v = np.cross(normal, u)
+        frame = cls(origin, normal, u, v, float(np.linalg.norm(r - origin)))
+        hinge_angles = {
+            name: float(frame.cylindrical(landmarks[name])[2]) for name in AORTIC_REQUIRED
+        }
+        angles: dict[str, float] = {}
+        estimated: dict[str, bool] = {}
+        for name in COMMISSURES:
+            pos = landmarks.get(name)
+            if pos is not None:
+                angles[name] = float(frame.cylindrical(pos)[2])
+                estimated[name] = False
+            else:
+                a, b = _NEIGHBOUR_HINGES[name]
+                angles[name] = _circular_midpoint_deg(hinge_angles[a], hinge_angles[b])
+                estimated[name] = True
+        for arr in (origin, normal, u, v):
+            arr.setflags(write=False)
+        return cls(
+            origin,
+            normal,
+            u,
+            v,
+            frame.hinge_radius_mm,
+            hinge_angles,
+            angles,
+            estimated,
+        )
+
+    def cylindrical(self, points: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(h, r, theta_deg)`` of ``(..., 3)`` LPS points (mm, mm, degrees in [0, 360))."""
+        d = np.asarray(points, dtype=np.float64) - self.origin_lps
+        h = d @ self.normal_lps
+        x = d @ self.u_lps
+        y = d @ self.v_lps
+        theta = np.degrees(np.arctan2(y, x)) % 360.0
+        return h, np.hypot(x, y), theta
+
+    def to_lps(self, h: npt.ArrayLike, r: npt.ArrayLike, theta_deg: npt.ArrayLike) -> FloatArray:
+        """LPS points (..., 3) of cylindrical coordinates (mm, mm, degrees)."""
+        h_arr = np.asarray(h, dtype=np.float64)[..., None]
+        t = np.radians(np.asarray(theta_deg, dtype=np.float64))[..., None]
+        r_arr = np.asarray(r, dtype=np.float64)[..., None]
+        return (
+            self.origin_lps
+            + h_arr * self.normal_lps
+            + r_arr * (np.cos(t) * self.u_lps + np.sin(t) * self.v_lps)
+        )
+
+    def cusp_sector_deg(self, cusp: str) -> tuple[float, float]:
+        """(start, end) angles of a cusp's sector, counter-clockwise, degrees."""
+        start, end = CUSP_SECTORS[cusp]
+        return self.commissure_angles_deg[start], self.commissure_angles_deg[end]
+
+    def cusp_index(self, theta_deg: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """Index into :data:`CUSPS` of the sector holding each angle."""
+        theta = np.asarray(theta_deg, dtype=np.float64)
+        out = np.zeros(theta.shape, dtype=np.int8)
+        for index, cusp in enumerate(CUSPS):
+            start, end = self.cusp_sector_deg(cusp)
+            width = (end - start) % 360.0
+            inside = ((theta - start) % 360.0) < width
+            out[inside] = index
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready description of the frame."""
+        return {
+            "origin_lps": [float(x) for x in self.origin_lps],
+            "normal_lps": [float(x) for x in self.normal_lps],
+            "u_lps": [float(x) for x in self.u_lps],
+            "v_lps": [float(x) for x in self.v_lps],
+            "hinge_radius_mm": self.hinge_radius_mm,
+            "hinge_angles_deg": dict(self.hinge_angles_deg),
+            "commissure_angles_deg": dict(self.commissure_angles_deg),
+            "commissure_estimated": dict(self.commissure_estimated),
+        }

@@ -1,0 +1,205 @@
+"""Aortic regions in the annulus frame and closed-form distances to them (section 6).
+
+``leaflet``, ``annulus`` and ``lvot`` are disjoint slabs of the cylinder ``r <= R + 5``;
+``conduction`` is a wedge below the NCC-RCC commissure that overlaps ``annulus``/``lvot`` on
+purpose (the His bundle runs beneath the membranous septum). A lesion's ``region`` is therefore
+chosen among the disjoint three (else ``other``); its conduction share still shows in
+``volume_by_region_mm3`` and in ``distance_to_conduction_mm``.
+
+Distances are exact per voxel centre, worked out in cylindrical coordinates, so no distance
+transform over the volume is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from annulusview.core.frame import AnnulusFrame
+from annulusview.core.rules import Rules
+
+FloatArray = npt.NDArray[np.floating]
+BoolArray = npt.NDArray[np.bool_]
+
+DISJOINT_REGIONS = ("leaflet", "annulus", "lvot")
+REGIONS = (*DISJOINT_REGIONS, "conduction")
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class RegionGeometry:
+    """Region bounds in the annulus frame, mm and degrees.
+
+    Attributes
+    ----------
+    annulus_radius_mm
+        ``R``: D_perimeter / 2 of the measured annulus, else the hinge-circle radius.
+    ms_length_mm
+        ``L`` used for the conduction depth (MS length, else the default 5 mm).
+    conduction_angle_deg
+        Angle of the NCC-RCC commissure, centre of the conduction wedge.
+    """
+
+    annulus_radius_mm: float
+    ms_length_mm: float
+    conduction_angle_deg: float
+    radial_margin_mm: float
+    leaflet_h_min_mm: float
+    leaflet_h_max_mm: float
+    annulus_half_height_mm: float
+    lvot_h_min_mm: float
+    conduction_half_angle_deg: float
+    conduction_r_inner_mm: float
+    conduction_r_outer_mm: float
+    conduction_extra_depth_mm: float
+
+    @classmethod
+    def from_rules(
+        cls, rules: Rules, annulus_radius_mm: float, ms_length_mm: float | None, frame: AnnulusFrame
+    ) -> RegionGeometry:
+        """Region bounds from ``rules.regions`` with ``R``, ``L`` and the commissure angle."""
+        length = (
+            ms_length_mm
+            if ms_length_mm is not None
+            else rules.number("regions.conduction_default_ms_length_mm")
+        )
+        return cls(
+            annulus_radius_mm=float(annulus_radius_mm),
+            ms_length_mm=float(length),
+            conduction_angle_deg=float(frame.commissure_angles_deg["NCC_RCC_commissure"]),
+            radial_margin_mm=rules.number("regions.radial_margin_mm"),
+            leaflet_h_min_mm=rules.number("regions.leaflet_h_min_mm"),
+            leaflet_h_max_mm=rules.number("regions.leaflet_h_max_mm"),
+            annulus_half_height_mm=rules.number("regions.annulus_half_height_mm"),
+            lvot_h_min_mm=rules.number("regions.lvot_h_min_mm"),
+            conduction_half_angle_deg=rules.number("regions.conduction_half_angle_deg"),
+            conduction_r_inner_mm=rules.number("regions.conduction_r_inner_mm"),
+            conduction_r_outer_mm=rules.number("regions.conduction_r_outer_mm"),
+            conduction_extra_depth_mm=rules.number("regions.conduction_extra_depth_mm"),
+        )
+
+    # Derived bounds, in one place so masks and distances cannot disagree.
+    @property
+    def r_max_mm(self) -> float:
+        return self.annulus_radius_mm + self.radial_margin_mm
+
+    @property
+    def lvot_h_max_mm(self) -> float:
+        return -self.annulus_half_height_mm
+
+    @property
+    def conduction_h_min_mm(self) -> float:
+        return -(self.ms_length_mm + self.conduction_extra_depth_mm)
+
+    @property
+    def conduction_rho_range_mm(self) -> tuple[float, float]:
+        return (
+            max(0.0, self.annulus_radius_mm - self.conduction_r_inner_mm),
+            self.annulus_radius_mm + self.conduction_r_outer_mm,
+        )
+
+    def masks(self, h: FloatArray, r: FloatArray, theta_deg: FloatArray) -> dict[str, BoolArray]:
+        """Membership of each point in each region (same shape as the inputs)."""
+        in_radius = r <= self.r_max_mm
+        half = self.annulus_half_height_mm
+        rho_lo, rho_hi = self.conduction_rho_range_mm
+        return {
+            "leaflet": in_radius & (h > self.leaflet_h_min_mm) & (h <= self.leaflet_h_max_mm),
+            "annulus": in_radius & (h >= -half) & (h <= half),
+            "lvot": in_radius & (h >= self.lvot_h_min_mm) & (h < -half),
+            "conduction": (self.angle_outside_conduction_deg(theta_deg) == 0.0)
+            & (h >= self.conduction_h_min_mm)
+            & (h <= 0.0)
+            & (r >= rho_lo)
+            & (r <= rho_hi),
+        }
+
+    def angle_outside_conduction_deg(self, theta_deg: FloatArray) -> FloatArray:
+        """Angular distance from the conduction sector (0 inside), degrees in [0, 180]."""
+        off = np.abs((np.asarray(theta_deg) - self.conduction_angle_deg + 180.0) % 360.0 - 180.0)
+        return np.maximum(0.0, off - self.conduction_half_angle_deg)
+
+    def distance_to_lvot(
+        self, h: FloatArray, r: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Distance (mm) to the LVOT slab and the closest point's ``(h*, r*)`` (same theta).
+
+        The slab is the solid cylinder ``r <= R + 5``, ``lvot_h_min <= h <= -2``; its closest
+        point clamps h and r independently, so ``d = hypot(max(0, r - (R+5)),
+        max(0, h_min - h, h - h_max))``.
+        """
+        h_star = np.clip(h, self.lvot_h_min_mm, self.lvot_h_max_mm)
+        r_star = np.minimum(r, self.r_max_mm)
+        return np.hypot(r - r_star, h - h_star), h_star, r_star
+
+    def distance_to_conduction(
+        self, h: FloatArray, r: FloatArray, theta_deg: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Distance (mm) to the conduction wedge and the closest point ``(h*, rho*, theta*)``.
+
+        The closest point lies on the nearer edge half-plane of the sector (or at the point's
+        own angle inside it). With ``dtheta`` the angle outside the sector, the point projects
+        onto that half-plane at radius ``r cos(dtheta)``; clamping to the wedge's radial and
+        height ranges gives ``rho*``, ``h*`` and
+        ``d^2 = r^2 + rho*^2 - 2 r rho* cos(dtheta) + (h - h*)^2`` (law of cosines).
+        """
+        theta = np.asarray(theta_deg, dtype=np.float64)
+        dtheta = self.angle_outside_conduction_deg(theta)
+        rad = np.radians(dtheta)
+        rho_lo, rho_hi = self.conduction_rho_range_mm
+        rho_star = np.clip(r * np.cos(rad), rho_lo, rho_hi)
+        h_star = np.clip(h, self.conduction_h_min_mm, 0.0)
+        d2 = r * r + rho_star * rho_star - 2.0 * r * rho_star * np.cos(rad) + (h - h_star) ** 2
+        # Edge angle toward the point: step back by dtheta toward the sector centre.
+        signed = (theta - self.conduction_angle_deg + 180.0) % 360.0 - 180.0
+        theta_star = (theta - np.sign(signed) * dtheta) % 360.0
+        return np.sqrt(np.maximum(d2, 0.0)), h_star, rho_star, theta_star
+
+    def to_dict(self) -> dict[str, object]:
+        """The region definitions with R and L filled in (recorded in ``parameters``)."""
+        rho_lo, rho_hi = self.conduction_rho_range_mm
+        return {
+            "annulus_radius_mm": self.annulus_radius_mm,
+            "ms_length_used_mm": self.ms_length_mm,
+            "leaflet": {
+                "h_gt_mm": self.leaflet_h_min_mm,
+                "h_le_mm": self.leaflet_h_max_mm,
+                "r_le_mm": self.r_max_mm,
+            },
+            "annulus": {
+                "h_ge_mm": -self.annulus_half_height_mm,
+                "h_le_mm": self.annulus_half_height_mm,
+                "r_le_mm": self.r_max_mm,
+            },
+            "lvot": {
+                "h_ge_mm": self.lvot_h_min_mm,
+                "h_lt_mm": self.lvot_h_max_mm,
+                "r_le_mm": self.r_max_mm,
+            },
+            "conduction": {
+                "theta_center_deg": self.conduction_angle_deg,
+                "theta_half_width_deg": self.conduction_half_angle_deg,
+                "h_ge_mm": self.conduction_h_min_mm,
+                "h_le_mm": 0.0,
+                "r_ge_mm": rho_lo,
+                "r_le_mm": rho_hi,
+            },
+            "region_assignment": (
+                "A lesion's 'region' is the largest share among the disjoint regions leaflet, "
+                "annulus and lvot, else 'other'. 'conduction' overlaps annulus and lvot on "
+                "purpose; it is reported in volume_by_region_mm3, calcium.by_region and "
+                "distance_to_conduction_mm, never as a lesion's region."
+            ),
+        }
+
+
+def largest_share(shares: Mapping[str, float], default: str) -> str:
+    """The key with the largest positive value (first wins on ties), else ``default``."""
+    best, best_value = default, 0.0
+    for key, value in shares.items():
+        if value > best_value:
+            best, best_value = key, value
+    return best

@@ -1,0 +1,322 @@
+"""Results of an analysis as data: frozen dataclasses, the results JSON and the lesion CSV.
+
+``Results.to_dict()`` is exactly the ``annulusview.results/1`` document of cli-and-files.md,
+plus extra fields (contour, closest points, frame, timings, version) that the contract allows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from annulusview import DISCLAIMER, __version__
+from annulusview.core.annulus import AnnulusMeasurement
+from annulusview.core.atomic import atomic_write_text
+from annulusview.core.frame import AnnulusFrame
+from annulusview.core.risk import Flag
+
+RESULTS_SCHEMA = "annulusview.results/1"
+FloatArray = npt.NDArray[np.float64]
+
+
+def _point(p: FloatArray) -> list[float]:
+    return [round(float(x), 4) for x in p]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class Lesion:
+    """One calcium lesion (3-D 26-connected component in the analysis region).
+
+    Attributes
+    ----------
+    id
+        1-based, by decreasing volume.
+    voxel_count, volume_mm3
+        Size in voxels and mm^3.
+    agatston
+        Sum of the Agatston components whose peak lies in the lesion (non-contrast), else None.
+    max_hu
+        Peak attenuation, HU.
+    centroid_lps
+        Mean voxel centre, LPS mm.
+    region
+        ``leaflet``, ``annulus``, ``lvot`` (largest share among these disjoint regions) or
+        ``other``.
+    cusp
+        ``RCC``, ``LCC`` or ``NCC`` (largest share by sector).
+    volume_by_region_mm3
+        Volume inside each region (``conduction`` overlaps ``annulus``/``lvot``) and ``other``.
+    volume_by_cusp_mm3
+        Volume inside each cusp sector.
+    distance_to_lvot_mm, distance_to_conduction_mm
+        Minimum distance from the lesion's voxel centres to the region, mm (0 when inside).
+    closest_to_lvot_lps, closest_to_conduction_lps
+        (lesion point, region point) realising that distance, LPS mm.
+    inward_extent_mm
+        ``max(0, R - min r)`` over voxels with ``h <= 2`` mm: protrusion into the lumen, mm.
+    h_range_mm
+        Lowest and highest ``h`` of its voxels, mm.
+    """
+
+    id: int
+    voxel_count: int
+    volume_mm3: float
+    agatston: float | None
+    max_hu: float
+    centroid_lps: FloatArray
+    region: str
+    cusp: str
+    volume_by_region_mm3: Mapping[str, float]
+    volume_by_cusp_mm3: Mapping[str, float]
+    distance_to_lvot_mm: float
+    closest_to_lvot_lps: tuple[FloatArray, FloatArray]
+    distance_to_conduction_mm: float
+    closest_to_conduction_lps: tuple[FloatArray, FloatArray]
+    inward_extent_mm: float
+    h_range_mm: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "voxel_count": self.voxel_count,
+            "volume_mm3": self.volume_mm3,
+            "agatston": self.agatston,
+            "max_hu": self.max_hu,
+            "centroid_lps": _point(self.centroid_lps),
+            "region": self.region,
+            "cusp": self.cusp,
+            "volume_by_region_mm3": dict(self.volume_by_region_mm3),
+            "volume_by_cusp_mm3": dict(self.volume_by_cusp_mm3),
+            "distance_to_lvot_mm": self.distance_to_lvot_mm,
+            "closest_points_lvot_lps": [_point(p) for p in self.closest_to_lvot_lps],
+            "distance_to_conduction_mm": self.distance_to_conduction_mm,
+            "closest_points_conduction_lps": [_point(p) for p in self.closest_to_conduction_lps],
+            "inward_extent_mm": self.inward_extent_mm,
+            "h_range_mm": list(self.h_range_mm),
+        }
+
+
+@dataclass(frozen=True)
+class CalciumTotal:
+    """Calcium in one region or sector: volume (mm^3) and Agatston (None on contrast CT)."""
+
+    volume_mm3: float
+    agatston: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"volume_mm3": self.volume_mm3, "agatston": self.agatston}
+
+
+@dataclass(frozen=True)
+class CalciumSummary:
+    """Calcium totals, voxel by voxel over the kept lesions.
+
+    Attributes
+    ----------
+    volume_mm3, agatston
+        Whole analysis region.
+    by_region
+        ``leaflet``, ``annulus``, ``lvot``, ``conduction`` and ``other`` (not in the first three).
+    by_cusp
+        ``RCC``, ``LCC``, ``NCC`` sectors.
+    valve_agatston
+        Agatston of leaflet + annulus (the AS severity score), None on contrast CT.
+    leaflet_volume_850_mm3
+        Leaflet calcium volume at 850 HU (contrast CT), None otherwise.
+    """
+
+    volume_mm3: float
+    agatston: float | None
+    by_region: Mapping[str, CalciumTotal]
+    by_cusp: Mapping[str, CalciumTotal]
+    valve_agatston: float | None
+    leaflet_volume_850_mm3: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "volume_mm3": self.volume_mm3,
+            "agatston": self.agatston,
+            "valve_agatston": self.valve_agatston,
+            "leaflet_volume_850_mm3": self.leaflet_volume_850_mm3,
+            "by_region": {k: v.to_dict() for k, v in self.by_region.items()},
+            "by_cusp": {k: v.to_dict() for k, v in self.by_cusp.items()},
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """Everything an analysis produced; ``to_dict()`` is the results JSON.
+
+    Attributes
+    ----------
+    series_instance_uid
+        Source series ('' for NIfTI).
+    contrast
+        Contrast-enhanced (lumen attenuation >= 200 HU).
+    threshold_hu, threshold_method, threshold_reference
+        Calcium threshold T and how it was chosen.
+    lumen_hu
+        Lumen attenuation LA (HU) in the LVOT sphere, None when it could not be sampled.
+    annulus
+        Annulus measurement (with contour).
+    frame
+        The annulus frame.
+    coronary_heights_mm
+        ``{"LCA": h or None, "RCA": h or None}``.
+    ms_length_mm
+        Membranous septum length, mm, or None.
+    calcium, lesions, flags
+        Calcium totals, lesions (largest first), every risk rule's outcome.
+    parameters
+        Every threshold and region setting used.
+    warnings
+        What the user must know (fallbacks, missing inputs, unknown landmarks).
+    timings_s
+        Wall time of each stage, s.
+    """
+
+    series_instance_uid: str
+    contrast: bool
+    threshold_hu: float
+    threshold_method: str
+    threshold_reference: str
+    lumen_hu: float | None
+    annulus: AnnulusMeasurement
+    frame: AnnulusFrame
+    coronary_heights_mm: Mapping[str, float | None]
+    ms_length_mm: float | None
+    calcium: CalciumSummary
+    lesions: tuple[Lesion, ...]
+    flags: tuple[Flag, ...]
+    parameters: Mapping[str, Any]
+    warnings: tuple[str, ...] = ()
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+    disclaimer: str = DISCLAIMER
+
+    @property
+    def raised_flags(self) -> tuple[Flag, ...]:
+        """Flags at level moderate or high."""
+        return tuple(f for f in self.flags if f.raised)
+
+    def flag(self, flag_id: str) -> Flag:
+        """The outcome of one rule by id."""
+        for f in self.flags:
+            if f.id == flag_id:
+                return f
+        raise KeyError(flag_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``annulusview.results/1`` JSON document (a plain dict)."""
+        out = {
+            "schema": RESULTS_SCHEMA,
+            "app_version": __version__,
+            "series_instance_uid": self.series_instance_uid,
+            "contrast": self.contrast,
+            "threshold_hu": self.threshold_hu,
+            "threshold_method": self.threshold_method,
+            "threshold_reference": self.threshold_reference,
+            "lumen_hu": self.lumen_hu,
+            "annulus": self.annulus.to_dict(),
+            "frame": self.frame.to_dict(),
+            "coronary_heights_mm": dict(self.coronary_heights_mm),
+            "ms_length_mm": self.ms_length_mm,
+            "calcium": self.calcium.to_dict(),
+            "lesions": [lesion.to_dict() for lesion in self.lesions],
+            "flags": [f.to_dict() for f in self.flags],
+            "parameters": dict(self.parameters),
+            "warnings": list(self.warnings),
+            "timings_s": dict(self.timings_s),
+            "disclaimer": self.disclaimer,
+        }
+        cleaned: dict[str, Any] = _clean(out)
+        return cleaned
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent) + "\n"
+
+
+LESION_CSV_COLUMNS = (
+    "id",
+    "volume_mm3",
+    "agatston",
+    "max_hu",
+    "centroid_x_lps_mm",
+    "centroid_y_lps_mm",
+    "centroid_z_lps_mm",
+    "region",
+    "cusp",
+    "volume_leaflet_mm3",
+    "volume_annulus_mm3",
+    "volume_lvot_mm3",
+    "volume_conduction_mm3",
+    "volume_other_mm3",
+    "distance_to_lvot_mm",
+    "distance_to_conduction_mm",
+    "inward_extent_mm",
+)
+
+
+def lesions_csv(results: Results) -> str:
+    """The lesion table as CSV text (one row per lesion, units in the column names)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LESION_CSV_COLUMNS)
+    for lesion in results.lesions:
+        by_region = lesion.volume_by_region_mm3
+        writer.writerow(
+            [
+                lesion.id,
+                f"{lesion.volume_mm3:.3f}",
+                "" if lesion.agatston is None else f"{lesion.agatston:.2f}",
+                f"{lesion.max_hu:.0f}",
+                *(f"{c:.2f}" for c in lesion.centroid_lps),
+                lesion.region,
+                lesion.cusp,
+                *(
+                    f"{by_region.get(k, 0.0):.3f}"
+                    for k in ("leaflet", "annulus", "lvot", "conduction", "other")
+                ),
+                f"{lesion.distance_to_lvot_mm:.3f}",
+                f"{lesion.distance_to_conduction_mm:.3f}",
+                f"{lesion.inward_extent_mm:.3f}",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def write_lesions_csv(path: str | Path, results: Results) -> Path:
+    """Write the lesion table CSV atomically; returns the path."""
+    p = Path(path).expanduser()
+    atomic_write_text(p, lesions_csv(results))
+    return p
+
+
+def write_results_json(path: str | Path, results: Results) -> Path:
+    """Write the results JSON atomically; returns the path."""
+    p = Path(path).expanduser()
+    atomic_write_text(p, results.to_json())
+    return p
