@@ -146,3 +146,17 @@ def test_noncontrast_agatston():
     # score is at least that and (weight 4 throughout) not more than a third higher.
     assert expected["valve"] <= res.calcium.valve_agatston <= 1.35 * expected["valve"]
     assert expected["total"] <= res.calcium.agatston <= 1.35 * expected["total"]
+
+
+def test_lesion_label_crop_matches_lesion_table() -> None:
+    """The kept voxels paint each lesion with its id; counts equal the table's voxel counts."""
+    case = make_case("tavr-contrast")
+    res = analyze(case.volume, case.landmarks)
+    labels, offset = res.lesion_label_crop()
+    for lesion in res.lesions:
+        assert np.count_nonzero(labels == lesion.id) == lesion.voxel_count
+        # The painted voxels sit where the lesion is: their mean centre is its centroid.
+        kji = np.argwhere(labels == lesion.id) + np.array(offset)
+        centre = case.volume.index_to_lps(kji[:, ::-1].astype(float)).mean(axis=0)
+        np.testing.assert_allclose(centre, lesion.centroid_lps, atol=1e-6)
+        assert np.all(case.volume.hu[tuple(kji.T)] >= res.threshold_hu)

@@ -454,4 +454,6 @@ def analyze(
         parameters=parameters,
         warnings=tuple(dict.fromkeys(warnings)),
         timings_s=dict(timer.times),
+        lesion_voxels_kji=lesion_vox.kji,
+        lesion_voxel_ids=lesion_labels,
     )

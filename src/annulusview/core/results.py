@@ -26,6 +26,7 @@ from annulusview.core.risk import Flag
 
 RESULTS_SCHEMA = "annulusview.results/1"
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 def _point(p: FloatArray) -> list[float]:
@@ -216,6 +217,27 @@ class Results:
     warnings: tuple[str, ...] = ()
     timings_s: Mapping[str, float] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
+    lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
+    lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+
+    def lesion_label_crop(
+        self, margin: int = 1
+    ) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
+        """Lesion ids painted into the smallest box that holds every lesion voxel.
+
+        Returns ``(labels[k, j, i], offset_kji)``: ``labels`` holds lesion ids (0 background)
+        and ``offset_kji`` is the volume index of ``labels[0, 0, 0]``. The box has ``margin``
+        empty voxels on each side (clipped at 0) so surfaces close. Meshes and DICOM SEG use
+        this instead of thresholding the volume again.
+        """
+        if len(self.lesion_voxel_ids) == 0:
+            return np.zeros((1, 1, 1), dtype=np.int32), (0, 0, 0)
+        lo = np.maximum(self.lesion_voxels_kji.min(axis=0) - margin, 0)
+        hi = self.lesion_voxels_kji.max(axis=0) + margin + 1
+        labels = np.zeros(tuple(int(v) for v in hi - lo), dtype=np.int32)
+        idx = self.lesion_voxels_kji - lo
+        labels[idx[:, 0], idx[:, 1], idx[:, 2]] = self.lesion_voxel_ids
+        return labels, (int(lo[0]), int(lo[1]), int(lo[2]))
 
     @property
     def raised_flags(self) -> tuple[Flag, ...]:
