@@ -1,0 +1,387 @@
+"""Side panels: the landmark checklist and the analysis results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annulusview.core.landmarks import (
+    AORTIC_OPTIONAL,
+    AORTIC_REQUIRED,
+    DESCRIPTIONS,
+    KNOWN_NAMES,
+    MITRAL_NAMES,
+    Landmarks,
+)
+
+LEVEL_COLOURS = {
+    "high": "#CC3311",
+    "moderate": "#EE7733",
+    "low": "#009988",
+    "not_assessed": "#888888",
+}
+
+
+class LandmarkPanel(QWidget):
+    """Checklist of landmark names; pick one and click in a view to place it.
+
+    Signals
+    -------
+    place_requested(name)
+        The user wants to place (or re-place) ``name`` with the next click.
+    delete_requested(name)
+    jump_requested(name)
+        Double-click: centre the views on the landmark.
+    """
+
+    place_requested = Signal(str)
+    delete_requested = Signal(str)
+    jump_requested = Signal(str)
+    import_requested = Signal()
+    export_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("landmark-tree")
+        self.tree.setHeaderLabels(["Landmark", "Placed"])
+        self.tree.setRootIsDecorated(True)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        groups = (
+            ("Aortic - required", AORTIC_REQUIRED),
+            ("Aortic - optional", AORTIC_OPTIONAL),
+            ("Mitral - optional", MITRAL_NAMES),
+        )
+        for title, names in groups:
+            group = QTreeWidgetItem([title, ""])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.tree.addTopLevelItem(group)
+            for name in names:
+                item = QTreeWidgetItem([name, ""])
+                item.setToolTip(0, DESCRIPTIONS.get(name, name))
+                item.setData(0, Qt.ItemDataRole.UserRole, name)
+                group.addChild(item)
+                self.items[name] = item
+            group.setExpanded(True)
+        self.other_group = QTreeWidgetItem(["Other (kept, not used)", ""])
+        self.tree.addTopLevelItem(self.other_group)
+        self.tree.itemDoubleClicked.connect(self._double_clicked)
+        self.place_button = QPushButton("Place")
+        self.place_button.setToolTip(
+            "Place the selected landmark with the next click in a view (P)"
+        )
+        self.delete_button = QPushButton("Delete")
+        self.import_button = QPushButton("Import…")
+        self.export_button = QPushButton("Export…")
+        self.place_button.clicked.connect(self._place)
+        self.delete_button.clicked.connect(self._delete)
+        self.import_button.clicked.connect(self.import_requested)
+        self.export_button.clicked.connect(self.export_requested)
+        self.hint = QLabel("Select a name, press Place, then click in a view. Drag to move.")
+        self.hint.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.place_button, self.delete_button, self.import_button, self.export_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tree)
+        layout.addLayout(buttons)
+        layout.addWidget(self.hint)
+
+    def selected_name(self) -> str | None:
+        item = self.tree.currentItem()
+        if item is None:
+            return None
+        name = item.data(0, Qt.ItemDataRole.UserRole)
+        return str(name) if name else None
+
+    def select(self, name: str) -> None:
+        item = self.items.get(name)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+
+    def _place(self) -> None:
+        name = self.selected_name()
+        if name:
+            self.place_requested.emit(name)
+
+    def _delete(self) -> None:
+        name = self.selected_name()
+        if name:
+            self.delete_requested.emit(name)
+
+    def _double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        name = item.data(0, Qt.ItemDataRole.UserRole)
+        if name:
+            self.jump_requested.emit(str(name))
+
+    def update_landmarks(self, landmarks: Landmarks, placing: str | None = None) -> None:
+        """Tick placed names; list unknown ones under Other."""
+        for name, item in self.items.items():
+            placed = name in landmarks
+            item.setText(1, "✓" if placed else ("…" if name == placing else ""))
+            item.setForeground(
+                0,
+                QBrush(
+                    QColor("#FFFF66" if name == placing else ("#44BB99" if placed else "#DDDDDD"))
+                ),
+            )
+        self.other_group.takeChildren()
+        for name in landmarks.names():
+            if name not in KNOWN_NAMES:
+                item = QTreeWidgetItem([name, "✓"])
+                item.setData(0, Qt.ItemDataRole.UserRole, name)
+                self.other_group.addChild(item)
+        self.other_group.setHidden(self.other_group.childCount() == 0)
+        missing = landmarks.missing_aortic
+        if missing:
+            self.hint.setText(f"To run the analysis, place: {', '.join(missing)}.")
+        else:
+            self.hint.setText("Hinges placed: the analysis runs automatically. Drag to move.")
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float | int):
+        return f"{value:.{digits}f}{(' ' + unit) if unit else ''}"
+    return str(value)
+
+
+class _NumItem(QTableWidgetItem):
+    """Sorts by number."""
+
+    def __init__(self, value: Any, text: str) -> None:
+        super().__init__(text)
+        self._value = float(value) if isinstance(value, int | float) else float("inf")
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        if isinstance(other, _NumItem):
+            return self._value < other._value
+        return super().__lt__(other)
+
+
+class ResultsPanel(QWidget):
+    """Annulus measurements, calcium totals, lesion table, flags, and the disclaimer.
+
+    Signals
+    -------
+    lesion_selected(lesion_dict)
+    """
+
+    lesion_selected = Signal(object)
+
+    LESION_COLUMNS = (
+        ("id", "#", ""),
+        ("volume_mm3", "Volume", "mm³"),
+        ("region", "Region", ""),
+        ("cusp", "Cusp", ""),
+        ("distance_to_conduction_mm", "To conduction", "mm"),
+        ("distance_to_lvot_mm", "To LVOT", "mm"),
+        ("inward_extent_mm", "Inward", "mm"),
+        ("max_hu", "Max HU", ""),
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status = QLabel("No analysis yet.")
+        self.status.setObjectName("analysis-status")
+        self.status.setWordWrap(True)
+        self.tabs = QTabWidget()
+        # annulus
+        annulus = QWidget()
+        self.annulus_form = QFormLayout(annulus)
+        self.annulus_labels: dict[str, QLabel] = {}
+        for key, title in (
+            ("perimeter_mm", "Perimeter"),
+            ("area_mm2", "Area"),
+            ("d_min_mm", "Min diameter"),
+            ("d_max_mm", "Max diameter"),
+            ("d_perimeter_mm", "Perimeter-derived diameter"),
+            ("d_area_mm", "Area-derived diameter"),
+            ("method", "Method"),
+            ("threshold", "Calcium threshold"),
+            ("lumen", "Lumen attenuation"),
+            ("ms_length", "Membranous septum"),
+            ("lca", "LCA height"),
+            ("rca", "RCA height"),
+        ):
+            label = QLabel("—")
+            label.setObjectName(f"annulus-{key}")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.annulus_form.addRow(title, label)
+            self.annulus_labels[key] = label
+        self.tabs.addTab(annulus, "Annulus")
+        # calcium
+        self.calcium_table = QTableWidget(0, 3)
+        self.calcium_table.setObjectName("calcium-table")
+        self.calcium_table.setHorizontalHeaderLabels(["Where", "Volume (mm³)", "Agatston"])
+        self.calcium_table.verticalHeader().setVisible(False)
+        self.calcium_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tabs.addTab(self.calcium_table, "Calcium")
+        # lesions
+        self.lesion_table = QTableWidget(0, len(self.LESION_COLUMNS))
+        self.lesion_table.setObjectName("lesion-table")
+        self.lesion_table.setHorizontalHeaderLabels(
+            [f"{t} ({u})" if u else t for _, t, u in self.LESION_COLUMNS]
+        )
+        self.lesion_table.verticalHeader().setVisible(False)
+        self.lesion_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.lesion_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.lesion_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.lesion_table.setSortingEnabled(True)
+        self.lesion_table.itemSelectionChanged.connect(self._lesion_clicked)
+        self.tabs.addTab(self.lesion_table, "Lesions")
+        # flags
+        self.flag_table = QTableWidget(0, 5)
+        self.flag_table.setObjectName("flag-table")
+        self.flag_table.setHorizontalHeaderLabels(
+            ["Risk", "Level", "Value", "Threshold", "Message"]
+        )
+        self.flag_table.verticalHeader().setVisible(False)
+        self.flag_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.flag_table.horizontalHeader().setStretchLastSection(True)
+        self.tabs.addTab(self.flag_table, "Risk flags")
+        self.warnings = QLabel("")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #EE7733")
+        import annulusview
+
+        self.disclaimer = QLabel(annulusview.DISCLAIMER)
+        self.disclaimer.setObjectName("disclaimer")
+        self.disclaimer.setWordWrap(True)
+        self.disclaimer.setStyleSheet(
+            "background: #332b00; color: #FFDD66; padding: 4px; border: 1px solid #665500"
+        )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.warnings)
+        layout.addWidget(self.disclaimer)
+        self._lesions: dict[int, Mapping[str, Any]] = {}
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def clear(self) -> None:
+        for label in self.annulus_labels.values():
+            label.setText("—")
+        self.calcium_table.setRowCount(0)
+        self.lesion_table.setRowCount(0)
+        self.flag_table.setRowCount(0)
+        self.warnings.setText("")
+        self._lesions = {}
+
+    def show_results(self, res: Mapping[str, Any]) -> None:
+        """Fill every panel from the results JSON dict."""
+        ann = res.get("annulus") or {}
+        units = {
+            "perimeter_mm": "mm",
+            "area_mm2": "mm²",
+            "d_min_mm": "mm",
+            "d_max_mm": "mm",
+            "d_perimeter_mm": "mm",
+            "d_area_mm": "mm",
+        }
+        for key, unit in units.items():
+            self.annulus_labels[key].setText(_fmt(ann.get(key), unit))
+        self.annulus_labels["method"].setText(str(ann.get("method") or "—"))
+        self.annulus_labels["threshold"].setText(
+            f"{_fmt(res.get('threshold_hu'), 'HU', 0)} ({res.get('threshold_method') or '—'})"
+        )
+        self.annulus_labels["lumen"].setText(_fmt(res.get("lumen_hu"), "HU", 0))
+        self.annulus_labels["ms_length"].setText(_fmt(res.get("ms_length_mm"), "mm"))
+        heights = res.get("coronary_heights_mm") or {}
+        self.annulus_labels["lca"].setText(_fmt(heights.get("LCA"), "mm"))
+        self.annulus_labels["rca"].setText(_fmt(heights.get("RCA"), "mm"))
+
+        calcium = res.get("calcium") or {}
+        rows: list[tuple[str, Mapping[str, Any]]] = [("Total (analysis region)", calcium)]
+        for region, vals in (calcium.get("by_region") or {}).items():
+            rows.append((f"Region: {region}", vals or {}))
+        for cusp, vals in (calcium.get("by_cusp") or {}).items():
+            rows.append((f"Cusp: {cusp}", vals or {}))
+        self.calcium_table.setRowCount(len(rows))
+        for r, (title, vals) in enumerate(rows):
+            self.calcium_table.setItem(r, 0, QTableWidgetItem(title))
+            self.calcium_table.setItem(r, 1, QTableWidgetItem(_fmt(vals.get("volume_mm3"))))
+            self.calcium_table.setItem(r, 2, QTableWidgetItem(_fmt(vals.get("agatston"), digits=0)))
+        self.calcium_table.resizeColumnsToContents()
+
+        lesions = list(res.get("lesions") or [])
+        self._lesions = {int(les["id"]): les for les in lesions}
+        table = self.lesion_table
+        table.setSortingEnabled(False)
+        table.blockSignals(True)
+        table.setRowCount(len(lesions))
+        for r, les in enumerate(lesions):
+            for c, (key, _, _) in enumerate(self.LESION_COLUMNS):
+                value = les.get(key)
+                digits = 0 if key in ("id", "max_hu") else 1
+                item = (
+                    _NumItem(value, _fmt(value, digits=digits))
+                    if not isinstance(value, str)
+                    else QTableWidgetItem(value)
+                )
+                item.setData(Qt.ItemDataRole.UserRole, int(les["id"]))
+                table.setItem(r, c, item)
+        table.blockSignals(False)
+        table.setSortingEnabled(True)
+        table.resizeColumnsToContents()
+
+        flags = list(res.get("flags") or [])
+        self.flag_table.setRowCount(len(flags))
+        for r, flag in enumerate(flags):
+            level = str(flag.get("level", ""))
+            cells = [
+                str(flag.get("id", "")),
+                level,
+                _fmt(flag.get("value"), digits=1),
+                _fmt(flag.get("threshold"), digits=1),
+                str(flag.get("message", "")),
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 1:
+                    item.setForeground(QBrush(QColor(LEVEL_COLOURS.get(level, "#DDDDDD"))))
+                item.setToolTip(str(flag.get("reference", "")))
+                self.flag_table.setItem(r, c, item)
+        self.flag_table.resizeColumnsToContents()
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in res.get("warnings") or []))
+        if res.get("disclaimer"):
+            self.disclaimer.setText(str(res["disclaimer"]))
+
+    def lesion_row(self, lesion_id: int) -> int:
+        for r in range(self.lesion_table.rowCount()):
+            item = self.lesion_table.item(r, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == lesion_id:
+                return r
+        return -1
+
+    def _lesion_clicked(self) -> None:
+        items = self.lesion_table.selectedItems()
+        if not items:
+            return
+        lesion_id = items[0].data(Qt.ItemDataRole.UserRole)
+        if lesion_id in self._lesions:
+            self.lesion_selected.emit(self._lesions[lesion_id])

@@ -1,0 +1,127 @@
+"""Run long core work off the GUI thread, with progress signals and cancellation."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from annulusview.core.errors import AnnulusViewError, Cancelled
+from annulusview.core.progress import CancelToken
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Callable[[float, str], None], CancelToken], Any]
+
+
+class _Runner(QObject):
+    progressed = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, job: Job, cancel: CancelToken) -> None:
+        super().__init__()
+        self._job = job
+        self._cancel = cancel
+        self._last_emit = 0.0
+
+    def _progress(self, fraction: float, text: str) -> None:
+        # throttle: the GUI thread need not repaint more than ~30 times a second
+        now = time.monotonic()
+        if fraction >= 1.0 or now - self._last_emit > 0.03:
+            self._last_emit = now
+            self.progressed.emit(float(fraction), str(text))
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._job(self._progress, self._cancel)
+        except Cancelled:
+            self.cancelled.emit()
+        except AnnulusViewError as exc:
+            self.failed.emit(exc)
+        except Exception as exc:  # a bug: log the traceback, show plain words
+            log.error("Background task failed:\n%s", traceback.format_exc())
+            self.failed.emit(exc)
+        else:
+            if self._cancel.cancelled:
+                self.cancelled.emit()
+            else:
+                self.succeeded.emit(result)
+        finally:
+            self.done.emit()
+
+
+class Task(QObject):
+    """One background job on its own ``QThread``.
+
+    Signals are delivered on the GUI thread. Keep a reference to the task until ``finished``.
+
+    Parameters
+    ----------
+    job
+        ``job(progress, cancel) -> result``; runs on the worker thread.
+    name
+        For logs.
+    """
+
+    progressed = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    finished = Signal()
+
+    # Tasks stay referenced here until their thread ends, so replacing a caller's reference
+    # while the thread is still winding down never destroys a running QThread.
+    _live: ClassVar[set[Task]] = set()
+
+    def __init__(self, job: Job, name: str = "task", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.cancel_token = CancelToken()
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self._runner = _Runner(job, self.cancel_token)
+        self._runner.moveToThread(self._thread)
+        self._thread.started.connect(self._runner.run)
+        self._runner.progressed.connect(self.progressed)
+        self._runner.succeeded.connect(self.succeeded)
+        self._runner.failed.connect(self.failed)
+        self._runner.cancelled.connect(self.cancelled)
+        self._runner.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._running = False
+
+    def start(self) -> None:
+        log.debug("starting %s", self.name)
+        self._running = True
+        Task._live.add(self)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @classmethod
+    def wait_all(cls, timeout_ms: int = 30000) -> None:
+        """Cancel nothing, just wait for every live task's thread to end."""
+        for task in list(cls._live):
+            task.wait(timeout_ms)
+
+    def wait(self, timeout_ms: int = 30000) -> bool:
+        """Block until the thread ends (for shutdown and tests)."""
+        return bool(self._thread.wait(timeout_ms))
+
+    def _on_thread_finished(self) -> None:
+        self._running = False
+        self.finished.emit()
+        Task._live.discard(self)

@@ -1,0 +1,457 @@
+"""``build_scene(plotter, state)``: the one scene the window, the exports and the tests share.
+
+``plotter`` is any pyvista plotter: ``pyvistaqt.QtInteractor`` in the window or
+``pv.Plotter(off_screen=True)`` headless, so an exported picture is exactly what the tests see.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyvista as pv
+from scipy import ndimage
+
+from annulusview.core.landmarks import AORTIC_REQUIRED, DESCRIPTIONS
+from annulusview.core.reformat import carm_angles, carm_direction, format_carm
+from annulusview.scene import geometry
+from annulusview.scene.state import COLOR_BY_FIELD, COLOR_BY_TITLE, SceneState
+
+log = logging.getLogger(__name__)
+
+CALCIUM_CMAP_NAME = "cividis"  # perceptually uniform and colour-blind safe
+CALCIUM_CLIM_MM = (0.0, 10.0)
+LVOT_COLOR = "#4477AA"
+CONDUCTION_COLOR = "#EE7733"
+ANNULUS_COLOR = "#EEEEEE"
+LANDMARK_COLOR = "#44BB99"
+HIGHLIGHT_COLOR = "#FF00FF"
+BACKGROUND = "#101216"
+BACKGROUND_TOP = "#2e3440"
+CAMERA_PRESETS = ("aorta", "lv", "front", "coplanar")
+
+TEACHING_TEXT = {
+    "RCC": "Right coronary cusp: gives rise to the right coronary artery.",
+    "LCC": "Left coronary cusp: gives rise to the left main coronary artery.",
+    "NCC": "Non-coronary cusp: sits next to the membranous septum and the conduction system.",
+    "Commissure": "Commissure: where two leaflets meet at the top of the annulus.",
+    "LVOT": "LVOT: left ventricular outflow tract just below the annulus; calcium here raises "
+    "the risk of leak and rupture.",
+    "Membranous septum": "Membranous septum: thin wall below the NCC-RCC commissure; the His "
+    "bundle runs along its lower edge.",
+    "Conduction zone": "Conduction zone: where the His bundle passes; valve pressure or calcium "
+    "here raises the risk of heart block and a pacemaker.",
+}
+
+
+@dataclass
+class TeachingItem:
+    """A labelled structure for the teaching overlay (the Qt layer shows ``text`` on hover)."""
+
+    label: str
+    position_lps: npt.NDArray[np.float64]
+    text: str
+
+
+@dataclass
+class SceneHandles:
+    """Actors made by :func:`build_scene`, by name, for toggling and picking."""
+
+    actors: dict[str, Any] = field(default_factory=dict)
+    lesion_mesh: pv.PolyData | None = None
+    teaching: list[TeachingItem] = field(default_factory=list)
+    region: geometry.RegionGeometry | None = None
+    bounds_centre: npt.NDArray[np.float64] | None = None
+
+
+def calcium_cmap() -> Any:
+    """Cividis reversed and trimmed: 0 mm is bright yellow (closest, most at risk), 10 mm and
+    beyond a mid blue that still stands out against the dark background."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    base = colormaps[CALCIUM_CMAP_NAME]
+    return ListedColormap(base(np.linspace(1.0, 0.3, 256)), name="calcium_distance")
+
+
+def _cached(state: SceneState, key: tuple[Any, ...], make: Any) -> Any:
+    cache = state.cache
+    if cache.get(("key", key[0])) != key[1:]:
+        cache[("key", key[0])] = key[1:]
+        cache[("value", key[0])] = make()
+    return cache[("value", key[0])]
+
+
+def prepare_calcium(state: SceneState) -> None:
+    """Build the lesion label volume and the calcium surfaces into ``state.cache``.
+
+    Pure data work (no rendering), so the app runs it on its worker thread right after the
+    analysis; :func:`build_scene` then only adds actors.
+    """
+    res = state.results_dict
+    volume = state.volume
+    if volume is None or res is None or not res.get("lesions"):
+        return
+    labels = _cached(
+        state,
+        ("labels", id(volume), id(state.results)),
+        lambda: geometry.lesion_label_volume(volume, state.results),
+    )
+    for field_name in COLOR_BY_FIELD.values():
+        _cached(
+            state,
+            ("surf_" + field_name, id(labels)),
+            lambda f=field_name: geometry.lesion_surfaces(volume, labels, res["lesions"], f),
+        )
+
+
+def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
+    """Clear ``plotter`` and draw ``state`` into it.
+
+    Parameters
+    ----------
+    plotter
+        A pyvista ``Plotter`` or ``pyvistaqt.QtInteractor``.
+    state
+        What to show.
+
+    Returns
+    -------
+    SceneHandles
+        The actors by name, the merged lesion mesh and the teaching items.
+    """
+    handles = SceneHandles()
+    plotter.clear()
+    plotter.set_background(BACKGROUND, top=BACKGROUND_TOP)
+    res = state.results_dict
+    volume = state.volume
+    lms = state.landmarks
+    toggles = state.toggles
+    geom = geometry.region_geometry(res, lms)
+    handles.region = geom
+
+    # calcium
+    if volume is not None and res is not None and res.get("lesions"):
+        field_name = COLOR_BY_FIELD[state.color_by]
+        labels = _cached(
+            state,
+            ("labels", id(volume), id(state.results)),
+            lambda: geometry.lesion_label_volume(volume, state.results),
+        )
+        mesh = _cached(
+            state,
+            ("surf_" + field_name, id(labels)),
+            lambda: geometry.lesion_surfaces(volume, labels, res["lesions"], field_name),
+        )
+        handles.lesion_mesh = mesh
+        if mesh.n_points and toggles.calcium:
+            handles.actors["calcium"] = plotter.add_mesh(
+                mesh,
+                scalars="distance_mm",
+                cmap=calcium_cmap(),
+                clim=CALCIUM_CLIM_MM,
+                nan_color="#BBBBBB",
+                smooth_shading=True,
+                specular=0.3,
+                name="calcium",
+                show_scalar_bar=False,
+                pickable=True,
+            )
+            handles.actors["scalar_bar"] = plotter.add_scalar_bar(
+                title=COLOR_BY_TITLE[state.color_by],
+                mapper=handles.actors["calcium"].mapper,
+                vertical=False,
+                position_x=0.3,
+                position_y=0.04,
+                width=0.4,
+                height=0.07,
+                n_labels=6,
+                fmt="%.0f",
+                color="white",
+                title_font_size=14,
+                label_font_size=12,
+            )
+            if state.highlight_lesion is not None:
+                ids = np.asarray(mesh.point_data["lesion_id"])
+                sub = mesh.extract_points(ids == state.highlight_lesion, adjacent_cells=False)
+                if sub.n_points:
+                    handles.actors["highlight"] = plotter.add_mesh(
+                        sub.extract_surface(algorithm="dataset_surface"),
+                        color=HIGHLIGHT_COLOR,
+                        style="wireframe",
+                        line_width=2,
+                        name="highlight",
+                        pickable=False,
+                    )
+        if toggles.distance_lines:
+            _add_distance_lines(plotter, state, res, handles)
+
+    # regions and annulus
+    if geom is not None:
+        if toggles.lvot:
+            handles.actors["lvot"] = plotter.add_mesh(
+                geometry.lvot_mesh(geom),
+                color=LVOT_COLOR,
+                opacity=0.18,
+                name="lvot",
+                pickable=False,
+            )
+        if toggles.conduction:
+            handles.actors["conduction"] = plotter.add_mesh(
+                geometry.conduction_mesh(geom),
+                color=CONDUCTION_COLOR,
+                opacity=0.35,
+                name="conduction",
+                pickable=False,
+            )
+        if toggles.annulus:
+            contour = geometry.annulus_contour_points(res, geom)
+            if contour is not None:
+                handles.actors["annulus_contour"] = plotter.add_mesh(
+                    geometry.closed_polyline(contour),
+                    color=ANNULUS_COLOR,
+                    line_width=3,
+                    name="annulus_contour",
+                    pickable=False,
+                )
+            handles.actors["annulus_plane"] = plotter.add_mesh(
+                geometry.annulus_plane_mesh(geom),
+                color=ANNULUS_COLOR,
+                opacity=0.08,
+                name="annulus_plane",
+                pickable=False,
+            )
+
+    if lms is not None and len(lms) and toggles.landmarks:
+        names = list(lms.names())
+        pts = np.array([lms[n] for n in names])
+        # the mitral curve points are many and numbered: spheres without labels
+        labelled = [n for n in names if not n.startswith("MA_")]
+        label_pts = np.array([lms[n] for n in labelled]).reshape(-1, 3)
+        handles.actors["landmarks"] = plotter.add_mesh(
+            pv.PolyData(pts).glyph(geom=pv.Sphere(radius=0.9), scale=False, orient=False),
+            color=LANDMARK_COLOR,
+            name="landmarks",
+            pickable=False,
+        )
+        if not toggles.teaching and labelled:
+            handles.actors["landmark_labels"] = plotter.add_point_labels(
+                label_pts,
+                labelled,
+                font_size=11,
+                text_color="white",
+                shape=None,
+                show_points=False,
+                always_visible=True,
+                name="landmark_labels",
+            )
+
+    if toggles.lumen_volume and volume is not None and geom is not None:
+        _add_lumen_volume(plotter, state, geom, handles)
+
+    if toggles.teaching and geom is not None:
+        handles.teaching = teaching_items(state, geom)
+        if handles.teaching:
+            handles.actors["teaching"] = plotter.add_point_labels(
+                np.array([t.position_lps for t in handles.teaching]),
+                [t.label for t in handles.teaching],
+                font_size=13,
+                text_color="white",
+                shape_color="#333344",
+                shape_opacity=0.7,
+                point_color="#FFFF66",
+                point_size=8,
+                always_visible=True,
+                name="teaching",
+            )
+
+    if toggles.orientation_marker:
+        plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2)
+    if geom is not None:
+        handles.bounds_centre = geom.origin
+    return handles
+
+
+def _add_distance_lines(
+    plotter: Any, state: SceneState, res: dict[str, Any], handles: SceneHandles
+) -> None:
+    """A line with its length from each lesion near the chosen region to that region."""
+    target = state.color_by
+    field_name = COLOR_BY_FIELD[target]
+    pts: list[npt.NDArray[np.float64]] = []
+    texts: list[str] = []
+    mids: list[npt.NDArray[np.float64]] = []
+    for lesion in res.get("lesions") or []:
+        dist = lesion.get(field_name)
+        if dist is None or dist > CALCIUM_CLIM_MM[1]:
+            continue
+        pair = geometry.closest_point_pair(lesion, target)
+        if pair is None:
+            continue
+        pts.append(pair)
+        mids.append(pair.mean(axis=0))
+        texts.append(f"{float(dist):.1f} mm")
+    if not pts:
+        return
+    arr = np.vstack(pts)
+    n = len(pts)
+    lines = np.hstack([[2, 2 * i, 2 * i + 1] for i in range(n)])
+    handles.actors["distance_lines"] = plotter.add_mesh(
+        pv.PolyData(arr, lines=lines), color="#FFFF66", line_width=3, name="distance_lines"
+    )
+    handles.actors["distance_labels"] = plotter.add_point_labels(
+        np.array(mids),
+        texts,
+        font_size=12,
+        text_color="#FFFF66",
+        shape=None,
+        show_points=False,
+        always_visible=True,
+        name="distance_labels",
+    )
+
+
+def _add_lumen_volume(
+    plotter: Any, state: SceneState, geom: geometry.RegionGeometry, handles: SceneHandles
+) -> None:
+    """Volume rendering of the contrast lumen in a 70 mm box around the annulus."""
+    volume = state.volume
+    assert volume is not None
+
+    def make() -> pv.ImageData:
+        step = 1.0
+        n = 70
+        half = (n - 1) / 2.0 * step
+        axis = np.arange(n) * step - half
+        zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
+        lps = np.stack([xx, yy, zz], axis=-1) + geom.origin
+        ijk = volume.lps_to_index(lps.reshape(-1, 3))
+        vals = ndimage.map_coordinates(
+            volume.hu, ijk[:, ::-1].T, order=1, cval=-1024.0, output=np.float32
+        )
+        grid = pv.ImageData(
+            dimensions=(n, n, n), spacing=(step, step, step), origin=tuple(geom.origin - half)
+        )
+        grid.point_data["hu"] = vals.astype(np.float32)
+        return grid
+
+    grid = _cached(state, ("lumen", id(volume), tuple(np.round(geom.origin, 1))), make)
+    res = state.results_dict or {}
+    lumen = float(res.get("lumen_hu") or 350.0)
+    opacity = [0.0, 0.0, 0.25, 0.25, 0.0]
+    clim = (lumen - 250.0, lumen + 250.0)
+    handles.actors["lumen_volume"] = plotter.add_volume(
+        grid,
+        scalars="hu",
+        cmap="bone",
+        clim=clim,
+        opacity=opacity,
+        show_scalar_bar=False,
+        name="lumen_volume",
+        mapper="fixed_point",
+    )
+
+
+def teaching_items(state: SceneState, geom: geometry.RegionGeometry) -> list[TeachingItem]:
+    """Labels for cusps, commissures, LVOT, membranous septum and conduction zone."""
+    items: list[TeachingItem] = []
+    lms = state.landmarks
+    if lms is not None:
+        for name in AORTIC_REQUIRED:
+            if name in lms:
+                cusp = name.split("_")[0]
+                items.append(TeachingItem(cusp, lms[name] + 3.0 * geom.normal, TEACHING_TEXT[cusp]))
+        for name in ("RCC_LCC_commissure", "LCC_NCC_commissure", "NCC_RCC_commissure"):
+            if name in lms:
+                items.append(
+                    TeachingItem(name.replace("_commissure", ""), lms[name], DESCRIPTIONS[name])
+                )
+        if "MS_superior" in lms and "MS_inferior" in lms:
+            mid = (lms["MS_superior"] + lms["MS_inferior"]) / 2.0
+            items.append(TeachingItem("Membranous septum", mid, TEACHING_TEXT["Membranous septum"]))
+    lvot_c = geom.origin - 6.0 * geom.normal
+    items.append(TeachingItem("LVOT", lvot_c, TEACHING_TEXT["LVOT"]))
+    items.append(
+        TeachingItem(
+            "Conduction zone", geometry.conduction_centre(geom), TEACHING_TEXT["Conduction zone"]
+        )
+    )
+    return items
+
+
+# --- cameras ----------------------------------------------------------------------------------
+
+
+def set_camera_preset(
+    plotter: Any, handles: SceneHandles, name: str, distance_mm: float = 120.0
+) -> None:
+    """Point the camera: ``aorta`` (down the valve axis from above), ``lv`` (from below),
+    ``front`` (anterior view, head up), ``coplanar`` (annulus plane edge-on, hinges in a line).
+    """
+    geom = handles.region
+    focal = handles.bounds_centre if handles.bounds_centre is not None else np.zeros(3)
+    up = np.array([0.0, 0.0, 1.0])
+    if name == "front" or geom is None:
+        direction = np.array([0.0, 1.0, 0.0])  # camera anterior, looking posterior
+    elif name == "aorta":
+        direction = -geom.normal
+        up = np.array([0.0, -1.0, 0.0])  # anterior up
+    elif name == "lv":
+        direction = geom.normal
+        up = np.array([0.0, -1.0, 0.0])
+    elif name == "coplanar":
+        anterior = np.array([0.0, -1.0, 0.0])
+        in_plane = anterior - (anterior @ geom.normal) * geom.normal
+        in_plane /= np.linalg.norm(in_plane)
+        direction = -in_plane  # camera on the anterior side of the plane, looking through it
+        up = geom.normal
+    else:
+        raise ValueError(f"unknown camera preset {name!r}; choose from {CAMERA_PRESETS}")
+    if abs(float(up @ direction)) > 0.95:
+        up = np.array([0.0, -1.0, 0.0]) if abs(direction[1]) < 0.95 else np.array([0.0, 0.0, 1.0])
+    position = focal - distance_mm * direction
+    plotter.camera_position = [tuple(position), tuple(focal), tuple(up)]
+    plotter.reset_camera()  # keeps the direction, fits the distance to what is drawn
+    cam = plotter.camera
+    shift = np.asarray(focal, dtype=float) - np.asarray(cam.focal_point)
+    # back onto the annulus centre (reset_camera recentres on the bounds), direction unchanged
+    cam.position = tuple(np.asarray(cam.position) + shift)
+    cam.focal_point = tuple(np.asarray(focal, dtype=float))
+    cam.zoom(1.4)
+    plotter.reset_camera_clipping_range()
+
+
+def set_camera_carm(
+    plotter: Any,
+    focal: npt.ArrayLike,
+    lao_deg: float,
+    cranial_deg: float,
+    distance_mm: float = 120.0,
+) -> None:
+    """Place the camera at a C-arm angulation around ``focal`` (head up on screen)."""
+    direction = carm_direction(lao_deg, cranial_deg)
+    f = np.asarray(focal, dtype=np.float64)
+    up = np.array([0.0, 0.0, 1.0])
+    if abs(float(up @ direction)) > 0.95:
+        up = np.array([0.0, -1.0, 0.0])
+    plotter.camera_position = [tuple(f - distance_mm * direction), tuple(f), tuple(up)]
+
+
+def camera_carm_text(plotter: Any) -> str:
+    """The current view direction as C-arm angles, e.g. ``"LAO 20° CRA 10°"``."""
+    cam = plotter.camera
+    direction = np.asarray(cam.focal_point) - np.asarray(cam.position)
+    return format_carm(*carm_angles(direction))
+
+
+def project_to_display(plotter: Any, point_lps: npt.ArrayLike) -> tuple[float, float]:
+    """Display coordinates (pixels, origin bottom-left) of a world point."""
+    renderer = plotter.renderer
+    x, y, z = (float(v) for v in np.asarray(point_lps).reshape(3))
+    renderer.SetWorldPoint(x, y, z, 1.0)
+    renderer.WorldToDisplay()
+    dx, dy, _ = renderer.GetDisplayPoint()
+    return float(dx), float(dy)

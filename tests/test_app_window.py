@@ -1,0 +1,332 @@
+"""Drive the main window as a user would (pytest-qt under Xvfb); assert on what changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from annulusview.app.messages import message_text
+from annulusview.core.landmarks import read_landmarks
+
+pytestmark = pytest.mark.gui
+
+LOAD_TIMEOUT_MS = 60000
+
+
+def _open_with_landmarks(qtbot, window, study: Path, landmarks: Path | None) -> None:
+    runs = window.analysis_runs
+    window.open_path(study, landmarks=landmarks)
+    qtbot.waitUntil(lambda: window.volume is not None, timeout=LOAD_TIMEOUT_MS)
+    if landmarks is not None:
+        qtbot.waitUntil(lambda: window.analysis_runs > runs, timeout=LOAD_TIMEOUT_MS)
+
+
+def _widget_point(view, lps) -> QPoint:
+    x, y, _ = view.lps_to_widget(lps)
+    return QPoint(round(x), round(y))
+
+
+def test_pick_series_place_move_undo_and_analysis_updates(qtbot, main_window, two_series_dir):
+    window = main_window
+    window.open_path(two_series_dir)
+    qtbot.waitUntil(lambda: window.series_dialog is not None, timeout=LOAD_TIMEOUT_MS)
+    dialog = window.series_dialog
+    assert dialog.table.rowCount() == 2
+    assert "phantom" in dialog.table.item(0, 0).text().lower()
+    dialog.table.selectRow(1)
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.volume is not None, timeout=LOAD_TIMEOUT_MS)
+    assert window.series_id == dialog.series[1].id
+    assert window.views["axial"].source is not None
+    assert window.landmark_panel.hint.text().startswith("To run the analysis, place")
+
+    # import the hinges etc.; the analysis runs by itself
+    lm_file = two_series_dir / "b" / "landmarks.mrk.json"
+    window.import_landmarks(lm_file)
+    qtbot.waitUntil(lambda: window.analysis_runs >= 1, timeout=LOAD_TIMEOUT_MS)
+    perimeter = window.results_panel.annulus_labels["perimeter_mm"]
+    before = perimeter.text()
+    assert before.endswith("mm") and before != "—"
+
+    # place a landmark with the mouse: LCA ostium, clicked in the axial view
+    window.landmark_panel.select("LCA_ostium")
+    window.delete_landmark("LCA_ostium")
+    qtbot.waitUntil(lambda: "LCA_ostium" not in window.landmarks)
+    window.start_placing("LCA_ostium")
+    axial = window.views["axial"]
+    target = read_landmarks(lm_file)["LCA_ostium"]
+    window.set_crosshair(target)
+    qtbot.mouseClick(axial, Qt.MouseButton.LeftButton, pos=_widget_point(axial, target))
+    placed = window.landmarks["LCA_ostium"]
+    pix_mm = max(axial.source.pixel_mm()) * 2
+    assert np.linalg.norm(placed - target) < pix_mm + axial.source.slice_mm()
+    assert window.landmark_panel.items["LCA_ostium"].text(1) == "✓"
+
+    # move RCC_hinge by dragging it in the axial view: the annulus changes
+    runs = window.analysis_runs
+    window.jump_to_landmark("RCC_hinge")
+    start = window.landmarks["RCC_hinge"].copy()
+    p0 = _widget_point(axial, start)
+    p1 = p0 + QPoint(25, 0)
+    qtbot.mousePress(axial, Qt.MouseButton.LeftButton, pos=p0)
+    qtbot.mouseMove(axial, pos=p0 + QPoint(10, 0))
+    qtbot.mouseMove(axial, pos=p1)
+    qtbot.mouseRelease(axial, Qt.MouseButton.LeftButton, pos=p1)
+    moved = window.landmarks["RCC_hinge"]
+    assert np.linalg.norm(moved - start) > 1.0
+    qtbot.waitUntil(lambda: window.analysis_runs > runs, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: perimeter.text() != before, timeout=LOAD_TIMEOUT_MS)
+
+    # undo: the hinge returns and the numbers with it
+    runs = window.analysis_runs
+    window.undo_stack.undo()
+    np.testing.assert_allclose(window.landmarks["RCC_hinge"], start)
+    qtbot.waitUntil(lambda: window.analysis_runs > runs, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: perimeter.text() == before, timeout=LOAD_TIMEOUT_MS)
+    window.undo_stack.redo()
+    np.testing.assert_allclose(window.landmarks["RCC_hinge"], moved)
+
+
+def test_lesion_row_centres_views_and_highlights_in_3d(qtbot, main_window, phantom_dir):
+    window = main_window
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    table = window.results_panel.lesion_table
+    assert table.rowCount() == len(window.results_dict["lesions"]) >= 3
+    window.results_panel.tabs.setCurrentWidget(table)
+    row = 1
+    lesion_id = table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+    lesion = next(les for les in window.results_dict["lesions"] if les["id"] == lesion_id)
+    rect = table.visualItemRect(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    centre = np.asarray(lesion["centroid_lps"])
+    for name in ("axial", "coronal", "sagittal"):
+        view = window.views[name]
+        s, _, _ = view.source.from_lps(centre)
+        assert view.index == round(s), name
+        x, y, _ = view.lps_to_widget(centre)
+        # centred: the lesion is in the middle of the view
+        assert abs(x - view.width() / 2) < 2 and abs(y - view.height() / 2) < 2
+        np.testing.assert_allclose(view.highlight_lps, centre)
+    assert window.scene_state.highlight_lesion == lesion_id
+    assert "highlight" in window.viewer3d.handles.actors
+
+
+def test_3d_view_shows_the_lesion_colour_where_it_projects(
+    qtbot, main_window, phantom_dir, artifacts_dir
+):
+    from annulusview.scene.build import project_to_display
+
+    window = main_window
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    for key in ("annulus", "lvot", "conduction", "landmarks", "distance_lines"):
+        window.toggle_actions[key].setChecked(False)
+    window.refresh_scene()
+    window.viewer3d.set_preset("front")
+    plotter = window.viewer3d.plotter
+    qtbot.wait(200)
+    image = plotter.grab().toImage()
+    image.save(str(artifacts_dir / "window-3d-calcium-only.png"))
+    ratio = plotter.devicePixelRatioF()
+    lesions = window.results_dict["lesions"]
+    near = min(lesions, key=lambda les: les["distance_to_conduction_mm"])
+    far = max(lesions, key=lambda les: les["distance_to_conduction_mm"])
+    colours = {}
+    for lesion in (near, far):
+        dx, dy = project_to_display(plotter, lesion["centroid_lps"])
+        x = round(dx)
+        y = round(image.height() - 1 - dy)
+        assert 0 <= x < image.width() and 0 <= y < image.height()
+        c = image.pixelColor(x, y)
+        colours[lesion["id"]] = (c.red(), c.green(), c.blue())
+    r, g, b = colours[near["id"]]
+    assert r > b + 60 and g > b + 30, colours  # yellow: at the conduction zone
+    r, g, b = colours[far["id"]]
+    assert b > r, colours  # blue-grey: far from it
+    assert ratio > 0
+    assert window.viewer3d.carm_label.text().startswith(("LAO", "RAO"))
+
+
+def test_broken_folder_shows_a_plain_message(qtbot, main_window, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "IM0001.dcm").write_bytes(b"DICM" + bytes(300))
+    (broken / "notes.txt").write_text("not an image")
+    window = main_window
+    window.last_message = None
+    window.open_path(broken)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    text = message_text(window.last_message)
+    assert "No usable CT series" in text
+    assert "Traceback" not in text
+    assert window.volume is None
+    window.last_message.close()
+    # an empty folder too
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    window.last_message = None
+    window.open_path(empty)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    assert "No usable CT series" in message_text(window.last_message)
+
+
+def test_save_and_reopen_session_even_when_the_study_moved(
+    qtbot, main_window, phantom_dir, tmp_path, user_dirs
+):
+    from annulusview.app.main_window import MainWindow
+
+    window = main_window
+    study = tmp_path / "study"
+    shutil.copytree(phantom_dir, study)
+    _open_with_landmarks(qtbot, window, study / "dicom", study / "landmarks.mrk.json")
+    window.apply_window_preset(1)
+    window.set_color_by("lvot")
+    session_file = tmp_path / "case.session.json"
+    window.save_session_to(session_file)
+    assert session_file.is_file()
+    saved = window.landmarks
+
+    moved = tmp_path / "moved"
+    study.rename(moved)
+    other = MainWindow(settings_org="AnnulusViewTest2", autosave=False)
+    qtbot.addWidget(other)
+    other.show()
+    asked = []
+
+    def ask(missing):
+        asked.append(missing)
+        return moved / "dicom"
+
+    other.ask_study_location = ask
+    other.open_session(session_file)
+    qtbot.waitUntil(lambda: other.analysis_runs >= 1, timeout=LOAD_TIMEOUT_MS)
+    assert asked and asked[0].endswith("dicom")
+    assert set(other.landmarks.names()) == set(saved.names())
+    for name in saved.names():
+        np.testing.assert_allclose(other.landmarks[name], saved[name])
+    assert other.views["axial"].window_width == window.presets[1][1]
+    assert other.scene_state.color_by == "lvot"
+    assert other.study_path == moved / "dicom"
+    other.close()
+
+
+def test_autosave_and_crash_recovery(qtbot, phantom_dir, user_dirs):
+    from annulusview.app.main_window import MainWindow
+    from annulusview.app.session import autosave_path, load_session
+
+    window = MainWindow(settings_org="AnnulusViewTest3", autosave=True)
+    qtbot.addWidget(window)
+    window.show()
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    window.place_landmark("LCA_ostium", window.landmarks["LCA_ostium"] + [0.0, 0.0, 1.0])
+    expected = window.landmarks["LCA_ostium"].copy()
+
+    def autosaved() -> bool:
+        if not autosave_path().is_file():
+            return False
+        saved = load_session(autosave_path()).landmarks
+        return bool(np.allclose(saved["LCA_ostium"], expected))
+
+    qtbot.waitUntil(autosaved, timeout=10000)
+    window.autosave_enabled = False  # simulate a crash: the autosave file stays behind
+    window.close()
+    assert autosave_path().is_file()
+
+    again = MainWindow(settings_org="AnnulusViewTest3", autosave=True)
+    qtbot.addWidget(again)
+    again.show()
+    box = again.offer_recovery()
+    assert box is not None and "did not close normally" in message_text(box)
+    box.accept()
+    qtbot.waitUntil(lambda: again.analysis_runs >= 1, timeout=LOAD_TIMEOUT_MS)
+    np.testing.assert_allclose(again.landmarks["LCA_ostium"], expected)
+    again.close()
+    assert not autosave_path().exists()  # a clean exit leaves nothing to recover
+
+
+def test_cancel_stops_a_background_task(qtbot):
+    import time
+
+    from annulusview.app.workers import Task
+
+    def job(progress, cancel):
+        for n in range(500):
+            cancel.raise_if_cancelled()
+            progress(n / 500, "working")
+            time.sleep(0.01)
+        return "done"
+
+    task = Task(job, "test")
+    seen = []
+    task.cancelled.connect(lambda: seen.append("cancelled"))
+    task.succeeded.connect(lambda r: seen.append(r))
+    task.start()
+    qtbot.wait(50)
+    task.cancel()
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert seen == ["cancelled"]
+
+
+def test_window_opens_without_opengl(qtbot, monkeypatch, user_dirs, phantom_dir):
+    monkeypatch.setenv("ANNULUSVIEW_NO_OPENGL", "1")
+    from annulusview.app.main_window import MainWindow
+
+    window = MainWindow(settings_org="AnnulusViewTest4", autosave=False)
+    qtbot.addWidget(window)
+    window.show()
+    assert not window.viewer3d.available
+    label = window.viewer3d.findChild(type(window.status_label), "no-3d")
+    assert label is not None and "3D view unavailable" in label.text()
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    assert window.results_panel.lesion_table.rowCount() >= 3  # everything else still works
+    window.close()
+
+
+def test_settings_threshold_reruns_analysis(qtbot, main_window, phantom_dir):
+    from annulusview.app.dialogs import SettingsDialog
+
+    window = main_window
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    label = window.results_panel.annulus_labels["threshold"]
+    assert label.text().startswith("550 HU")
+    window.open_settings()
+    dialog = window.settings_dialog
+    assert isinstance(dialog, SettingsDialog)
+    dialog.threshold_box.setCurrentIndex(1)  # fixed 850
+    dialog.accept()
+    qtbot.waitUntil(lambda: label.text().startswith("850 HU"), timeout=LOAD_TIMEOUT_MS)
+    dialog = SettingsDialog(window.analysis_settings)
+    dialog.reset()
+    assert dialog.settings().threshold is None and dialog.settings().regions == {}
+
+
+def test_demo_window_screenshots(qtbot, main_window, artifacts_dir):
+    from annulusview.app.demo import open_demo
+
+    window = main_window
+    open_demo(window)
+    qtbot.waitUntil(lambda: window.analysis_runs >= 1, timeout=180000)
+    qtbot.wait(300)
+    assert window.results_panel.lesion_table.rowCount() >= 3
+    assert "not a diagnosis" in window.results_panel.disclaimer.text()
+    window.grab().save(str(artifacts_dir / "main-window-demo.png"))
+    window.toggle_actions["teaching"].setChecked(True)
+    window.refresh_scene()
+    window.viewer3d.set_preset("coplanar")
+    window.oblique_tabs.setCurrentIndex(1)
+    window.results_panel.tabs.setCurrentIndex(3)
+    qtbot.wait(300)
+    window.grab().save(str(artifacts_dir / "main-window-demo-teaching.png"))
+    items = window.viewer3d.handles.teaching
+    assert items
+    from annulusview.scene.build import project_to_display
+
+    plotter = window.viewer3d.plotter
+    item = next(t for t in items if t.label == "Conduction zone")
+    dx, dy = project_to_display(plotter, item.position_lps)
+    ratio = plotter.devicePixelRatioF()
+    text = window.viewer3d.teaching_text_at(dx / ratio, plotter.height() - dy / ratio)
+    assert text is not None and "His bundle" in text

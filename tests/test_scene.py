@@ -1,0 +1,223 @@
+"""scene: build_scene off-screen on the phantom with the real analysis; assert on meaning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from annulusview.core.reformat import carm_angles
+from annulusview.scene import geometry
+from annulusview.scene.build import (
+    BACKGROUND,
+    CALCIUM_CLIM_MM,
+    build_scene,
+    calcium_cmap,
+    project_to_display,
+    set_camera_carm,
+    set_camera_preset,
+)
+from annulusview.scene.render import offscreen_plotter, save_screenshot
+from annulusview.scene.state import SceneState, SceneToggles
+
+SIZE = (800, 600)
+
+
+def _only_calcium() -> SceneToggles:
+    return SceneToggles(
+        annulus=False,
+        lvot=False,
+        conduction=False,
+        landmarks=False,
+        distance_lines=False,
+        orientation_marker=False,
+    )
+
+
+def _pixel(image: np.ndarray, plotter, point) -> np.ndarray:
+    """RGB at the projected point (display y runs up, image rows down)."""
+    x, y = project_to_display(plotter, point)
+    h = image.shape[0]
+    return image[round(h - 1 - y), round(x), :3].astype(int)
+
+
+def _expected_rgb(distance_mm: float) -> np.ndarray:
+    lo, hi = CALCIUM_CLIM_MM
+    t = (min(max(distance_mm, lo), hi) - lo) / (hi - lo)
+    return np.array(calcium_cmap()(t)[:3]) * 255
+
+
+def test_lesion_surfaces_match_the_lesion_volumes(phantom_case, phantom_results) -> None:
+    res = phantom_results.to_dict()
+    labels = geometry.lesion_label_volume(phantom_case.volume, phantom_results)
+    vox = phantom_case.volume.voxel_volume_mm3
+    for lesion in res["lesions"]:
+        # the relabelled component is the lesion the analysis found (same size)
+        assert (labels == lesion["id"]).sum() * vox == pytest.approx(lesion["volume_mm3"], rel=0.02)
+    mesh = geometry.lesion_surfaces(
+        phantom_case.volume, labels, res["lesions"], "distance_to_conduction_mm"
+    )
+    ids = set(np.unique(mesh.point_data["lesion_id"]).tolist())
+    assert ids == {les["id"] for les in res["lesions"]}
+    for lesion in res["lesions"]:
+        sel = mesh.point_data["lesion_id"] == lesion["id"]
+        centre = np.asarray(mesh.points)[sel].mean(axis=0)
+        # the surface sits around the lesion centroid (LPS), within a couple of mm
+        assert np.linalg.norm(centre - lesion["centroid_lps"]) < 2.5
+
+
+def test_calcium_colour_appears_where_each_lesion_projects(phantom_case, phantom_results) -> None:
+    state = SceneState(
+        volume=phantom_case.volume,
+        results=phantom_results,
+        landmarks=phantom_case.landmarks,
+        toggles=_only_calcium(),
+    )
+    plotter = offscreen_plotter(SIZE)
+    try:
+        handles = build_scene(plotter, state)
+        set_camera_preset(plotter, handles, "front")
+        image = np.asarray(plotter.screenshot(return_img=True))
+        res = phantom_results.to_dict()
+        checked = 0
+        for lesion in res["lesions"]:
+            rgb = _pixel(image, plotter, lesion["centroid_lps"])
+            expected = _expected_rgb(lesion["distance_to_conduction_mm"])
+            # shading scales brightness: compare the colour direction, not the level
+            cos = rgb @ expected / (np.linalg.norm(rgb) * np.linalg.norm(expected) + 1e-9)
+            assert cos > 0.97, (lesion["id"], rgb, expected)
+            checked += 1
+        assert checked >= 3
+        near = min(res["lesions"], key=lambda les: les["distance_to_conduction_mm"])
+        far = max(res["lesions"], key=lambda les: les["distance_to_conduction_mm"])
+        near_rgb = _pixel(image, plotter, near["centroid_lps"])
+        far_rgb = _pixel(image, plotter, far["centroid_lps"])
+        assert near_rgb[0] > near_rgb[2] + 60  # close to the conduction zone: yellow
+        assert far_rgb[2] > far_rgb[0]  # far: blue-grey
+        # legend: the scalar bar is drawn, at the bottom centre
+        bar = handles.actors["scalar_bar"]
+        assert bar.GetPosition()[1] < 0.1
+        assert "conduction" in bar.GetTitle()
+    finally:
+        plotter.close()
+
+
+def test_color_by_lvot_changes_the_colours(phantom_case, phantom_results) -> None:
+    state = SceneState(
+        volume=phantom_case.volume,
+        results=phantom_results,
+        landmarks=phantom_case.landmarks,
+        toggles=_only_calcium(),
+        color_by="lvot",
+    )
+    plotter = offscreen_plotter(SIZE)
+    try:
+        handles = build_scene(plotter, state)
+        values = {
+            int(i): float(d)
+            for i, d in zip(
+                handles.lesion_mesh.point_data["lesion_id"],
+                handles.lesion_mesh.point_data["distance_mm"],
+                strict=True,
+            )
+        }
+        for lesion in phantom_results.to_dict()["lesions"]:
+            assert values[lesion["id"]] == pytest.approx(lesion["distance_to_lvot_mm"])
+        assert "LVOT" in handles.actors["scalar_bar"].GetTitle()
+    finally:
+        plotter.close()
+
+
+def test_toggles_layers_and_distance_lines(phantom_case, phantom_results) -> None:
+    full = SceneState(
+        volume=phantom_case.volume,
+        results=phantom_results,
+        landmarks=phantom_case.landmarks,
+        toggles=SceneToggles(teaching=True, lumen_volume=True),
+    )
+    plotter = offscreen_plotter(SIZE)
+    try:
+        handles = build_scene(plotter, full)
+        for name in (
+            "calcium",
+            "lvot",
+            "conduction",
+            "annulus_contour",
+            "landmarks",
+            "distance_lines",
+            "teaching",
+            "lumen_volume",
+        ):
+            assert name in handles.actors, name
+        labels = {t.label for t in handles.teaching}
+        assert {"RCC", "LCC", "NCC", "LVOT", "Conduction zone", "Membranous septum"} <= labels
+        # one line per lesion within 10 mm, from the lesion to the region
+        res = phantom_results.to_dict()
+        n_near = sum(les["distance_to_conduction_mm"] <= 10 for les in res["lesions"])
+        lines = handles.actors["distance_lines"].mapper.dataset
+        assert lines.n_lines == n_near
+        bare = SceneState(
+            volume=phantom_case.volume, results=phantom_results, toggles=_only_calcium()
+        )
+        handles = build_scene(plotter, bare)
+        assert set(handles.actors) == {"calcium", "scalar_bar"}
+    finally:
+        plotter.close()
+
+
+def test_camera_presets_and_carm_angles(phantom_case, phantom_results) -> None:
+    state = SceneState(
+        volume=phantom_case.volume, results=phantom_results, landmarks=phantom_case.landmarks
+    )
+    plotter = offscreen_plotter(SIZE)
+    try:
+        handles = build_scene(plotter, state)
+        normal = handles.region.normal
+
+        def view_dir() -> np.ndarray:
+            cam = plotter.camera
+            d = np.asarray(cam.focal_point) - np.asarray(cam.position)
+            return d / np.linalg.norm(d)
+
+        set_camera_preset(plotter, handles, "aorta")
+        assert view_dir() @ normal == pytest.approx(-1.0, abs=1e-6)  # looking down into the LV
+        set_camera_preset(plotter, handles, "lv")
+        assert view_dir() @ normal == pytest.approx(1.0, abs=1e-6)
+        set_camera_preset(plotter, handles, "coplanar")
+        assert abs(view_dir() @ normal) < 1e-6  # annulus plane seen edge-on
+        # the three hinges project onto (nearly) one line in the coplanar view
+        hinges = [phantom_case.landmarks[n] for n in ("RCC_hinge", "LCC_hinge", "NCC_hinge")]
+        ys = [project_to_display(plotter, h)[1] for h in hinges]
+        assert max(ys) - min(ys) < 3.0
+        set_camera_preset(plotter, handles, "front")
+        assert carm_angles(view_dir()) == pytest.approx((0.0, 0.0), abs=1e-6)
+        set_camera_carm(plotter, handles.region.origin, 30.0, 20.0)
+        assert carm_angles(view_dir()) == pytest.approx((30.0, 20.0), abs=1e-6)
+    finally:
+        plotter.close()
+
+
+def test_regions_from_landmarks_before_analysis(phantom_case) -> None:
+    """While landmarks are placed and no results exist, regions come from the hinges."""
+    geom = geometry.region_geometry(None, phantom_case.landmarks)
+    assert geom is not None
+    truth = phantom_case.truth
+    assert geom.radius_mm > 5
+    assert geometry.region_geometry(None, None) is None
+    assert truth["case"] == "tavr-contrast"
+
+
+def test_save_screenshot_writes_png(tmp_path, phantom_case, phantom_results, artifacts_dir) -> None:
+    state = SceneState(
+        volume=phantom_case.volume, results=phantom_results, landmarks=phantom_case.landmarks
+    )
+    out = save_screenshot(state, tmp_path / "scene.png", size=SIZE, camera="coplanar")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    (artifacts_dir / "scene-coplanar.png").write_bytes(data)
+    import vtk
+
+    reader = vtk.vtkPNGReader()
+    reader.SetFileName(str(out))
+    reader.Update()
+    assert reader.GetOutput().GetDimensions()[:2] == SIZE
+    assert BACKGROUND.startswith("#")
