@@ -30,6 +30,21 @@ from annulusview.core.landmarks import Landmarks
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "aortic_root_cta"
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
+ALL_RULE_IDS = {
+    "pvl.lvot_calcium",
+    "pvl.leaflet_calcium_850",
+    "pvl.protrusion",
+    "pvl.undersizing_with_lvot_calcium",
+    "rupture.lvot_calcium_oversizing",
+    "conduction.ms_length",
+    "conduction.delta_msid",
+    "conduction.calcium_near_zone",
+    "conduction.ncc_lvot_calcium",
+    "as.agatston",
+    "mitral.mac_score",
+    "mitral.neo_lvot",
+}
+
 
 def _mask_points(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     img = nib.load(DATA / f"{name}.nii.gz")
@@ -120,5 +135,6 @@ def test_real_results_document_is_complete(real):
     _, _, res = real
     doc = json.loads(res.to_json())
     assert doc["annulus"]["method"] == "lumen_contour"
-    assert len(doc["flags"]) == 10
+    # The ten aortic rules of section 7 plus the two mitral rules of section 8.
+    assert {f["id"] for f in doc["flags"]} == ALL_RULE_IDS
     assert doc["timings_s"]["total"] > 0

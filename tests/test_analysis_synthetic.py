@@ -31,6 +31,21 @@ ANNULUS_RCC = Sphere(0.0, 9.0, 20.0, 1.5)  # annulus band, RCC sector, inside th
 # lvot, NCC sector (180-300), inside the conduction wedge (270-330 deg, r >= R - 3 = 8.6 mm)
 LVOT_CONDUCTION = Sphere(-6.0, 10.5, 285.0, 1.5)
 
+ALL_RULE_IDS = {
+    "pvl.lvot_calcium",
+    "pvl.leaflet_calcium_850",
+    "pvl.protrusion",
+    "pvl.undersizing_with_lvot_calcium",
+    "rupture.lvot_calcium_oversizing",
+    "conduction.ms_length",
+    "conduction.delta_msid",
+    "conduction.calcium_near_zone",
+    "conduction.ncc_lvot_calcium",
+    "as.agatston",
+    "mitral.mac_score",
+    "mitral.neo_lvot",
+}
+
 
 @pytest.fixture(scope="module")
 def case():
@@ -500,7 +515,8 @@ def check_results_document(doc: dict) -> None:
     assert set(doc["calcium"]["by_cusp"]) == {"RCC", "LCC", "NCC"}
     for lesion in doc["lesions"]:
         assert lesion.keys() >= LESION_FIELDS
-    assert len(doc["flags"]) == 10
+    # The ten aortic rules of section 7 plus the two mitral rules of section 8.
+    assert {f["id"] for f in doc["flags"]} == ALL_RULE_IDS
     for flag in doc["flags"]:
         assert flag.keys() >= FLAG_FIELDS
     assert doc["disclaimer"] == DISCLAIMER

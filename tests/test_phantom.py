@@ -28,6 +28,8 @@ FLAG_IDS = {
     "conduction.calcium_near_zone",
     "conduction.ncc_lvot_calcium",
     "as.agatston",
+    "mitral.mac_score",
+    "mitral.neo_lvot",
 }
 
 

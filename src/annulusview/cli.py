@@ -36,6 +36,12 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--valve-type", choices=("balloon", "self-expanding"), help="planned valve type")
     p.add_argument("--implant-depth", type=float, metavar="MM", help="planned implant depth")
     p.add_argument("--sex", choices=("M", "F"), help="patient sex when the header lacks it")
+    p.add_argument(
+        "--mitral-valve",
+        metavar="D,H,SHARE",
+        help="virtual mitral valve for the neo-LVOT: diameter mm, height mm, ventricular share "
+        "(default from the rules file, e.g. 29,22,0.8)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.pdf")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.add_argument("--show-identity", action="store_true", help="print patient name and ID")
+
+    p = sub.add_parser("export", help="write meshes (STL/PLY) and DICOM SEG/SR")
+    _add_analysis_options(p)
+    p.add_argument("--stl", metavar="OUT.stl", help="all calcium as one STL surface (LPS mm)")
+    p.add_argument("--ply", metavar="OUT.ply", help="all calcium as one PLY surface (LPS mm)")
+    p.add_argument("--meshes-dir", metavar="DIR", help="per-lesion and region STL+PLY files")
+    p.add_argument("--seg", metavar="OUT.dcm", help="DICOM Segmentation of the calcium")
+    p.add_argument("--seg-per-region", action="store_true", help="one SEG segment per region")
+    p.add_argument("--sr", metavar="OUT.dcm", help="DICOM SR TID 1500 measurement report")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--show-identity", action="store_true", help="keep patient name and ID")
     return parser
 
 

@@ -12,7 +12,25 @@ from annulusview.core.atomic import check_output_path
 from annulusview.core.errors import InputError
 
 if TYPE_CHECKING:
+    from annulusview.core.neo_lvot import VirtualValve
     from annulusview.core.results import Results
+
+
+def parse_mitral_valve(text: str | None) -> VirtualValve | None:
+    """``"D,H,SHARE"`` (mm, mm, 0-1) -> :class:`VirtualValve`; None keeps the rules' defaults."""
+    from annulusview.core.neo_lvot import VirtualValve
+
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        diameter, height, share = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(
+            f"--mitral-valve {text!r} is not three numbers.",
+            "Give diameter mm, height mm and ventricular share, e.g. 29,22,0.8.",
+        ) from None
+    return VirtualValve(diameter, height, share)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -56,6 +74,7 @@ def format_summary(r: Results) -> str:
             f"{les.distance_to_lvot_mm:>8.1f}{les.distance_to_conduction_mm:>9.1f}"
             f"{les.inward_extent_mm:>8.1f}"
         )
+    lines += _mitral_summary(r)
     lines += ["", "Risk flags"]
     for flag in r.flags:
         lines.append(f"  [{flag.level:^12}] {flag.id}: {flag.message}")
@@ -64,6 +83,39 @@ def format_summary(r: Results) -> str:
         lines += ["", "Warnings"] + [f"  - {w}" for w in r.warnings]
     lines += ["", r.disclaimer]
     return "\n".join(lines)
+
+
+def _mitral_summary(r: Results) -> list[str]:
+    """Mitral annulus, MAC score and neo-LVOT lines, or why they were not assessed."""
+    if r.mitral is None:
+        return []
+    m = r.mitral.to_dict()
+    lines = ["", "Mitral"]
+    ann = m.get("annulus")
+    if ann:
+        lines.append(
+            f"  annulus perimeter {ann['perimeter_mm']:.1f} mm  area {ann['area_mm2']:.1f} mm^2  "
+            f"AP {_fmt(ann.get('ap_diameter_mm'))}  IC {_fmt(ann.get('ic_diameter_mm'))} mm"
+        )
+    mac = m.get("mac")
+    if mac:
+        score = mac.get("score") or {}
+        lines.append(
+            f"  MAC extent {_fmt(mac.get('extent_deg'), 0)} deg, thickness mean "
+            f"{_fmt(mac.get('thickness_mean_mm'))} / max {_fmt(mac.get('thickness_max_mm'))} mm; "
+            f"MAC CT score {score.get('total', '-')} ({score.get('grade', '-')}): thickness "
+            f"{score.get('thickness', '-')}, extent {score.get('extent', '-')}, trigones "
+            f"{score.get('trigones', '-')}, leaflets {score.get('leaflets', '-')}"
+        )
+    neo = m.get("neo_lvot")
+    if neo:
+        lines.append(
+            f"  neo-LVOT {neo['area_mm2']:.0f} mm^2, narrowest "
+            f"{_fmt(neo.get('distance_from_annulus_mm'))} mm below the aortic annulus"
+        )
+    for part, reason in (m.get("not_assessed") or {}).items():
+        lines.append(f"  {part}: not assessed ({reason})")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     json_out = None if args.json in (None, "-") else check_output_path(Path(args.json), True)
     csv_out = None if args.csv is None else check_output_path(Path(args.csv), True)
 
+    mitral_valve = parse_mitral_valve(getattr(args, "mitral_valve", None))
+
     volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
     valve = PlannedValve(args.valve_size, args.valve_type, args.implant_depth)
     results = analyze(
@@ -98,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         threshold=threshold,
         valve=valve,
         sex=args.sex,
+        mitral_valve=mitral_valve,
         progress=stderr_progress("Analysing"),
     )
     if args.json == "-":

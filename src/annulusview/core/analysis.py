@@ -31,6 +31,8 @@ from annulusview.core.calcium import (
 )
 from annulusview.core.frame import CUSPS, AnnulusFrame, check_landmarks
 from annulusview.core.landmarks import Landmarks
+from annulusview.core.mitral import MitralResults, analyze_mitral
+from annulusview.core.neo_lvot import VirtualValve
 from annulusview.core.progress import CancelToken, ProgressCallback, check, report
 from annulusview.core.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.results import CalciumSummary, CalciumTotal, Lesion, Results
@@ -178,6 +180,7 @@ def analyze(
     threshold: str | float | None = None,
     valve: PlannedValve | None = None,
     sex: str | None = None,
+    mitral_valve: VirtualValve | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Results:
@@ -198,6 +201,8 @@ def analyze(
         Planned valve (size mm, type, implant depth mm) for the oversizing and delta-MSID rules.
     sex
         ``"M"``/``"F"``; overrides the header's PatientSex (needed by ``as.agatston``).
+    mitral_valve
+        Virtual mitral valve for the neo-LVOT (defaults from the rules file when None).
     progress, cancel
         Progress callback ``(fraction, text)`` and cancellation token.
 
@@ -392,6 +397,26 @@ def analyze(
                 "uses the default depth."
             )
 
+    with timer.stage("mitral"):
+        # Section 8 on the same threshold and frame; never raises for missing mitral input,
+        # it says not_assessed with the reason instead.
+        report(progress, 0.95, "Mitral annulus and neo-LVOT")
+        mitral: MitralResults = analyze_mitral(
+            volume,
+            landmarks,
+            thr.hu,
+            aortic_origin=frame.origin_lps,
+            aortic_normal=frame.normal_lps,
+            lumen_hu=lumen_hu,
+            contrast=contrast,
+            valve=mitral_valve,
+            rules=rules,
+            cancel=cancel,
+        )
+        flags = (*flags, *mitral.flags)
+        warnings.extend(mitral.warnings)
+    check(cancel)
+
     parameters = {
         "rules_source": rules.source,
         "rules": rules.to_dict(),
@@ -454,6 +479,7 @@ def analyze(
         parameters=parameters,
         warnings=tuple(dict.fromkeys(warnings)),
         timings_s=dict(timer.times),
+        mitral=mitral,
         lesion_voxels_kji=lesion_vox.kji,
         lesion_voxel_ids=lesion_labels,
     )

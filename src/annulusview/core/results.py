@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,9 @@ from annulusview.core.annulus import AnnulusMeasurement
 from annulusview.core.atomic import atomic_write_text
 from annulusview.core.frame import AnnulusFrame
 from annulusview.core.risk import Flag
+
+if TYPE_CHECKING:
+    from annulusview.core.mitral import MitralResults
 
 RESULTS_SCHEMA = "annulusview.results/1"
 FloatArray = npt.NDArray[np.float64]
@@ -217,6 +220,7 @@ class Results:
     warnings: tuple[str, ...] = ()
     timings_s: Mapping[str, float] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
+    mitral: MitralResults | None = None
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -271,6 +275,7 @@ class Results:
             "flags": [f.to_dict() for f in self.flags],
             "parameters": dict(self.parameters),
             "warnings": list(self.warnings),
+            "mitral": None if self.mitral is None else self.mitral.to_dict(),
             "timings_s": dict(self.timings_s),
             "disclaimer": self.disclaimer,
         }

@@ -421,6 +421,33 @@ EXPECTED_FLAGS: dict[str, list[dict[str, str]]] = {
 }
 
 
+# Section 8 rules, hand-derived. Neo-LVOT: the mitral annulus centre lies 36.5 mm from the LVOT
+# axis, 13 mm below the aortic annulus, its axis 41 deg from n; the default virtual valve
+# (29 mm, 22 mm high, 80 % ventricular) reaches at most 36.5 - 17.6 sin 41 - 14.5 = 10.5 mm from
+# the axis, so it can cut at most a ~2.5 mm deep segment (< 30 mm2) off the 449 mm2 LVOT
+# ellipse: the neo-LVOT stays far above 190 mm2.
+_NEO_LVOT_LOW = {
+    "id": "mitral.neo_lvot",
+    "level": "low",
+    "why": "default virtual valve cuts < 30 mm2 off the 449 mm2 LVOT: neo-LVOT > 190 mm2",
+}
+_NO_MAC = {"id": "mitral.mac_score", "level": "low", "why": "no mitral annular calcium: score 0"}
+EXPECTED_FLAGS["tavr-contrast"] += [_NO_MAC, _NEO_LVOT_LOW]
+EXPECTED_FLAGS["normal"] += [_NO_MAC, _NEO_LVOT_LOW]
+EXPECTED_FLAGS["tavr-noncontrast"] += [
+    _NO_MAC,
+    {"id": "mitral.neo_lvot", "level": "not_assessed", "why": "non-contrast CT"},
+]
+EXPECTED_FLAGS["mac"] += [
+    {
+        "id": "mitral.mac_score",
+        "level": "moderate",
+        "why": "MAC CT score 2 + 2 + 1 + 0 = 5: moderate (4-6)",
+    },
+    _NEO_LVOT_LOW,
+]
+
+
 def build_truth(
     spec: CaseSpec,
     seed: int,
