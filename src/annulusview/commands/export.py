@@ -1,0 +1,135 @@
+"""``annulusview export``: calcium and region meshes (STL/PLY) and DICOM SEG/SR, headless.
+
+Also home of :func:`prepare_case`, the load-and-analyse step the screenshot, report and export
+commands share (the same core calls as ``annulusview analyze``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from annulusview.commands._common import stderr_progress
+from annulusview.core.atomic import check_output_path
+from annulusview.core.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from annulusview.core.landmarks import Landmarks
+    from annulusview.core.results import Results
+    from annulusview.core.volume import Volume
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    """A loaded study, its landmarks and the analysis results."""
+
+    volume: Volume
+    landmarks: Landmarks
+    results: Results
+
+
+def prepare_case(args: argparse.Namespace) -> PreparedCase:
+    """Load the study and landmarks named by the analysis options and analyse them.
+
+    Cheap checks (rules, threshold, valve, landmarks) run before the study is loaded. Typed
+    errors propagate to the CLI (exit 3).
+    """
+    import annulusview
+    from annulusview.core.analysis import analyze
+    from annulusview.core.calcium import parse_threshold_option
+    from annulusview.core.frame import check_hinges
+    from annulusview.core.landmarks import read_landmarks
+    from annulusview.core.risk import PlannedValve
+    from annulusview.core.rules import load_rules
+
+    rules = load_rules(args.rules)
+    threshold = parse_threshold_option(args.threshold)
+    if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
+        raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
+    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:
+        raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
+    landmarks = read_landmarks(args.landmarks)
+    check_hinges(landmarks)
+    volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
+    results = analyze(
+        volume,
+        landmarks,
+        rules,
+        threshold=threshold,
+        valve=PlannedValve(args.valve_size, args.valve_type, args.implant_depth),
+        sex=args.sex,
+        progress=stderr_progress("Analysing"),
+    )
+    return PreparedCase(volume, landmarks, results)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write every requested output; nothing requested is a usage error (exit 2)."""
+    from annulusview.core.deid import volume_identity
+
+    outputs = {
+        "stl": args.stl,
+        "ply": args.ply,
+        "seg": args.seg,
+        "sr": args.sr,
+    }
+    if not any(outputs.values()) and not args.meshes_dir:
+        print(
+            "annulusview: export: nothing to write; give --stl, --ply, --meshes-dir, --seg "
+            "or --sr.",
+            file=sys.stderr,
+        )
+        return 2
+    checked = {
+        key: check_output_path(Path(value), args.force) for key, value in outputs.items() if value
+    }
+    meshes_dir = None
+    if args.meshes_dir:
+        meshes_dir = Path(args.meshes_dir).expanduser()
+        if meshes_dir.exists() and not meshes_dir.is_dir():
+            raise OutputError(f"{meshes_dir} is not a folder.", "Choose a folder.")
+        if not meshes_dir.exists():
+            check_output_path(meshes_dir, False)  # its parent must exist and be writable
+            try:
+                meshes_dir.mkdir()
+            except OSError as exc:
+                raise OutputError(f"Cannot create {meshes_dir}: {exc.strerror or exc}.") from exc
+        check_output_path(meshes_dir / ".annulusview-check", True)
+
+    case = prepare_case(args)
+    identity = volume_identity(case.volume, args.show_identity)
+    written: list[Path] = []
+    if "stl" in checked or "ply" in checked or meshes_dir is not None:
+        from annulusview.scene import mesh_export
+
+        meshes = mesh_export.case_meshes(case.volume, case.results, case.landmarks)
+        for key in ("stl", "ply"):
+            if key in checked:
+                written.append(mesh_export.write_mesh(checked[key], meshes.all_calcium(), key))
+        if meshes_dir is not None:
+            written.extend(mesh_export.write_mesh_folder(meshes_dir, meshes, args.force))
+    if "seg" in checked or "sr" in checked:
+        from annulusview.core import dicom_export
+
+        if "seg" in checked:
+            written.append(
+                dicom_export.write_segmentation(
+                    checked["seg"],
+                    case.volume,
+                    case.results,
+                    identity,
+                    per_region=args.seg_per_region,
+                )
+            )
+        if "sr" in checked:
+            written.append(
+                dicom_export.write_measurement_report(
+                    checked["sr"], case.volume, case.results, identity
+                )
+            )
+    for path in written:
+        print(path)
+    return 0

@@ -1,0 +1,366 @@
+"""DICOM outputs with highdicom: a Segmentation of the calcium lesions and a TID 1500
+Measurement Report (Comprehensive 3D SR) of the annulus, calcium and risk flags.
+
+Both reference the source CT series (headers read from ``Volume.source_paths``) and are
+de-identified by default through :mod:`annulusview.core.deid`: patient name and ID become the
+case code, birth date and accession number are emptied; study, series and frame-of-reference
+UIDs are kept so the references stay valid.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+import numpy.typing as npt
+import pydicom
+from highdicom.sr.coding import CodedConcept
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from scipy import ndimage
+
+from annulusview import __version__
+from annulusview.core.atomic import atomic_write_with
+from annulusview.core.deid import CaseIdentity, deidentify_dataset
+from annulusview.core.errors import OutputError
+from annulusview.core.volume import Volume
+
+MANUFACTURER = "AnnulusView project"
+MODEL = "AnnulusView"
+SEG_SERIES_NUMBER = 9001
+SR_SERIES_NUMBER = 9002
+PRIVATE_SCHEME = "99AVW"  # private coding scheme for concepts without a standard code
+
+# Segment coding (3D Slicer / DCMQI conventions)
+CATEGORY = CodedConcept("49755003", "SCT", "Morphologically abnormal structure")
+CALCIFICATION = CodedConcept("18115005", "SCT", "Pathologic calcification")
+AORTIC_VALVE = CodedConcept("34202007", "SCT", "Aortic valve")
+REGION_SITES = {
+    "leaflet": CodedConcept("6530003", "SCT", "Cardiac valve leaflet"),
+    "annulus": CodedConcept("77583004", "SCT", "Aortic valve ring"),
+    "lvot": CodedConcept("13418002", "SCT", "Left ventricle outflow tract"),
+    "other": AORTIC_VALVE,
+}
+REGION_TEXT = {"leaflet": "Leaflet", "annulus": "Annulus", "lvot": "LVOT", "other": "Other"}
+LEVEL_CODES = {
+    "high": CodedConcept("75540009", "SCT", "High"),
+    "moderate": CodedConcept("6736007", "SCT", "Moderate"),
+    "low": CodedConcept("62482003", "SCT", "Low"),
+    "not_assessed": CodedConcept("NOTASSESSED", PRIVATE_SCHEME, "Not assessed"),
+}
+UCUM = {
+    "mm": CodedConcept("mm", "UCUM", "millimeter"),
+    "mm2": CodedConcept("mm2", "UCUM", "square millimeter"),
+    "mm3": CodedConcept("mm3", "UCUM", "cubic millimeter"),
+    "score": CodedConcept("1", "UCUM", "no units"),
+}
+
+
+def _algorithm() -> hd.AlgorithmIdentificationSequence:
+    """Threshold, 26-connected components and region rules, run on user-placed landmarks."""
+    return hd.AlgorithmIdentificationSequence(
+        name="AnnulusView calcium",
+        family=codes.cid7162.HistogramAnalysis,
+        version=__version__,
+    )
+
+
+def read_source_datasets(volume: Volume) -> list[Dataset]:
+    """The source CT headers in slice order (pixels skipped), checked against the volume.
+
+    Raises
+    ------
+    OutputError
+        The volume was not read from a DICOM series, or it was resampled (tilt, gaps), so its
+        slices no longer match the source images one to one.
+    """
+    paths = list(volume.source_paths)
+    if not paths:
+        raise OutputError(
+            "DICOM outputs need a DICOM source series.", "Load the study from DICOM files."
+        )
+    if volume.metadata.get("resampled") or len(paths) != volume.shape[0]:
+        raise OutputError(
+            "The volume was resampled from its source images (tilt or uneven gaps), so a DICOM "
+            "Segmentation cannot reference them slice by slice.",
+            "Use the STL/PLY meshes or the results JSON instead.",
+        )
+    datasets: list[Dataset] = [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
+    return datasets
+
+
+def lesion_label_volume(volume: Volume, results: Any) -> npt.NDArray[np.int32]:
+    """The analysis's lesion labels as a volume (0 = none, else the lesion id).
+
+    Recomputed from the results exactly as the analysis defined them (clinical-model.md 5): the
+    voxels >= ``threshold_hu`` inside the analysis cylinder, 26-connected components of at least
+    ``min_lesion_mm3``, each matched to the result lesion with the same size and centroid.
+    """
+    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
+    out = np.zeros(volume.shape, dtype=np.int32)
+    lesions = res.get("lesions") or []
+    if not lesions:
+        return out
+    params = res.get("parameters") or {}
+    area = params.get("analysis_region") or {}
+    frame = res.get("frame") or {}
+    origin = np.asarray(frame["origin_lps"], dtype=np.float64)
+    normal = np.asarray(frame["normal_lps"], dtype=np.float64)
+    lo = np.array(area["crop_lo_kji"], dtype=int)
+    hi = np.array(area["crop_hi_kji"], dtype=int)
+    crop = volume.hu[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    local = np.nonzero(crop >= float(res["threshold_hu"]))
+    kji = np.stack(local, axis=1) + lo
+    lps = volume.index_to_lps(kji[:, ::-1])
+    d = lps - origin
+    h = d @ normal
+    r = np.linalg.norm(d - h[:, None] * normal, axis=1)
+    inside = (r <= float(area["r_le_mm"])) & (h >= float(area["h_ge_mm"]))
+    inside &= h <= float(area["h_le_mm"])
+    mask = np.zeros(crop.shape, dtype=bool)
+    mask[tuple(np.asarray(local)[:, inside])] = True
+    comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
+    if n == 0:
+        return out
+    sizes = np.bincount(comp.ravel(), minlength=n + 1)
+    centres = ndimage.center_of_mass(mask, comp, range(1, n + 1))
+    comp_lps = volume.index_to_lps(np.asarray(centres)[:, ::-1] + lo[::-1])
+    sub = out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    for lesion in lesions:
+        same = np.nonzero(sizes[1:] == int(lesion.get("voxel_count", -1)))[0]
+        candidates = same if len(same) else np.arange(n)
+        dist = np.linalg.norm(comp_lps[candidates] - np.asarray(lesion["centroid_lps"]), axis=1)
+        best = int(candidates[int(np.argmin(dist))])
+        if float(dist.min()) <= 2.0:
+            sub[comp == best + 1] = int(lesion["id"])
+    return out
+
+
+def _segments(
+    labels: npt.NDArray[np.int32], lesions: Sequence[Mapping[str, Any]], per_region: bool
+) -> tuple[npt.NDArray[np.uint8], list[hd.seg.SegmentDescription]]:
+    """Binary masks (frames, rows, cols, segments) and their descriptions."""
+    if per_region:
+        groups: dict[str, list[int]] = {}
+        for les in lesions:
+            groups.setdefault(str(les.get("region", "other")), []).append(int(les["id"]))
+        names = [n for n in ("leaflet", "annulus", "lvot", "other") if n in groups]
+        masks = [np.isin(labels, groups[n]) for n in names]
+        titles = [f"Calcium ({REGION_TEXT[n]})" for n in names]
+        sites = [REGION_SITES[n] for n in names]
+    else:
+        masks = [labels > 0]
+        titles = ["Calcium"]
+        sites = [AORTIC_VALVE]
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=i + 1,
+            segment_label=title,
+            segmented_property_category=CATEGORY,
+            segmented_property_type=CALCIFICATION,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
+            algorithm_identification=_algorithm(),
+            tracking_uid=hd.UID(),
+            tracking_id=title,
+            anatomic_regions=[site],
+        )
+        for i, (title, site) in enumerate(zip(titles, sites, strict=True))
+    ]
+    stack = np.stack(masks, axis=-1).astype(np.uint8)
+    return stack, descriptions
+
+
+def build_segmentation(
+    volume: Volume,
+    results: Any,
+    identity: CaseIdentity,
+    per_region: bool = False,
+    source: Sequence[Dataset] | None = None,
+) -> hd.seg.Segmentation:
+    """A binary DICOM Segmentation of the calcium lesions referencing the source CT.
+
+    Parameters
+    ----------
+    volume
+        The analysed volume (its slices must be the source images, in order).
+    results
+        ``Results`` or the results dict.
+    identity
+        De-identification decision (the case code replaces name and ID unless opted in).
+    per_region
+        One segment per lesion region (``Calcium (LVOT)``...) instead of one ``Calcium``.
+    source
+        The source headers (read from ``volume.source_paths`` when None).
+    """
+    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
+    datasets = list(source) if source is not None else read_source_datasets(volume)
+    labels = lesion_label_volume(volume, res)
+    masks, descriptions = _segments(labels, res.get("lesions") or [], per_region)
+    if not masks.any():
+        raise OutputError("There is no calcium to segment.", "Nothing was written.")
+    seg = hd.seg.Segmentation(
+        source_images=datasets,
+        pixel_array=masks,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=SEG_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name=MODEL,
+        software_versions=__version__,
+        device_serial_number="none",
+        content_description="Calcium lesions (AnnulusView)",
+        content_label="CALCIUM",
+        series_description="AnnulusView calcium segmentation",
+    )
+    deidentify_dataset(seg, identity)
+    return seg
+
+
+def _code(value: str, meaning: str) -> CodedConcept:
+    return CodedConcept(value, PRIVATE_SCHEME, meaning[:64])
+
+
+def _measurement(
+    name: CodedConcept,
+    value: float | None,
+    unit: str,
+    derivation: CodedConcept | None = None,
+    method: CodedConcept | None = None,
+) -> hd.sr.Measurement | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return hd.sr.Measurement(
+        name=name, value=float(value), unit=UCUM[unit], derivation=derivation, method=method
+    )
+
+
+def _group(
+    label: str,
+    site: CodedConcept,
+    measurements: Sequence[hd.sr.Measurement | None],
+    evaluations: Sequence[hd.sr.QualitativeEvaluation] = (),
+) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=label),
+        finding_sites=[hd.sr.FindingSite(site)],
+        measurements=[m for m in measurements if m is not None] or None,
+        qualitative_evaluations=list(evaluations) or None,
+    )
+
+
+def build_measurement_report(
+    volume: Volume,
+    results: Any,
+    identity: CaseIdentity,
+    source: Sequence[Dataset] | None = None,
+) -> hd.sr.Comprehensive3DSR:
+    """A TID 1500 Measurement Report of the annulus, calcium by region and the risk flags.
+
+    Annulus: perimeter, area, minimum/maximum diameter, area- and perimeter-derived diameters.
+    Calcium: total and per-region volume (mm^3), Agatston when reported. Risk flags: one
+    qualitative evaluation each (name = rule, value = High/Moderate/Low/Not assessed).
+    """
+    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
+    datasets = list(source) if source is not None else read_source_datasets(volume)
+    a = res.get("annulus") or {}
+    method_area = _code("AREADERIVED", "Area-derived diameter 2*sqrt(area/pi)")
+    method_perim = _code("PERIMDERIVED", "Perimeter-derived diameter perimeter/pi")
+    annulus = _group(
+        "Aortic annulus",
+        REGION_SITES["annulus"],
+        [
+            _measurement(codes.SCT.Perimeter, a.get("perimeter_mm"), "mm"),
+            _measurement(codes.SCT.Area, a.get("area_mm2"), "mm2"),
+            _measurement(codes.SCT.Diameter, a.get("d_min_mm"), "mm", codes.SCT.Minimum),
+            _measurement(codes.SCT.Diameter, a.get("d_max_mm"), "mm", codes.SCT.Maximum),
+            _measurement(codes.SCT.Diameter, a.get("d_area_mm"), "mm", None, method_area),
+            _measurement(codes.SCT.Diameter, a.get("d_perimeter_mm"), "mm", None, method_perim),
+        ],
+    )
+    ca = res.get("calcium") or {}
+    groups = [annulus]
+    calcium_total = [_measurement(codes.SCT.Volume, ca.get("volume_mm3"), "mm3")]
+    if ca.get("agatston") is not None:
+        calcium_total.append(_measurement(codes.DCM.CalciumScore, ca.get("agatston"), "score"))
+    groups.append(_group("Calcium (all)", AORTIC_VALVE, calcium_total))
+    for name, total in (ca.get("by_region") or {}).items():
+        site = REGION_SITES.get(
+            name, CodedConcept("CONDUCTIONZONE", PRIVATE_SCHEME, "Conduction zone")
+        )
+        items = [_measurement(codes.SCT.Volume, total.get("volume_mm3"), "mm3")]
+        if total.get("agatston") is not None:
+            items.append(_measurement(codes.DCM.CalciumScore, total.get("agatston"), "score"))
+        groups.append(_group(f"Calcium ({REGION_TEXT.get(name, name)})", site, items))
+    evaluations = [
+        hd.sr.QualitativeEvaluation(
+            name=_code(str(f["id"]), f"Risk flag {f['id']}"),
+            value=LEVEL_CODES.get(str(f.get("level")), LEVEL_CODES["not_assessed"]),
+        )
+        for f in res.get("flags") or []
+    ]
+    groups.append(_group("Risk flags", AORTIC_VALVE, [], evaluations))
+    observer = hd.sr.ObservationContext(
+        observer_device_context=hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                uid=hd.UID(), name=MODEL, manufacturer_name=MANUFACTURER, model_name=__version__
+            ),
+        )
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=observer,
+        procedure_reported=CodedConcept("241547009", "SCT", "CT of heart"),
+        imaging_measurements=groups,
+    )
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=datasets,
+        content=report,
+        series_instance_uid=hd.UID(),
+        series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        series_description="AnnulusView measurement report",
+    )
+    deidentify_dataset(sr, identity)
+    return sr
+
+
+def _write_dataset(tmp: Path, ds: Dataset) -> None:
+    """Save ``ds`` to the temporary file (the step a full disk would break)."""
+    ds.save_as(tmp, enforce_file_format=True)
+
+
+def _save(path: str | Path, ds: Dataset) -> Path:
+    p = Path(path).expanduser()
+    try:
+        atomic_write_with(p, lambda tmp: _write_dataset(tmp, ds))
+    except OSError as exc:  # pragma: no cover - atomic_write_with already maps OSError
+        full = exc.errno == errno.ENOSPC
+        raise OutputError(f"Could not write {p}.", "Free space." if full else "") from exc
+    return p
+
+
+def write_segmentation(
+    path: str | Path,
+    volume: Volume,
+    results: Any,
+    identity: CaseIdentity,
+    per_region: bool = False,
+) -> Path:
+    """Build the calcium SEG and write it atomically. Returns the path."""
+    return _save(path, build_segmentation(volume, results, identity, per_region))
+
+
+def write_measurement_report(
+    path: str | Path, volume: Volume, results: Any, identity: CaseIdentity
+) -> Path:
+    """Build the TID 1500 SR and write it atomically. Returns the path."""
+    return _save(path, build_measurement_report(volume, results, identity))

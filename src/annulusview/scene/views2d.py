@@ -1,0 +1,510 @@
+"""One function per picture: :func:`render_view` draws the 3D scene or a 2-D reformat with its
+overlays and annotations into any pyvista plotter; :func:`save_view_png` renders it off-screen
+and writes a de-identified PNG atomically.
+
+2-D views are VTK too: an image actor of the reformat (:mod:`annulusview.core.reformat`) in a
+plane coordinate system (x = screen right, y = screen up, mm, origin at the annulus centre),
+with the lumen contour, lesion outlines (coloured by distance, as in 3D), region outlines and a
+crosshair drawn as lines, and a parallel camera so the scale bar is exact. The window can call
+:func:`render_view` on its ``QtInteractor`` and export exactly what the command line writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyvista as pv
+import vtk
+from scipy import ndimage
+from vtkmodules.util.numpy_support import numpy_to_vtk
+
+from annulusview.core.atomic import atomic_write_with
+from annulusview.core.deid import CaseIdentity, volume_identity
+from annulusview.core.reformat import oblique_slice, window_to_uint8
+from annulusview.scene import annotate, geometry
+from annulusview.scene.build import (
+    ANNULUS_COLOR,
+    CONDUCTION_COLOR,
+    LVOT_COLOR,
+    SceneHandles,
+    build_scene,
+    camera_carm_text,
+    set_camera_preset,
+)
+from annulusview.scene.state import COLOR_BY_FIELD, SceneState
+
+FloatArray = npt.NDArray[np.float64]
+VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
+VIEW_TITLES = {
+    "3d": "3D view",
+    "annulus": "Annulus plane",
+    "lvot": "LVOT long axis through the conduction zone",
+    "axial": "Axial",
+    "coronal": "Coronal",
+    "sagittal": "Sagittal",
+}
+DEFAULT_SIZE = (1920, 1080)
+LESION_SLAB_MM = 2.0  # lesion outlines: labels within +-2 mm of the plane
+CROSSHAIR_COLOR = "#66CCEE"
+# screen (right, down) in LPS for the orthogonal views, radiological convention
+_ORTHO_AXES = {
+    "axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+    "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
+    "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
+}
+
+
+@dataclass(frozen=True)
+class Plane:
+    """A 2-D view plane: centre, screen right and down (unit, LPS), field of view and pixel."""
+
+    origin: FloatArray
+    right: FloatArray
+    down: FloatArray
+    size_mm: float
+    pixel_mm: float
+
+    @property
+    def normal(self) -> FloatArray:
+        n = np.cross(self.right, self.down)
+        return n / np.linalg.norm(n)
+
+    def to_xy(self, lps: npt.ArrayLike) -> FloatArray:
+        """LPS points to plane coordinates ``(x right, y up)`` mm, shape (N, 2)."""
+        d = np.asarray(lps, dtype=np.float64).reshape(-1, 3) - self.origin
+        return np.stack([d @ self.right, -(d @ self.down)], axis=1)
+
+
+@dataclass
+class ViewResult:
+    """What :func:`render_view` drew: the 3D handles (3D view) or the plane (2-D views)."""
+
+    view: str
+    info: annotate.ViewInfo
+    handles: SceneHandles | None = None
+    plane: Plane | None = None
+
+
+def _unit(v: npt.ArrayLike) -> FloatArray:
+    a = np.asarray(v, dtype=np.float64)
+    return a / np.linalg.norm(a)
+
+
+def view_plane(state: SceneState, view: str) -> Plane:
+    """The plane of a 2-D view, through the annulus centre (the same planes as the window).
+
+    ``annulus``: the annulus plane, screen axes close to an axial view. ``lvot``: long axis
+    through the valve axis and the conduction zone centre, aorta up. ``axial``/``coronal``/
+    ``sagittal``: patient axes through the annulus centre.
+    """
+    geom = geometry.region_geometry(state.results_dict, state.landmarks)
+    if state.volume is None:
+        raise ValueError("no volume to reformat")
+    if geom is None:
+        centre = state.volume.index_to_lps((np.array(state.volume.shape[::-1]) - 1) / 2.0)
+        if view in ("annulus", "lvot"):
+            raise ValueError(f"the {view} view needs the hinge landmarks")
+    else:
+        centre = geom.origin
+    if view == "annulus":
+        assert geom is not None
+        n = geom.normal
+        right = np.array([1.0, 0.0, 0.0]) - n[0] * n
+        down = np.array([0.0, 1.0, 0.0]) - n[1] * n
+        right = _unit(right)
+        down = _unit(down - (down @ right) * right)
+        return Plane(centre, right, down, 60.0, 0.25)
+    if view == "lvot":
+        assert geom is not None
+        theta = geom.conduction[0]
+        radial = geom.to_lps(np.array(1.0), np.array(theta), np.array(0.0)) - geom.origin
+        right = _unit(radial)
+        down = _unit(-geom.normal - (-geom.normal @ right) * right)
+        return Plane(centre, right, down, 70.0, 0.3)
+    right, down = (np.asarray(a) for a in _ORTHO_AXES[view])
+    return Plane(centre, right, down, 100.0, 0.4)
+
+
+def _image_actor(image_u8: npt.NDArray[np.uint8], plane: Plane) -> Any:
+    """A VTK image actor of a reformat, placed in plane coordinates (row 0 at the top)."""
+    n_rows, n_cols = image_u8.shape
+    img = vtk.vtkImageData()
+    img.SetDimensions(n_cols, n_rows, 1)
+    img.SetSpacing(plane.pixel_mm, plane.pixel_mm, 1.0)
+    img.SetOrigin(-(n_cols - 1) / 2.0 * plane.pixel_mm, -(n_rows - 1) / 2.0 * plane.pixel_mm, 0)
+    scalars = numpy_to_vtk(np.ascontiguousarray(image_u8[::-1]).ravel(), deep=True)
+    img.GetPointData().SetScalars(scalars)
+    actor = vtk.vtkImageActor()
+    actor.GetMapper().SetInputData(img)
+    actor.InterpolateOn()
+    return actor
+
+
+def _polyline(xy: FloatArray, closed: bool = False, z: float = 0.5) -> pv.PolyData:
+    pts = np.column_stack([xy, np.full(len(xy), z)])
+    n = len(pts)
+    idx = list(range(n)) + ([0] if closed else [])
+    return pv.PolyData(pts, lines=np.array([len(idx), *idx]))
+
+
+def _window(res: dict[str, Any] | None) -> tuple[float, float]:
+    """(width, level) HU: calcium stays white, the contrast lumen grey."""
+    if res and res.get("contrast"):
+        return 1200.0, 350.0
+    return 700.0, 150.0
+
+
+def _lesion_labels(state: SceneState) -> npt.NDArray[np.int32] | None:
+    if state.volume is None or state.results is None:
+        return None
+    key = ("labels2d", id(state.volume), id(state.results))
+    if state.cache.get("labels2d_key") != key:
+        state.cache["labels2d_key"] = key
+        state.cache["labels2d"] = geometry.lesion_label_volume(state.volume, state.results)
+    labels: npt.NDArray[np.int32] = state.cache["labels2d"]
+    return labels
+
+
+def _slab_labels(state: SceneState, plane: Plane, n: int) -> npt.NDArray[np.int32] | None:
+    """Lesion ids on the plane's pixel grid: the largest id within +-slab of the plane."""
+    labels = _lesion_labels(state)
+    volume = state.volume
+    if labels is None or volume is None or not labels.any():
+        return None
+    offsets = (np.arange(n) - (n - 1) / 2.0) * plane.pixel_mm
+    out = np.zeros((n, n), dtype=np.int32)
+    step = min(volume.spacing_mm) / 2.0
+    for dz in np.arange(-LESION_SLAB_MM, LESION_SLAB_MM + 1e-6, step):
+        centre = plane.origin + dz * plane.normal
+        pts = (
+            centre[None, None, :]
+            + offsets[None, :, None] * plane.right[None, None, :]
+            + offsets[:, None, None] * plane.down[None, None, :]
+        )
+        ijk = volume.lps_to_index(pts.reshape(-1, 3))
+        vals = ndimage.map_coordinates(labels, ijk[:, ::-1].T, order=0, cval=0, mode="constant")
+        out = np.maximum(out, vals.reshape(n, n).astype(np.int32))
+    return out
+
+
+def _add_lesion_outlines(plotter: Any, state: SceneState, plane: Plane, u: float) -> int:
+    """Outline each lesion in the slab, coloured by its distance. Returns the number drawn."""
+    res = state.results_dict or {}
+    n = max(2, round(plane.size_mm / plane.pixel_mm))
+    slab = _slab_labels(state, plane, n)
+    if slab is None:
+        return 0
+    field = COLOR_BY_FIELD[state.color_by]
+    drawn = 0
+    for lesion in res.get("lesions") or []:
+        mask = slab == int(lesion["id"])
+        if not mask.any():
+            continue
+        grid = pv.ImageData(
+            dimensions=(n + 2, n + 2, 1),
+            spacing=(plane.pixel_mm, plane.pixel_mm, 1.0),
+            origin=(-(n + 1) / 2.0 * plane.pixel_mm, -(n + 1) / 2.0 * plane.pixel_mm, 0.6),
+        )
+        grid.point_data["m"] = np.pad(mask[::-1].astype(np.float32), 1).ravel()
+        lines = grid.contour([0.5], scalars="m")
+        if lines.n_points == 0:
+            continue
+        plotter.add_mesh(
+            lines,
+            color=annotate.distance_color(lesion.get(field)),
+            line_width=max(2.0, 3.0 * u),
+            lighting=False,
+            name=f"lesion_outline_{lesion['id']}",
+            pickable=False,
+        )
+        drawn += 1
+    return drawn
+
+
+def _add_region_overlays(
+    plotter: Any, state: SceneState, plane: Plane, view: str, u: float
+) -> None:
+    geom = geometry.region_geometry(state.results_dict, state.landmarks)
+    if geom is None:
+        return
+    width = max(1.5, 2.0 * u)
+    if view == "annulus":
+        contour = geometry.annulus_contour_points(state.results_dict, geom)
+        if contour is not None:
+            plotter.add_mesh(
+                _polyline(plane.to_xy(contour), closed=True),
+                color=ANNULUS_COLOR,
+                line_width=max(2.0, 3.0 * u),
+                lighting=False,
+                name="lumen_contour",
+            )
+    else:
+        # where the annulus plane cuts this view
+        along = np.cross(geom.normal, plane.normal)
+        if np.linalg.norm(along) > 1e-3:
+            along = _unit(along)
+            r = geom.radius_mm + 6.0
+            ends = np.array([geom.origin - r * along, geom.origin + r * along])
+            plotter.add_mesh(
+                _polyline(plane.to_xy(ends)),
+                color=ANNULUS_COLOR,
+                line_width=width,
+                lighting=False,
+                name="annulus_line",
+            )
+    if view == "lvot":
+        # the view runs through the valve axis and the conduction zone centre:
+        # x = r toward the zone, y = h (aorta up), so the regions are rectangles
+        h_lo, h_hi, r_max = geom.lvot
+        box = np.array([[-r_max, h_lo], [r_max, h_lo], [r_max, h_hi], [-r_max, h_hi]])
+        plotter.add_mesh(
+            _polyline(box, closed=True),
+            color=LVOT_COLOR,
+            line_width=width,
+            lighting=False,
+            name="lvot_outline",
+        )
+        _, _, ch_lo, ch_hi, cr_lo, cr_hi = geom.conduction
+        box = np.array([[cr_lo, ch_lo], [cr_hi, ch_lo], [cr_hi, ch_hi], [cr_lo, ch_hi]])
+        plotter.add_mesh(
+            _polyline(box, closed=True),
+            color=CONDUCTION_COLOR,
+            line_width=width,
+            lighting=False,
+            name="conduction_outline",
+        )
+
+
+def _add_crosshair(plotter: Any, plane: Plane, u: float) -> None:
+    half = plane.size_mm / 2.0
+    gap = 3.0
+    segs = [
+        np.array([[-half, 0.0], [-gap, 0.0]]),
+        np.array([[gap, 0.0], [half, 0.0]]),
+        np.array([[0.0, -half], [0.0, -gap]]),
+        np.array([[0.0, gap], [0.0, half]]),
+    ]
+    mesh = pv.merge([_polyline(s, z=0.4) for s in segs])
+    plotter.add_mesh(
+        mesh,
+        color=CROSSHAIR_COLOR,
+        opacity=0.55,
+        line_width=max(1.0, 1.5 * u),
+        lighting=False,
+        name="crosshair",
+    )
+
+
+def _add_landmarks_2d(plotter: Any, state: SceneState, plane: Plane, u: float) -> None:
+    """Landmarks within 3 mm of the plane, as dots with their names."""
+    lms = state.landmarks
+    if lms is None:
+        return
+    names = [n for n in lms.names() if not n.startswith("MA_")]
+    near = [n for n in names if abs(float((lms[n] - plane.origin) @ plane.normal)) <= 3.0]
+    if not near:
+        return
+    xy = plane.to_xy(np.array([lms[n] for n in near]))
+    pts = np.column_stack([xy, np.full(len(xy), 0.8)])
+    plotter.add_point_labels(
+        pts,
+        [n.replace("_", " ") for n in near],
+        font_size=max(8, round(14 * u)),
+        text_color="#44BB99",
+        point_color="#44BB99",
+        point_size=max(6, round(9 * u)),
+        render_points_as_spheres=True,
+        shape=None,
+        always_visible=True,
+        name="landmarks_2d",
+    )
+
+
+def _render_2d(plotter: Any, state: SceneState, view: str) -> ViewResult:
+    if state.volume is None:
+        raise ValueError("a 2-D view needs a volume")
+    plane = view_plane(state, view)
+    u = annotate._unit(plotter)
+    plotter.clear()
+    plotter.set_background("#000000")
+    image = oblique_slice(
+        state.volume, plane.origin, plane.right, plane.down, plane.size_mm, plane.pixel_mm
+    )
+    width, level = _window(state.results_dict)
+    plotter.add_actor(
+        _image_actor(window_to_uint8(image, width, level), plane),
+        name="reformat",
+        reset_camera=False,
+        pickable=False,
+    )
+    _add_crosshair(plotter, plane, u)
+    _add_region_overlays(plotter, state, plane, view, u)
+    n_outlines = _add_lesion_outlines(plotter, state, plane, u)
+    if state.toggles.landmarks:
+        _add_landmarks_2d(plotter, state, plane, u)
+
+    # parallel camera looking down -z at the plane; the image fills 72 % of the height and
+    # sits a little above the middle, clear of the legend and the disclaimer
+    _, h = plotter.window_size
+    scale = plane.size_mm / 2.0 / 0.72
+    shift = -0.08 * scale
+    cam = plotter.camera
+    cam.SetParallelProjection(True)
+    cam.SetFocalPoint(0.0, shift, 0.0)
+    cam.SetPosition(0.0, shift, 500.0)
+    cam.SetViewUp(0.0, 1.0, 0.0)
+    cam.SetParallelScale(scale)
+    plotter.renderer.ResetCameraClippingRange()
+    notes = [f"lesion outlines within ±{LESION_SLAB_MM:g} mm of the plane ({n_outlines} shown)"]
+    info = annotate.ViewInfo(
+        name=view,
+        title=VIEW_TITLES[view],
+        px_per_mm=float(h) / (2.0 * scale),
+        right_lps=plane.right,
+        up_lps=-plane.down,
+        legend_title=annotate.legend_title(state.color_by),
+        notes=notes,
+    )
+    return ViewResult(view, info, plane=plane)
+
+
+def _render_3d(plotter: Any, state: SceneState, camera: str = "front") -> ViewResult:
+    # the export draws its own orientation letters and legend, scaled with the picture
+    toggles = dataclasses.replace(state.toggles, orientation_marker=False)
+    export_state = dataclasses.replace(state, toggles=toggles)
+    handles = build_scene(plotter, export_state)
+    state.cache.update(export_state.cache)
+    if handles.actors.pop("scalar_bar", None) is not None:
+        plotter.remove_scalar_bar()  # the export's own legend is scaled with the picture
+    set_camera_preset(plotter, handles, camera)
+    cam = plotter.camera
+    # parallel projection with the same framing: the scale bar is exact at every depth
+    focal = np.asarray(cam.focal_point, dtype=np.float64)
+    position = np.asarray(cam.position, dtype=np.float64)
+    distance = float(np.linalg.norm(position - focal))
+    scale = 0.8 * distance * np.tan(np.radians(cam.view_angle) / 2.0)
+    cam.parallel_projection = True
+    cam.parallel_scale = scale
+    plotter.reset_camera_clipping_range()
+    direction = _unit(focal - position)
+    up = np.asarray(cam.up, dtype=np.float64)
+    up = _unit(up - (up @ direction) * direction)
+    right = np.cross(direction, up)
+    _, h = plotter.window_size
+    info = annotate.ViewInfo(
+        name="3d",
+        title=VIEW_TITLES["3d"],
+        subtitle=f"view direction {camera_carm_text(plotter)}",
+        px_per_mm=float(h) / (2.0 * scale),
+        right_lps=right,
+        up_lps=up,
+        legend_title=annotate.legend_title(state.color_by),
+    )
+    return ViewResult("3d", info, handles=handles)
+
+
+def render_view(
+    plotter: Any,
+    state: SceneState,
+    view: str = "3d",
+    identity: CaseIdentity | None = None,
+    annotations: bool = True,
+    camera: str = "front",
+) -> ViewResult:
+    """Draw ``view`` of ``state`` into ``plotter``, with the export annotations.
+
+    Parameters
+    ----------
+    plotter
+        A pyvista ``Plotter`` or ``pyvistaqt.QtInteractor`` (its window size sets text sizes).
+    state
+        What to show (volume, results, landmarks, toggles, colouring).
+    view
+        One of :data:`VIEWS`.
+    identity
+        What may be printed about the case; default: the de-identified case label.
+    annotations
+        Draw the label, measurements, badges, legend, scale bar, orientation and disclaimer.
+    camera
+        Camera preset of the 3D view.
+    """
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
+    result = (
+        _render_3d(plotter, state, camera) if view == "3d" else _render_2d(plotter, state, view)
+    )
+    if annotations:
+        if identity is None:
+            identity = (
+                volume_identity(state.volume)
+                if state.volume is not None
+                else CaseIdentity("AV-UNKNOWN")
+            )
+        annotate.add_annotations(plotter, state.results_dict, identity, result.info)
+    return result
+
+
+def render_image(
+    state: SceneState,
+    view: str = "3d",
+    size: tuple[int, int] = DEFAULT_SIZE,
+    scale: int = 1,
+    identity: CaseIdentity | None = None,
+) -> npt.NDArray[np.uint8]:
+    """Render ``view`` off-screen at ``size`` x ``scale`` pixels; returns RGB ``(h, w, 3)``."""
+    width, height = int(size[0]) * int(scale), int(size[1]) * int(scale)
+    plotter = pv.Plotter(off_screen=True, window_size=[width, height])
+    try:
+        render_view(plotter, state, view, identity)
+        image = np.asarray(plotter.screenshot(return_img=True, window_size=[width, height]))
+    finally:
+        plotter.close()
+    return image[..., :3].copy()
+
+
+def png_bytes(image: npt.NDArray[np.uint8]) -> bytes:
+    """Encode an RGB image as PNG with vtkPNGWriter (no text chunks: nothing but pixels)."""
+    h, w, c = image.shape
+    img = vtk.vtkImageData()
+    img.SetDimensions(w, h, 1)
+    arr = numpy_to_vtk(np.ascontiguousarray(image[::-1]).reshape(-1, c), deep=True)
+    img.GetPointData().SetScalars(arr)
+    writer = vtk.vtkPNGWriter()
+    writer.WriteToMemoryOn()
+    writer.SetInputData(img)
+    writer.Write()
+    if writer.GetErrorCode():
+        raise OSError(errno.EIO, "PNG encoding failed")
+    result = writer.GetResult()
+    return bytes(memoryview(result)) if result is not None else b""
+
+
+def _write_file(tmp: Path, data: bytes) -> None:
+    """Write ``data`` to the temporary file (the step a full disk would break)."""
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+
+
+def save_view_png(
+    state: SceneState,
+    path: Path,
+    view: str = "3d",
+    size: tuple[int, int] = DEFAULT_SIZE,
+    scale: int = 1,
+    identity: CaseIdentity | None = None,
+) -> Path:
+    """Render ``view`` off-screen and write a PNG atomically (tmp file, then rename).
+
+    The caller checks the path first (:func:`annulusview.core.atomic.check_output_path`).
+    """
+    image = render_image(state, view, size, scale, identity)
+    data = png_bytes(image)
+    atomic_write_with(Path(path), lambda tmp: _write_file(tmp, data))
+    return Path(path)
