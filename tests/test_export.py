@@ -304,6 +304,8 @@ def test_dicom_seg_and_sr(case_dir, loaded, tmp_path) -> None:
     labels = lesion_label_volume(volume, results)
     for lesion in results.lesions:
         assert (labels == lesion.id).sum() == lesion.voxel_count
+    # A results document read back from JSON has no voxels: the recomputed labels must agree.
+    np.testing.assert_array_equal(lesion_label_volume(volume, results.to_dict()), labels)
     seg = hd.seg.segread(seg_path)
     desc = seg.SegmentSequence[0]
     assert desc.SegmentLabel == "Calcium"

@@ -1,9 +1,23 @@
-"""Helpers shared by the sub-commands: progress on stderr."""
+"""Helpers shared by the sub-commands: progress on stderr, and the load-and-analyse step
+that analyze, screenshot, report and export share."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from annulusview.core.errors import InputError
+
+if TYPE_CHECKING:
+    from annulusview.core.landmarks import Landmarks
+    from annulusview.core.neo_lvot import VirtualValve
+    from annulusview.core.results import Results
+    from annulusview.core.risk import PlannedValve
+    from annulusview.core.rules import Rules
+    from annulusview.core.volume import Volume
 
 
 def stderr_progress(label: str) -> Callable[[float, str], None]:
@@ -27,3 +41,85 @@ def stderr_progress(label: str) -> Callable[[float, str], None]:
                 print(f"{label}: {fraction * 100:.0f}% {text}", file=sys.stderr)
 
     return progress
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """Everything the analysis options name, checked before the study is loaded."""
+
+    rules: Rules
+    threshold: str | float | None
+    valve: PlannedValve
+    mitral_valve: VirtualValve | None
+    landmarks: Landmarks
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    """A loaded study, its landmarks and the analysis results."""
+
+    volume: Volume
+    landmarks: Landmarks
+    results: Results
+
+
+def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
+    """Check the cheap inputs (rules, threshold, valves, landmarks) so a bad option does not
+    cost a study load. Typed errors propagate to the CLI (exit 3)."""
+    from annulusview.core.calcium import parse_threshold_option
+    from annulusview.core.frame import check_hinges
+    from annulusview.core.landmarks import read_landmarks
+    from annulusview.core.neo_lvot import VirtualValve
+    from annulusview.core.risk import PlannedValve
+    from annulusview.core.rules import load_rules
+
+    rules = load_rules(args.rules)
+    threshold = parse_threshold_option(args.threshold)
+    if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
+        raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
+    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:
+        raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
+    mitral_valve = None
+    if getattr(args, "mitral_valve", None) is not None:
+        parts = [p.strip() for p in args.mitral_valve.split(",")]
+        try:
+            diameter, height, share = (float(p) for p in parts)
+        except ValueError:
+            raise InputError(
+                f"--mitral-valve {args.mitral_valve!r} is not three numbers.",
+                "Give diameter mm, height mm and ventricular share, e.g. 29,22,0.8.",
+            ) from None
+        mitral_valve = VirtualValve(diameter, height, share)
+    landmarks = read_landmarks(args.landmarks)
+    check_hinges(landmarks)
+    return AnalysisInputs(
+        rules=rules,
+        threshold=threshold,
+        valve=PlannedValve(args.valve_size, args.valve_type, args.implant_depth),
+        mitral_valve=mitral_valve,
+        landmarks=landmarks,
+    )
+
+
+def load_and_analyze(args: argparse.Namespace, inputs: AnalysisInputs) -> PreparedCase:
+    """Load the study named by ``args.path`` / ``args.series`` and run the analysis."""
+    import annulusview
+    from annulusview.core.analysis import analyze
+
+    volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
+    results = analyze(
+        volume,
+        inputs.landmarks,
+        inputs.rules,
+        threshold=inputs.threshold,
+        valve=inputs.valve,
+        sex=args.sex,
+        mitral_valve=inputs.mitral_valve,
+        progress=stderr_progress("Analysing"),
+    )
+    return PreparedCase(volume, inputs.landmarks, results)
+
+
+def prepare_case(args: argparse.Namespace) -> PreparedCase:
+    """:func:`check_analysis_inputs` then :func:`load_and_analyze`."""
+    return load_and_analyze(args, check_analysis_inputs(args))

@@ -7,30 +7,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annulusview.commands._common import stderr_progress
 from annulusview.core.atomic import check_output_path
-from annulusview.core.errors import InputError
 
 if TYPE_CHECKING:
-    from annulusview.core.neo_lvot import VirtualValve
     from annulusview.core.results import Results
-
-
-def parse_mitral_valve(text: str | None) -> VirtualValve | None:
-    """``"D,H,SHARE"`` (mm, mm, 0-1) -> :class:`VirtualValve`; None keeps the rules' defaults."""
-    from annulusview.core.neo_lvot import VirtualValve
-
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        diameter, height, share = (float(p) for p in parts)
-    except ValueError:
-        raise InputError(
-            f"--mitral-valve {text!r} is not three numbers.",
-            "Give diameter mm, height mm and ventricular share, e.g. 29,22,0.8.",
-        ) from None
-    return VirtualValve(diameter, height, share)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -120,41 +100,14 @@ def _mitral_summary(r: Results) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load, analyse, write. Typed errors propagate to the CLI (exit 3)."""
-    import annulusview
-    from annulusview.core.analysis import analyze
-    from annulusview.core.calcium import parse_threshold_option
-    from annulusview.core.frame import check_hinges
-    from annulusview.core.landmarks import read_landmarks
+    from annulusview.commands._common import check_analysis_inputs, load_and_analyze
     from annulusview.core.results import write_lesions_csv, write_results_json
-    from annulusview.core.risk import PlannedValve
-    from annulusview.core.rules import load_rules
 
     # Cheap checks first, so a bad option does not cost a study load.
-    rules = load_rules(args.rules)
-    threshold = parse_threshold_option(args.threshold)
-    if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
-        raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
-    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:
-        raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
-    landmarks = read_landmarks(args.landmarks)
-    check_hinges(landmarks)
+    inputs = check_analysis_inputs(args)
     json_out = None if args.json in (None, "-") else check_output_path(Path(args.json), True)
     csv_out = None if args.csv is None else check_output_path(Path(args.csv), True)
-
-    mitral_valve = parse_mitral_valve(getattr(args, "mitral_valve", None))
-
-    volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
-    valve = PlannedValve(args.valve_size, args.valve_type, args.implant_depth)
-    results = analyze(
-        volume,
-        landmarks,
-        rules,
-        threshold=threshold,
-        valve=valve,
-        sex=args.sex,
-        mitral_valve=mitral_valve,
-        progress=stderr_progress("Analysing"),
-    )
+    results = load_and_analyze(args, inputs).results
     if args.json == "-":
         sys.stdout.write(results.to_json())
     elif json_out is not None:

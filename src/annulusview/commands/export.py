@@ -1,69 +1,18 @@
-"""``annulusview export``: calcium and region meshes (STL/PLY) and DICOM SEG/SR, headless.
-
-Also home of :func:`prepare_case`, the load-and-analyse step the screenshot, report and export
-commands share (the same core calls as ``annulusview analyze``).
-"""
+"""``annulusview export``: calcium and region meshes (STL/PLY) and DICOM SEG/SR, headless."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annulusview.commands._common import stderr_progress
+from annulusview.commands._common import prepare_case
 from annulusview.core.atomic import check_output_path
-from annulusview.core.errors import InputError, OutputError
+from annulusview.core.errors import OutputError
 
 if TYPE_CHECKING:
-    from annulusview.core.landmarks import Landmarks
-    from annulusview.core.results import Results
-    from annulusview.core.volume import Volume
-
-
-@dataclass(frozen=True)
-class PreparedCase:
-    """A loaded study, its landmarks and the analysis results."""
-
-    volume: Volume
-    landmarks: Landmarks
-    results: Results
-
-
-def prepare_case(args: argparse.Namespace) -> PreparedCase:
-    """Load the study and landmarks named by the analysis options and analyse them.
-
-    Cheap checks (rules, threshold, valve, landmarks) run before the study is loaded. Typed
-    errors propagate to the CLI (exit 3).
-    """
-    import annulusview
-    from annulusview.core.analysis import analyze
-    from annulusview.core.calcium import parse_threshold_option
-    from annulusview.core.frame import check_hinges
-    from annulusview.core.landmarks import read_landmarks
-    from annulusview.core.risk import PlannedValve
-    from annulusview.core.rules import load_rules
-
-    rules = load_rules(args.rules)
-    threshold = parse_threshold_option(args.threshold)
-    if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
-        raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
-    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:
-        raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
-    landmarks = read_landmarks(args.landmarks)
-    check_hinges(landmarks)
-    volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
-    results = analyze(
-        volume,
-        landmarks,
-        rules,
-        threshold=threshold,
-        valve=PlannedValve(args.valve_size, args.valve_type, args.implant_depth),
-        sex=args.sex,
-        progress=stderr_progress("Analysing"),
-    )
-    return PreparedCase(volume, landmarks, results)
+    pass
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ PICTURE_SIZE = (1600, 900)
 
 
 def run(args: argparse.Namespace) -> int:
-    from annulusview.commands.export import prepare_case
+    from annulusview.commands._common import prepare_case
     from annulusview.core.deid import volume_identity
     from annulusview.core.report import ReportPicture, write_report_pdf
     from annulusview.scene.state import SceneState

@@ -24,7 +24,7 @@ def parse_size(text: str) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from annulusview.commands.export import prepare_case
+    from annulusview.commands._common import prepare_case
     from annulusview.core.deid import volume_identity
 
     size = parse_size(args.size)

@@ -96,12 +96,20 @@ def read_source_datasets(volume: Volume) -> list[Dataset]:
 def lesion_label_volume(volume: Volume, results: Any) -> npt.NDArray[np.int32]:
     """The analysis's lesion labels as a volume (0 = none, else the lesion id).
 
-    Recomputed from the results exactly as the analysis defined them (clinical-model.md 5): the
-    voxels >= ``threshold_hu`` inside the analysis cylinder, 26-connected components of at least
+    A :class:`~annulusview.core.results.Results` carries its lesion voxels: they are painted
+    as they are. A results document (dict, e.g. read back from JSON) has none, so the labels are
+    recomputed exactly as the analysis defined them (clinical-model.md 5): the voxels >=
+    ``threshold_hu`` inside the analysis cylinder, 26-connected components of at least
     ``min_lesion_mm3``, each matched to the result lesion with the same size and centroid.
     """
-    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
     out = np.zeros(volume.shape, dtype=np.int32)
+    if hasattr(results, "lesion_label_crop"):
+        crop, (k0, j0, i0) = results.lesion_label_crop(margin=0)
+        if np.any(crop):
+            nk, nj, ni = crop.shape
+            out[k0 : k0 + nk, j0 : j0 + nj, i0 : i0 + ni] = crop
+        return out
+    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
     lesions = res.get("lesions") or []
     if not lesions:
         return out
