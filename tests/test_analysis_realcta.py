@@ -26,24 +26,10 @@ import annulusview
 from annulusview.core.analysis import analyze
 from annulusview.core.annulus import polygon_calipers
 from annulusview.core.landmarks import Landmarks
+from rule_ids import ALL_RULE_IDS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "aortic_root_cta"
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-ALL_RULE_IDS = {
-    "pvl.lvot_calcium",
-    "pvl.leaflet_calcium_850",
-    "pvl.protrusion",
-    "pvl.undersizing_with_lvot_calcium",
-    "rupture.lvot_calcium_oversizing",
-    "conduction.ms_length",
-    "conduction.delta_msid",
-    "conduction.calcium_near_zone",
-    "conduction.ncc_lvot_calcium",
-    "as.agatston",
-    "mitral.mac_score",
-    "mitral.neo_lvot",
-}
 
 
 def _mask_points(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ from annulusview.core.results import LESION_CSV_COLUMNS, lesions_csv
 from annulusview.core.risk import PlannedValve, RiskInputs, evaluate_flags
 from annulusview.core.rules import load_rules
 from annulusview.core.volume import Volume
+from rule_ids import ALL_RULE_IDS
 from synthetic_aortic import Sphere, ellipse_perimeter, make_synthetic
 
 # Lesions of the standard synthetic case, in frame coordinates (h, r, theta).
@@ -30,21 +31,6 @@ LEAFLET_LCC = Sphere(8.0, 7.0, 120.0, 2.0)  # leaflet, LCC sector (60-180 deg)
 ANNULUS_RCC = Sphere(0.0, 9.0, 20.0, 1.5)  # annulus band, RCC sector, inside the lumen
 # lvot, NCC sector (180-300), inside the conduction wedge (270-330 deg, r >= R - 3 = 8.6 mm)
 LVOT_CONDUCTION = Sphere(-6.0, 10.5, 285.0, 1.5)
-
-ALL_RULE_IDS = {
-    "pvl.lvot_calcium",
-    "pvl.leaflet_calcium_850",
-    "pvl.protrusion",
-    "pvl.undersizing_with_lvot_calcium",
-    "rupture.lvot_calcium_oversizing",
-    "conduction.ms_length",
-    "conduction.delta_msid",
-    "conduction.calcium_near_zone",
-    "conduction.ncc_lvot_calcium",
-    "as.agatston",
-    "mitral.mac_score",
-    "mitral.neo_lvot",
-}
 
 
 @pytest.fixture(scope="module")

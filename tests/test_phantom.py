@@ -16,21 +16,7 @@ from annulusview.core.phantom.geometry import (
     ellipse_perimeter,
     iso_radius_ball,
 )
-
-FLAG_IDS = {
-    "pvl.lvot_calcium",
-    "pvl.leaflet_calcium_850",
-    "pvl.protrusion",
-    "pvl.undersizing_with_lvot_calcium",
-    "rupture.lvot_calcium_oversizing",
-    "conduction.ms_length",
-    "conduction.delta_msid",
-    "conduction.calcium_near_zone",
-    "conduction.ncc_lvot_calcium",
-    "as.agatston",
-    "mitral.mac_score",
-    "mitral.neo_lvot",
-}
+from rule_ids import ALL_RULE_IDS as FLAG_IDS
 
 
 @pytest.fixture(scope="module", params=BUILT_CASES)

@@ -36,20 +36,17 @@ def check_output_path(path: Path, force: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``.
+def _temporary_beside(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed, ``path`` is left as it was, and an
+    :class:`OSError` becomes an :class:`OutputError` that names the file (full disk included).
     """
-    path = Path(path)
-    binary = "b" in mode
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except OSError as exc:
@@ -60,6 +57,22 @@ def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    binary = "b" in mode
+    with (
+        _temporary_beside(Path(path)) as tmp,
+        open(tmp, mode, encoding=None if binary else encoding) as handle,
+    ):
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -79,19 +92,5 @@ def atomic_write_with(path: Path, writer: Callable[[Path], None]) -> None:
 
     For libraries that want a file name rather than a handle (pydicom, PIL, reportlab).
     """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _temporary_beside(Path(path)) as tmp:
         writer(tmp)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise OutputError(f"The disk is full while writing {path}.", "Free space.") from exc
-        raise OutputError(f"Could not write {path}: {exc.strerror or exc}.") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

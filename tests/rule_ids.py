@@ -1,0 +1,18 @@
+"""The rule ids of clinical-model.md, written out by hand for the tests (sections 7 and 8)."""
+
+AORTIC_RULE_IDS = frozenset(
+    {
+        "pvl.lvot_calcium",
+        "pvl.leaflet_calcium_850",
+        "pvl.protrusion",
+        "pvl.undersizing_with_lvot_calcium",
+        "rupture.lvot_calcium_oversizing",
+        "conduction.ms_length",
+        "conduction.delta_msid",
+        "conduction.calcium_near_zone",
+        "conduction.ncc_lvot_calcium",
+        "as.agatston",
+    }
+)
+MITRAL_RULE_IDS = frozenset({"mitral.mac_score", "mitral.neo_lvot"})
+ALL_RULE_IDS = AORTIC_RULE_IDS | MITRAL_RULE_IDS
