@@ -192,7 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--slices", type=int, default=300)
-    parser.add_argument("--j2k-slices", type=int, default=120)
+    parser.add_argument("--j2k-slices", type=int, default=300)
     parser.add_argument("--j2k-runs", type=int, default=3)
     args = parser.parse_args()
 

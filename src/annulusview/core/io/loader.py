@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from annulusview.core.errors import InputError, NoSeriesError, SeriesNotFoundError
+from annulusview.core.io.fastheader import read_native_header
 from annulusview.core.io.geometry import plan_stack
 from annulusview.core.io.headers import FrameHeader, HeaderRejected, read_frames
 from annulusview.core.io.nifti import load_nifti, scan_nifti
-from annulusview.core.io.pixels import read_stack
+from annulusview.core.io.pixels import POOL_MIN_FILES, WorkerPool, read_stack
 from annulusview.core.io.series import Stack, build_stacks, select_stack
 from annulusview.core.io.sources import describe, is_nifti, list_sources
 from annulusview.core.io.types import ScanResult, SkippedFile
@@ -55,9 +56,15 @@ def _existing(path: PathLike) -> Path:
 
 
 def _scan_stacks(
-    path: Path, progress: ProgressCallback | None, cancel: CancelToken | None
+    path: Path,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    pool: WorkerPool | None = None,
 ) -> tuple[list[Stack], list[SkippedFile]]:
+    """Headers of every file, grouped into stacks. ``pool`` is started as soon as enough
+    compressed images are seen, so its processes come up while the headers are still read."""
     sources, skipped = list_sources(path)
+    coded = 0
     frames: list[FrameHeader] = []
     meta_cache: dict[str, Any] = {}
     total = len(sources)
@@ -65,8 +72,17 @@ def _scan_stacks(
         if n % 16 == 0:
             check(cancel)
             report(progress, n / max(1, total), f"reading headers {n}/{total}")
+        fast = read_native_header(source, meta_cache)
+        if fast is not None:
+            frames.append(fast)
+            continue
         try:
-            frames.extend(read_frames(source, meta_cache))
+            found = read_frames(source, meta_cache)
+            frames.extend(found)
+            if pool is not None and coded < POOL_MIN_FILES:
+                coded += sum(1 for f in found if not f.native)
+                if coded >= POOL_MIN_FILES:
+                    pool.start()
         except HeaderRejected as exc:
             skipped.append(SkippedFile(source.display, str(exc)))
         except Exception as exc:  # a bad file must never stop the folder
@@ -160,17 +176,18 @@ def load(
     p = _existing(path)
     if p.is_file() and is_nifti(p):
         return load_nifti(p, progress, cancel)
-    stacks, skipped = _scan_stacks(p, _sub(progress, 0.0, 0.2), cancel)
-    if not stacks:
-        raise no_series_error(p, skipped)
-    stack = select_stack(stacks, series)
-    if stack is None:
-        available = ", ".join(s.id for s in stacks)
-        raise SeriesNotFoundError(
-            f"Series {series} is not in {p}. Available: {available}.",
-            "Pick one of the listed series ('annulusview info PATH' lists them).",
-        )
-    return _read_volume(p, stack, stacks, series, progress, cancel)
+    with WorkerPool() as pool:
+        stacks, skipped = _scan_stacks(p, _sub(progress, 0.0, 0.2), cancel, pool)
+        if not stacks:
+            raise no_series_error(p, skipped)
+        stack = select_stack(stacks, series)
+        if stack is None:
+            available = ", ".join(s.id for s in stacks)
+            raise SeriesNotFoundError(
+                f"Series {series} is not in {p}. Available: {available}.",
+                "Pick one of the listed series ('annulusview info PATH' lists them).",
+            )
+        return _read_volume(p, stack, stacks, series, progress, cancel, pool)
 
 
 def _read_volume(
@@ -180,11 +197,12 @@ def _read_volume(
     series: str | None,
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
+    pool: WorkerPool | None = None,
 ) -> Volume:
     plan = stack.plan
     undecodable: list[tuple[FrameHeader, str]] = []
     while True:
-        hu, failures = read_stack(plan, _sub(progress, 0.2, 1.0), cancel)
+        hu, failures = read_stack(plan, _sub(progress, 0.2, 1.0), cancel, pool=pool)
         if not failures:
             break
         undecodable.extend(failures)

@@ -58,16 +58,28 @@ def _fix_unused_bits(arr: npt.NDArray[Any], bits_stored: int, signed: bool) -> N
         np.bitwise_and(arr, (1 << bits_stored) - 1, out=arr, casting="unsafe")
 
 
+def _check_fits_int16(stored: npt.NDArray[Any], slope: int, intercept: int) -> None:
+    """Raise :class:`NeedsFloat` when ``stored * slope + intercept`` leaves int16."""
+    if slope == 1 and stored.dtype == np.int16:
+        # Only one end can overflow: one reduction instead of two.
+        if intercept < 0 and int(stored.min()) + intercept < -32768:
+            raise NeedsFloat()
+        if intercept > 0 and int(stored.max()) + intercept > 32767:
+            raise NeedsFloat()
+        return
+    lo = int(stored.min()) * slope + intercept
+    hi = int(stored.max()) * slope + intercept
+    if min(lo, hi) < -32768 or max(lo, hi) > 32767:
+        raise NeedsFloat()
+
+
 def store_frame(dst: npt.NDArray[Any], stored: npt.NDArray[Any], frame: FrameHeader) -> None:
     """Write ``stored`` values of ``frame`` into ``dst`` as HU (slope and intercept applied)."""
     _fix_unused_bits(stored, frame.bits_stored, frame.signed)
     slope, intercept = frame.slope, frame.intercept
     if dst.dtype == np.int16:
         if not rescale_fits_int16(frame):
-            lo = int(stored.min()) * int(slope) + int(intercept)
-            hi = int(stored.max()) * int(slope) + int(intercept)
-            if min(lo, hi) < -32768 or max(lo, hi) > 32767:
-                raise NeedsFloat()
+            _check_fits_int16(stored, int(slope), int(intercept))
         if stored.dtype.itemsize <= 2 and (stored.dtype == np.int16 or frame.bits_stored < 16):
             if not np.may_share_memory(dst, stored):
                 np.copyto(dst, stored, casting="unsafe")  # values fit int16 unchanged
@@ -87,27 +99,53 @@ def store_frame(dst: npt.NDArray[Any], stored: npt.NDArray[Any], frame: FrameHea
             np.add(dst, intercept, out=dst, casting="unsafe")
 
 
-def _read_native_into(
-    f: Any, frame: FrameHeader, dst: npt.NDArray[Any], scratch: npt.NDArray[Any] | None
-) -> None:
-    """Read one uncompressed LE frame from open file ``f`` into ``dst`` (HU)."""
+ReadAt = Callable[[memoryview, int], int]
+
+
+def _file_reader(f: Any) -> ReadAt:
+    """``read_at(buffer, offset)`` for a seekable binary stream."""
+
+    def read_at(buf: memoryview, offset: int) -> int:
+        f.seek(offset)
+        return int(f.readinto(buf))
+
+    return read_at
+
+
+def _fd_reader(fd: int) -> ReadAt:
+    """``read_at(buffer, offset)`` for an OS file descriptor: one pread per frame, no seek."""
+
+    def read_at(buf: memoryview, offset: int) -> int:
+        got = 0
+        size = len(buf)
+        while got < size:
+            n = os.preadv(fd, [buf[got:]], offset + got)
+            if n <= 0:
+                break
+            got += n
+        return got
+
+    return read_at
+
+
+def _read_native_into(read_at: ReadAt, frame: FrameHeader, dst: npt.NDArray[Any]) -> None:
+    """Read one uncompressed LE frame into ``dst`` (HU) with ``read_at(buffer, offset)``."""
     assert frame.pixel_offset is not None
     stored_dt = _stored_dtype(frame)
-    f.seek(frame.pixel_offset)
     if dst.dtype == stored_dt or (
         dst.dtype == np.int16 and stored_dt == np.uint16 and frame.bits_stored < 16
     ):
         # Same bit pattern for every value the header allows: read straight into the output.
         buf = dst.view(stored_dt) if dst.dtype != stored_dt else dst
-        got = f.readinto(memoryview(buf).cast("B"))  # type: ignore[arg-type]
+        got = read_at(memoryview(buf).cast("B"), frame.pixel_offset)  # type: ignore[arg-type]
         if got != frame.frame_bytes:
             raise ValueError("pixel data ended early")
         store_frame(dst, buf, frame)
         return
-    raw = f.read(frame.frame_bytes)
-    if len(raw) != frame.frame_bytes:
+    stored = np.empty((frame.rows, frame.columns), dtype=stored_dt)
+    got = read_at(memoryview(stored).cast("B"), frame.pixel_offset)  # type: ignore[arg-type]
+    if got != frame.frame_bytes:
         raise ValueError("pixel data ended early")
-    stored = np.frombuffer(raw, dtype=stored_dt).reshape(frame.rows, frame.columns).copy()
     store_frame(dst, stored, frame)
 
 
@@ -143,6 +181,17 @@ def _decode_task(source: Source, frame_numbers: tuple[int, ...]) -> npt.NDArray[
         return describe(exc)
 
 
+def _decode_batch(
+    batch: tuple[tuple[Source, tuple[int, ...]], ...],
+) -> list[npt.NDArray[Any] | str]:
+    """Worker entry for several consecutive files: one result per file."""
+    return [_decode_task(source, frames) for source, frames in batch]
+
+
+def _ready() -> None:
+    """No-op task: makes the pool start its worker processes now."""
+
+
 def _pool_context() -> multiprocessing.context.BaseContext:
     # fork is unsafe in a threaded GUI process; forkserver (POSIX) starts each worker from a
     # clean server that only imported this module; spawn elsewhere.
@@ -153,11 +202,50 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+class WorkerPool:
+    """Decode worker processes that a load can start early, while it still reads headers.
+
+    Starting the processes (and, on the first load of a session, the fork server that imports
+    the decoders once for all of them) overlaps the header pass; :func:`read_stack` then uses
+    the running pool. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.executor: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the worker processes (once; no-op with one worker or when starting fails)."""
+        if self.executor is not None or self.workers <= 1:
+            return
+        try:
+            self.executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=_pool_context()
+            )
+            for _ in range(self.workers):
+                self.executor.submit(_ready)
+        except (OSError, RuntimeError) as exc:
+            logger.warning("could not start worker processes (%s)", exc)
+            self.close()
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def read_stack(
     plan: StackPlan,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     workers: int | None = None,
+    pool: WorkerPool | None = None,
 ) -> tuple[npt.NDArray[Any], list[FrameFailure]]:
     """Decode every frame of ``plan`` into one HU array ``[k, j, i]``.
 
@@ -169,6 +257,8 @@ def read_stack(
         Progress callback (fraction, text) and cancellation token, checked between slices.
     workers
         Worker processes for compressed frames: None = one per core when worthwhile, 1 = none.
+    pool
+        A started :class:`WorkerPool` to use instead of starting one (left running).
 
     Returns
     -------
@@ -176,10 +266,10 @@ def read_stack(
         The volume (meaningless if ``failures`` is not empty) and frames that did not decode.
     """
     try:
-        return _read_stack(plan, plan.dtype, progress, cancel, workers)
+        return _read_stack(plan, plan.dtype, progress, cancel, workers, pool)
     except NeedsFloat:
         logger.info("HU values exceed int16; reading as float32")
-        return _read_stack(plan, "float32", progress, cancel, workers)
+        return _read_stack(plan, "float32", progress, cancel, workers, pool)
 
 
 def _read_stack(
@@ -188,6 +278,7 @@ def _read_stack(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     workers: int | None,
+    pool: WorkerPool | None = None,
 ) -> tuple[npt.NDArray[Any], list[FrameFailure]]:
     n_src = len(plan.frames)
     _, rows, cols = plan.shape
@@ -210,16 +301,24 @@ def _read_stack(
     for source, items in native:
         check(cancel)
         try:
-            if source.member is None:
+            if source.member is None and hasattr(os, "preadv"):
+                fd = os.open(source.path, os.O_RDONLY)
+                try:
+                    read_at = _fd_reader(fd)
+                    for k, frame in items:
+                        _read_native_into(read_at, frame, src[k])
+                finally:
+                    os.close(fd)
+            elif source.member is None:
                 with source.path.open("rb", buffering=0) as f:
                     for k, frame in items:
-                        _read_native_into(f, frame, src[k], None)
+                        _read_native_into(_file_reader(f), frame, src[k])
             else:
                 import io
 
                 with io.BytesIO(source.read_bytes()) as mem:
                     for k, frame in items:
-                        _read_native_into(mem, frame, src[k], None)
+                        _read_native_into(_file_reader(mem), frame, src[k])
         except NeedsFloat:
             raise
         except Exception as exc:
@@ -228,13 +327,20 @@ def _read_stack(
 
     if coded:
         use_pool = (workers is None or workers > 1) and len(coded) >= POOL_MIN_FILES
-        n_workers = workers if workers is not None else (os.cpu_count() or 1)
-        if use_pool and n_workers > 1:
+        if use_pool:
+            own = pool is None or pool.executor is None
+            active = WorkerPool(workers) if own else pool
+            assert active is not None
             try:
-                _decode_in_pool(coded, src, failures, n_workers, cancel, tick)
-                coded = []
+                active.start()
+                if active.executor is not None:
+                    _decode_in_pool(coded, src, failures, active, cancel, tick)
+                    coded = []
             except (BrokenProcessPool, OSError, RuntimeError) as exc:
                 logger.warning("worker processes failed (%s); decoding in this process", exc)
+            finally:
+                if own:
+                    active.close()
         for source, items in coded:
             check(cancel)
             result = _decode_task(source, tuple(f.frame for _, f in items))
@@ -267,30 +373,42 @@ def _place(
             failures.append((frame, f"undecodable pixels ({describe(exc)})"))
 
 
+def _batches(
+    coded: list[tuple[Source, list[tuple[int, FrameHeader]]]], n_workers: int
+) -> list[list[tuple[Source, list[tuple[int, FrameHeader]]]]]:
+    """Consecutive files in batches: fewer round trips, about 16 batches per worker so the
+    last ones still balance."""
+    size = max(1, min(4, len(coded) // (16 * n_workers)))
+    return [coded[i : i + size] for i in range(0, len(coded), size)]
+
+
 def _decode_in_pool(
     coded: list[tuple[Source, list[tuple[int, FrameHeader]]]],
     out: npt.NDArray[Any],
     failures: list[FrameFailure],
-    n_workers: int,
+    pool: WorkerPool,
     cancel: CancelToken | None,
     tick: Callable[[int], None],
 ) -> None:
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as pool:
-        pending: dict[Future[Any], list[tuple[int, FrameHeader]]] = {
-            pool.submit(_decode_task, source, tuple(f.frame for _, f in items)): items
-            for source, items in coded
-        }
-        try:
-            while pending:
-                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                check(cancel)
-                for fut in finished:
-                    items = pending.pop(fut)
-                    _place(fut.result(), items, out, failures)
+    executor = pool.executor
+    assert executor is not None
+    pending: dict[Future[Any], list[tuple[Source, list[tuple[int, FrameHeader]]]]] = {}
+    try:
+        for batch in _batches(coded, pool.workers):
+            task = tuple((source, tuple(f.frame for _, f in items)) for source, items in batch)
+            pending[executor.submit(_decode_batch, task)] = batch
+        while pending:
+            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            check(cancel)
+            for fut in finished:
+                batch = pending.pop(fut)
+                for (_, items), result in zip(batch, fut.result(), strict=True):
+                    _place(result, items, out, failures)
                     tick(len(items))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
 
 
 def _interpolate(src: npt.NDArray[Any], plan: StackPlan) -> npt.NDArray[np.float32]:

@@ -114,8 +114,13 @@ def build_stacks(frames: Sequence[FrameHeader]) -> tuple[list[Stack], list[Skipp
     candidates: list[tuple[str, str, str, list[FrameHeader]]] = []  # uid, label, desc, frames
     for uid, uid_frames in by_uid.items():
         by_geometry: dict[tuple[Any, ...], list[FrameHeader]] = defaultdict(list)
+        keys: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # raw values -> rounded key
         for f in uid_frames:
-            by_geometry[_geometry_key(f)].append(f)
+            raw = (f.orientation, f.rows, f.columns, f.pixel_spacing, f.stack_id)
+            key = keys.get(raw)
+            if key is None:
+                key = keys[raw] = _geometry_key(f)
+            by_geometry[key].append(f)
         parts: list[tuple[str, list[FrameHeader]]] = []
         geometry_keys = sorted(by_geometry, key=lambda k: (-len(by_geometry[k]), repr(k)))
         for g, key in enumerate(geometry_keys):

@@ -12,6 +12,7 @@ import io
 import logging
 import mmap
 import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,12 +145,13 @@ def list_sources(path: Path) -> tuple[list[Source], list[SkippedFile]]:
         skipped: list[SkippedFile] = []
         for file in _walk_folder(path):
             try:
-                size = file.stat().st_size
+                st = os.stat(file)  # one stat: size and file type
             except OSError as exc:
                 skipped.append(SkippedFile(str(file), f"unreadable ({exc.strerror})"))
                 continue
-            if not file.is_file():
+            if not stat.S_ISREG(st.st_mode):
                 continue
+            size = st.st_size
             if is_nifti(file):
                 skipped.append(
                     SkippedFile(str(file), "NIfTI file inside a folder: open it directly")
