@@ -1,8 +1,8 @@
 """``annulusview demo``: the app on the built-in demo case, or a headless render without a display.
 
 Headless (no ``DISPLAY``/``WAYLAND_DISPLAY`` on Linux, or ``ANNULUSVIEW_HEADLESS=1``): the demo
-case is analysed and rendered off-screen with the same ``build_scene`` as the window, and the
-screenshot and results JSON are written to ``./demo-output/``.
+case is analysed and rendered off-screen with the same scene code as the window, and annotated
+screenshots, the PDF report and the results JSON are written to ``./demo-output/``.
 """
 
 from __future__ import annotations
@@ -26,29 +26,36 @@ def has_display() -> bool:
     return True
 
 
-def run_headless(outdir: Path = OUTPUT_DIR) -> tuple[Path, Path]:
-    """Analyse and render the demo case off-screen. Returns (screenshot, results JSON)."""
+def run_headless(outdir: Path = OUTPUT_DIR) -> tuple[Path, ...]:
+    """Analyse the demo case and write its pictures, report and results off-screen.
+
+    Returns the paths written: the annotated 3D and annulus-plane screenshots, the PDF report
+    and the results JSON (all de-identified, through the same scene code as the window).
+    """
     from annulusview.core.analysis import analyze
+    from annulusview.core.deid import volume_identity
     from annulusview.core.io.loader import load
     from annulusview.core.landmarks import read_landmarks
     from annulusview.core.phantom.dicom import demo_case_dir
     from annulusview.core.results import write_results_json
-    from annulusview.scene.render import save_screenshot
+    from annulusview.scene.report import write_case_report
     from annulusview.scene.state import SceneState
+    from annulusview.scene.views2d import save_view_png
 
     folder = demo_case_dir(stderr_progress("demo case"))
-    volume = load(folder, progress=stderr_progress("loading"))
+    volume = load(folder / "dicom", progress=stderr_progress("loading"))
     landmarks = read_landmarks(folder / "landmarks.mrk.json")
     results = analyze(volume, landmarks, progress=stderr_progress("analysis"))
     outdir.mkdir(parents=True, exist_ok=True)
-    png = save_screenshot(
-        SceneState(volume=volume, results=results, landmarks=landmarks),
-        outdir / "demo-3d.png",
-        size=(1280, 800),
-        camera="front",
-    )
-    results_path = write_results_json(outdir / "demo-results.json", results)
-    return png, Path(results_path)
+    state = SceneState(volume=volume, results=results, landmarks=landmarks)
+    identity = volume_identity(volume)
+    written = [
+        save_view_png(state, outdir / f"demo-{view}.png", view, identity=identity)
+        for view in ("3d", "annulus")
+    ]
+    written.append(write_case_report(outdir / "demo-report.pdf", state, identity))
+    written.append(Path(write_results_json(outdir / "demo-results.json", results)))
+    return tuple(written)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
         from annulusview.app.application import run_app
 
         return run_app(demo=True)
-    png, results = run_headless()
-    print(png.resolve())
-    print(results.resolve())
+    for path in run_headless():
+        print(path.resolve())
     return 0
