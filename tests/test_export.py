@@ -255,6 +255,20 @@ def test_report_uncompressed_mode_and_identity_opt_in(loaded) -> None:
     assert b"/Title (Case AV-" in shown  # the title never carries the identity
 
 
+def test_report_mitral_section_matches_mac_truth() -> None:
+    """On the MAC phantom the report states the MAC CT score and grade of the truth."""
+    from annulusview.core.analysis import analyze
+    from annulusview.core.phantom import make_case
+    from annulusview.core.report import build_report_pdf
+
+    case = make_case("mac")
+    results = analyze(case.volume, case.landmarks)
+    text = pdf_text(build_report_pdf(results, volume_identity(case.volume), compress=False))
+    score = case.truth["mitral"]["mac"]["score"]
+    assert "Mitral annulus, MAC and neo-LVOT" in text
+    assert f"{score['total']} ({score['grade']})" in text
+
+
 # --- 4. meshes ----------------------------------------------------------------------------------
 
 

@@ -231,6 +231,8 @@ def report_story(
         _table(rows, [10 * mm, 24 * mm, 18 * mm, 22 * mm, 14 * mm, 24 * mm, 28 * mm, 22 * mm])
     )
 
+    story += _mitral_story(res.get("mitral"), st, width)
+
     # risk flags
     flags = list(res.get("flags") or [])
     order = {"high": 0, "moderate": 1, "low": 2, "not_assessed": 3}
@@ -286,6 +288,76 @@ def report_story(
             )
             story.append(grid)
     return story
+
+
+def _mitral_story(mitral: Mapping[str, Any] | None, st: dict[str, Any], width: float) -> list[Any]:
+    """Mitral annulus, MAC CT score with its components, neo-LVOT (clinical-model.md 8)."""
+    if not mitral:
+        return []
+    rows: list[list[Any]] = [["Mitral", "Value"]]
+    ann = mitral.get("annulus") or {}
+    if ann:
+        rows.append(
+            [
+                "Annulus",
+                f"perimeter {_fmt(ann.get('perimeter_mm'))} mm, area {_fmt(ann.get('area_mm2'))} "
+                f"mm², AP {_fmt(ann.get('ap_diameter_mm'))} mm, "
+                f"intercommissural {_fmt(ann.get('ic_diameter_mm'))} mm",
+            ]
+        )
+    mac = mitral.get("mac") or {}
+    if mac:
+        score = mac.get("score") or {}
+        trig = mac.get("trigones") or {}
+        rows.append(
+            [
+                "MAC",
+                f"extent {_fmt(mac.get('extent_deg'), 0)}°, thickness mean "
+                f"{_fmt(mac.get('thickness_mean_mm'))} / max {_fmt(mac.get('thickness_max_mm'))} "
+                f"mm, trigones L {_fmt(trig.get('L'))} / R {_fmt(trig.get('R'))}, anterior "
+                f"leaflet {_fmt(mac.get('anterior_leaflet'))}",
+            ]
+        )
+        rows.append(
+            [
+                "MAC CT score",
+                Paragraph(
+                    _esc(
+                        f"{score.get('total', '-')} ({score.get('grade', '-')}): thickness "
+                        f"{score.get('thickness', '-')} + extent {score.get('extent', '-')} + "
+                        f"trigones {score.get('trigones', '-')} + leaflets "
+                        f"{score.get('leaflets', '-')}. {score.get('reference') or ''}"
+                    ),
+                    st["cell"],
+                ),
+            ]
+        )
+    neo = mitral.get("neo_lvot") or {}
+    if neo:
+        valve = neo.get("valve") or {}
+        rows.append(
+            [
+                "Neo-LVOT",
+                Paragraph(
+                    _esc(
+                        f"{_fmt(neo.get('area_mm2'), 0)} mm² at "
+                        f"{_fmt(neo.get('distance_from_annulus_mm'))} mm below the aortic "
+                        f"annulus; virtual valve {_fmt(valve.get('diameter_mm'))} mm x "
+                        f"{_fmt(valve.get('height_mm'))} mm, "
+                        f"{_fmt((valve.get('ventricular_share') or 0) * 100, 0)} % ventricular"
+                    ),
+                    st["cell"],
+                ),
+            ]
+        )
+    for part, reason in (mitral.get("not_assessed") or {}).items():
+        rows.append([f"{part}", Paragraph(_esc(f"not assessed: {reason}"), st["cell"])])
+    if len(rows) == 1:
+        return []
+    return [
+        Paragraph("Mitral annulus, MAC and neo-LVOT", st["h2"]),
+        _table(rows, [30 * mm, width - 30 * mm]),
+    ]
 
 
 def _picture(pic: ReportPicture, width: float, st: dict[str, ParagraphStyle]) -> list[Any]:
