@@ -330,3 +330,27 @@ def test_demo_window_screenshots(qtbot, main_window, artifacts_dir):
     ratio = plotter.devicePixelRatioF()
     text = window.viewer3d.teaching_text_at(dx / ratio, plotter.height() - dy / ratio)
     assert text is not None and "His bundle" in text
+
+
+def test_3d_view_renders_once_per_frame_and_shows_every_change(qtbot, main_window, phantom_dir):
+    window = main_window
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    qtbot.waitUntil(lambda: "calcium" in window.viewer3d.handles.actors, timeout=LOAD_TIMEOUT_MS)
+    plotter = window.viewer3d.plotter
+    qtbot.wait(200)
+    renders: list[int] = []
+    plotter.ren_win.AddObserver("StartEvent", lambda *_: renders.append(1))
+    before = plotter.grab().toImage()
+    renders.clear()
+    # a render from code (as the mouse interactor does): shown without rendering again
+    plotter.camera.Azimuth(40.0)
+    plotter.render()
+    qtbot.wait(150)
+    assert len(renders) == 1
+    # a change with only a repaint request: the paint renders it (no stale frame)
+    plotter.camera.Azimuth(40.0)
+    plotter.update()
+    qtbot.wait(150)
+    assert len(renders) == 2
+    after = plotter.grab().toImage()
+    assert after != before

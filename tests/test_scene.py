@@ -221,3 +221,63 @@ def test_save_screenshot_writes_png(tmp_path, phantom_case, phantom_results, art
     reader.Update()
     assert reader.GetOutput().GetDimensions()[:2] == SIZE
     assert BACKGROUND.startswith("#")
+
+
+def test_calcium_surfaces_come_from_the_analysis_voxels(phantom_case, phantom_results) -> None:
+    volume = phantom_case.volume
+    labels, offset = geometry.lesion_label_crop(volume, phantom_results)
+    # exactly the lesion voxels the analysis kept, in a small box (not the whole volume)
+    assert labels.size < volume.hu.size / 10
+    ids, counts = np.unique(phantom_results.lesion_voxel_ids, return_counts=True)
+    for lesion_id, count in zip(ids, counts, strict=True):
+        assert int((labels == lesion_id).sum()) == int(count)
+    # the whole-volume array other callers use holds the same voxels at the same place
+    full = geometry.lesion_label_volume(volume, phantom_results)
+    k, j, i = offset
+    np.testing.assert_array_equal(
+        full[k : k + labels.shape[0], j : j + labels.shape[1], i : i + labels.shape[2]],
+        labels[: full.shape[0] - k, : full.shape[1] - j, : full.shape[2] - i],
+    )
+    assert int((full > 0).sum()) == len(phantom_results.lesion_voxel_ids)
+    # surfaces from the crop sit where the surfaces from the whole-volume array sit
+    lesions = phantom_results.to_dict()["lesions"]
+    crop_mesh = geometry.lesion_surfaces(
+        volume, labels, lesions, "distance_to_conduction_mm", offset_kji=offset
+    )
+    full_mesh = geometry.lesion_surfaces(volume, full, lesions, "distance_to_conduction_mm")
+    assert crop_mesh.n_points == full_mesh.n_points
+    np.testing.assert_allclose(crop_mesh.points, full_mesh.points, atol=1e-6)
+
+
+def test_plain_results_dict_falls_back_to_thresholding(phantom_case, phantom_results) -> None:
+    res = phantom_results.to_dict()
+    labels, offset = geometry.lesion_label_crop(phantom_case.volume, res)
+    vox = phantom_case.volume.voxel_volume_mm3
+    assert min(offset) >= 0
+    for lesion in res["lesions"]:
+        assert (labels == lesion["id"]).sum() * vox == pytest.approx(lesion["volume_mm3"], rel=0.02)
+
+
+def test_scene_is_cheap_to_draw(phantom_case, phantom_results) -> None:
+    """What keeps rotation interactive on software OpenGL: plain alpha blending (no depth
+    peeling or order-independent translucency passes), a plain background, plain text labels,
+    and few triangles per lesion."""
+    state = SceneState(
+        volume=phantom_case.volume, results=phantom_results, landmarks=phantom_case.landmarks
+    )
+    plotter = offscreen_plotter(SIZE)
+    try:
+        handles = build_scene(plotter, state)
+        renderer = plotter.renderer
+        assert not renderer.GetUseDepthPeeling()
+        assert not renderer.GetUseOIT()
+        assert not renderer.GetGradientBackground()
+        n_lesions = len(phantom_results.to_dict()["lesions"])
+        assert handles.lesion_mesh.n_cells <= geometry.MAX_LESION_TRIANGLES * n_lesions
+        labels = handles.actors["landmark_labels"]
+        parts = labels.GetParts()
+        assert parts.GetNumberOfItems() >= 3
+        texts = {parts.GetItemAsObject(n).GetMapper().GetInput() for n in range(len(parts))}
+        assert "RCC_hinge" in texts
+    finally:
+        plotter.close()

@@ -7,6 +7,7 @@ Thin on purpose: loading and analysis are core calls run on worker threads, the 
 from __future__ import annotations
 
 import logging
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 import annulusview
 from annulusview.app import messages
 from annulusview.app.dialogs import SeriesDialog, SettingsDialog
+from annulusview.app.mitral_panel import MA_CURVE, MitralUI
 from annulusview.app.panels import LandmarkPanel, ResultsPanel
 from annulusview.app.session import (
     AnalysisSettings,
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 MAX_RECENT = 8
 ANALYSIS_DEBOUNCE_MS = 350
 AUTOSAVE_DEBOUNCE_MS = 1500
+PROGRESS_INTERVAL_S = 0.25
+SCENE_DELAY_MS = 20  # lets a pending 2-D repaint go first
 STUDY_FILTER = "Studies (*.zip *.nii *.nii.gz *.dcm);;All files (*)"
 
 
@@ -136,11 +140,14 @@ class MainWindow(QMainWindow):
         self.presets = window_presets()
         self.setAcceptDrops(True)
         self._closed = False
+        self._last_progress = 0.0
+        self._scene_reset = False
 
         self._build_views()
         self._build_panels()
         self._build_actions()
         self._build_status()
+        self.mitral_ui = MitralUI(self)  # mitral dock, valve controls, neo-LVOT tab
         self._analysis_timer = QTimer(self)
         self._analysis_timer.setSingleShot(True)
         self._analysis_timer.setInterval(ANALYSIS_DEBOUNCE_MS)
@@ -149,7 +156,32 @@ class MainWindow(QMainWindow):
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(AUTOSAVE_DEBOUNCE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
+        # the 3D scene is rebuilt from the event loop, after the 2-D views have painted
+        self._scene_timer = QTimer(self)
+        self._scene_timer.setSingleShot(True)
+        self._scene_timer.setInterval(SCENE_DELAY_MS)
+        self._scene_timer.timeout.connect(lambda: self.refresh_scene())
+        self.warm_task: Task | None = None
+        QTimer.singleShot(0, self._warm_up)
+        QTimer.singleShot(50, self._warm_up_3d)
         self.resize(1400, 900)
+
+    def _warm_up_3d(self) -> None:
+        if not self._closed and self.volume is None and self.isVisible():
+            self.viewer3d.warm_up()
+
+    def _warm_up(self) -> None:
+        """Import the loader and the analysis on a worker while the window sits idle, so the
+        first study opened does not wait for (or stall on) those imports."""
+        if self._closed:
+            return
+
+        def job(progress: Any, cancel: Any) -> None:
+            import annulusview.core.analysis
+            import annulusview.core.io.loader  # noqa: F401
+
+        self.warm_task = Task(job, "warm-up")
+        self.warm_task.start()
 
     # --- construction ----------------------------------------------------------------------
 
@@ -407,8 +439,16 @@ class MainWindow(QMainWindow):
         self.status_label.setText(text)
 
     def _on_progress(self, fraction: float, text: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        if text:
+        # Each change repaints the window (the whole window is composited with the 3D view):
+        # a few updates a second are enough for a progress bar.
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        value = int(fraction * 1000)
+        if value != self.progress.value():
+            self.progress.setValue(value)
+        if text and text != self.status_label.text():
             self.status_label.setText(text)
 
     def open_path(
@@ -420,9 +460,11 @@ class MainWindow(QMainWindow):
         if self.load_task is not None and self.load_task.running:
             self.load_task.cancel()
         self._pending_landmarks = landmarks
-        from annulusview.core.io.loader import load, scan
 
         def job(progress: Any, cancel: Any) -> Any:
+            # imported here: the first import of the DICOM stack must not block the GUI thread
+            from annulusview.core.io.loader import load, scan
+
             result = scan(path, progress, cancel)
             if not result.series:
                 load(path, None, None, cancel)  # raises NoSeriesError with the reasons
@@ -451,9 +493,9 @@ class MainWindow(QMainWindow):
         self._load_series(path, chosen)
 
     def _load_series(self, path: Path, series: str | None) -> None:
-        from annulusview.core.io.loader import load
-
         def job(progress: Any, cancel: Any) -> Volume:
+            from annulusview.core.io.loader import load
+
             return load(path, series, progress, cancel)
 
         task = Task(job, "load")
@@ -517,9 +559,11 @@ class MainWindow(QMainWindow):
                 messages.show_error(self, exc, "Landmarks")
         self._pending_landmarks = None
         self.set_landmarks(landmarks)
+        if not landmarks.missing_aortic:
+            self.run_analysis()  # landmarks came with the study: no need to wait for edits
         if pending_session is not None:
             self._apply_view_state(pending_session.view)
-        self.refresh_scene(reset_camera=True)
+        self.schedule_scene(reset_camera=True)
 
     def show_skipped(self) -> None:
         if not self.skipped:
@@ -582,6 +626,9 @@ class MainWindow(QMainWindow):
                 view.update()
 
     def _view_clicked(self, view_name: str, lps: Any) -> None:
+        if self.placing == MA_CURVE:  # successive clicks add MA_01, MA_02, ...
+            self.mitral_ui.add_curve_point(lps)
+            return
         if self.placing is not None:
             self.place_landmark(self.placing, lps)
             return
@@ -599,7 +646,7 @@ class MainWindow(QMainWindow):
         self._update_obliques()
         self.scene_state.landmarks = landmarks
         if self.results is None:
-            self.refresh_scene()
+            self.schedule_scene()
         self.schedule_analysis()
         self.schedule_autosave()
 
@@ -791,6 +838,7 @@ class MainWindow(QMainWindow):
         volume, landmarks = self.volume, self.landmarks
         settings = self.analysis_settings
         rules, valve = self._rules(), self._valve()
+        mitral_valve = self.mitral_ui.valve()
 
         def job(progress: Any, cancel: Any) -> Any:
             from annulusview.core.analysis import analyze
@@ -802,13 +850,15 @@ class MainWindow(QMainWindow):
                 threshold=settings.threshold,
                 valve=valve,
                 sex=settings.sex,
+                mitral_valve=mitral_valve,
                 progress=progress,
                 cancel=cancel,
             )
             # calcium surfaces are data work too: build them here, not on the GUI thread
             scene = SceneState(volume=volume, results=results, landmarks=landmarks)
             prepare_calcium(scene)
-            return results, scene.cache
+            as_dict = results.to_dict() if hasattr(results, "to_dict") else dict(results)
+            return results, as_dict, scene.cache
 
         task = Task(job, "analysis")
         task.progressed.connect(
@@ -830,11 +880,12 @@ class MainWindow(QMainWindow):
     def _analysed(self, generation: int, outcome: Any) -> None:
         if generation != self._analysis_generation:
             return  # a newer run is on its way
-        results, cache = outcome
+        results, as_dict, cache = outcome
         self.analysis_runs += 1
         self.results = results
-        self.results_dict = results.to_dict() if hasattr(results, "to_dict") else dict(results)
+        self.results_dict = as_dict
         self.results_panel.show_results(self.results_dict)
+        self.mitral_ui.show_results(results, self.results_dict)
         n = len(self.results_dict.get("lesions") or [])
         raised = [
             f
@@ -855,7 +906,7 @@ class MainWindow(QMainWindow):
         for name in ("axial", "coronal", "sagittal"):
             self.views[name].overlay = Overlay(markers=markers)
             self.views[name].update()
-        self.refresh_scene()
+        self.schedule_scene()
 
     def select_lesion(self, lesion: dict[str, Any]) -> None:
         """Centre every view on a lesion and highlight it in 3D."""
@@ -890,7 +941,17 @@ class MainWindow(QMainWindow):
         self.color_box.setCurrentIndex(0 if self.scene_state.color_by == "conduction" else 1)
         self.refresh_scene()
 
+    def schedule_scene(self, reset_camera: bool = False) -> None:
+        """Rebuild the 3D scene on the next turn of the event loop (requests coalesce), so the
+        2-D views paint first and no single GUI-thread step grows long."""
+        self._scene_reset = self._scene_reset or reset_camera
+        self._scene_timer.start()
+
     def refresh_scene(self, reset_camera: bool = False) -> None:
+        """Rebuild the 3D scene now (a scheduled rebuild is folded in)."""
+        self._scene_timer.stop()
+        reset_camera = reset_camera or self._scene_reset
+        self._scene_reset = False
         toggles = self.scene_state.toggles
         for key, action in self.toggle_actions.items():
             setattr(toggles, key, action.isChecked())
@@ -1028,7 +1089,13 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._analysis_timer.stop()
         self._autosave_timer.stop()
-        for task in (self.load_task, self.analysis_task, getattr(self, "demo_task", None)):
+        tasks = (
+            self.load_task,
+            self.analysis_task,
+            getattr(self, "demo_task", None),
+            self.warm_task,
+        )
+        for task in tasks:
             if task is not None and task.running:
                 task.cancel()
                 task.wait(10000)

@@ -28,6 +28,7 @@ from annulusview.core.landmarks import (
     AORTIC_REQUIRED,
     DESCRIPTIONS,
     KNOWN_NAMES,
+    MITRAL_CURVE_PATTERN,
     MITRAL_NAMES,
     Landmarks,
 )
@@ -147,7 +148,7 @@ class LandmarkPanel(QWidget):
             )
         self.other_group.takeChildren()
         for name in landmarks.names():
-            if name not in KNOWN_NAMES:
+            if name not in KNOWN_NAMES and not MITRAL_CURVE_PATTERN.match(name):
                 item = QTreeWidgetItem([name, "✓"])
                 item.setData(0, Qt.ItemDataRole.UserRole, name)
                 self.other_group.addChild(item)

@@ -40,6 +40,11 @@ class SliceSource:
     def image(self, index: int) -> npt.NDArray[Any]:
         raise NotImplementedError
 
+    def image_shape(self, index: int) -> tuple[int, int]:
+        """(rows, columns) of ``image(index)``."""
+        h, w = self.image(index).shape
+        return int(h), int(w)
+
     def pixel_mm(self) -> tuple[float, float]:
         """(row height, column width) in mm."""
         raise NotImplementedError
@@ -69,18 +74,38 @@ class SliceSource:
 
 
 class OrthoSource(SliceSource):
-    """Axial, coronal or sagittal MPR in radiological orientation."""
+    """Axial, coronal or sagittal MPR in radiological orientation.
+
+    The axes are worked out once and the last slices are kept, so painting (which maps every
+    landmark and overlay point) costs no array copies.
+    """
 
     def __init__(self, volume: Volume, view: reformat.ViewName) -> None:
         self.volume = volume
         self.name = view
         self.axes = reformat.slice_axes(volume, view)
+        self._shape = volume.hu.shape
+        self._cache: dict[int, npt.NDArray[Any]] = {}
+        affine = np.asarray(volume.affine, dtype=np.float64)
+        self._affine = affine
+        self._inverse = np.linalg.inv(affine)
 
     def n_slices(self) -> int:
-        return int(self.volume.hu.shape[self.axes.slice_axis])
+        return int(self._shape[self.axes.slice_axis])
 
     def image(self, index: int) -> npt.NDArray[Any]:
-        return reformat.orthogonal_slice(self.volume, self.name, index)  # type: ignore[arg-type]
+        index = int(np.clip(index, 0, self.n_slices() - 1))
+        img = self._cache.get(index)
+        if img is None:
+            if len(self._cache) > 6:
+                self._cache.clear()
+            img = reformat.orthogonal_slice(self.volume, self.name, index)  # type: ignore[arg-type]
+            self._cache[index] = img
+        return img
+
+    def image_shape(self, index: int) -> tuple[int, int]:
+        ax = self.axes
+        return int(self._shape[ax.row_axis]), int(self._shape[ax.col_axis])
 
     def pixel_mm(self) -> tuple[float, float]:
         return self.axes.row_mm, self.axes.col_mm
@@ -89,12 +114,27 @@ class OrthoSource(SliceSource):
         return float(self.volume.spacing_mm[self.axes.slice_axis])
 
     def to_lps(self, index: float, row: float, col: float) -> FloatArray:
-        ijk = reformat.screen_to_index(self.volume, self.name, index, row, col)  # type: ignore[arg-type]
-        return self.volume.index_to_lps(ijk)
+        ax = self.axes
+        kji = np.zeros(3)
+        kji[ax.slice_axis] = index
+        kji[ax.row_axis] = (self._shape[ax.row_axis] - 1 - row) if ax.row_flip else row
+        kji[ax.col_axis] = (self._shape[ax.col_axis] - 1 - col) if ax.col_flip else col
+        ijk1 = np.array([kji[2], kji[1], kji[0], 1.0])
+        return (self._affine @ ijk1)[:3]
 
     def from_lps(self, lps: npt.ArrayLike) -> tuple[float, float, float]:
-        ijk = self.volume.lps_to_index(lps)
-        return reformat.index_to_screen(self.volume, self.name, ijk)  # type: ignore[arg-type]
+        p = np.ones(4)
+        p[:3] = np.asarray(lps, dtype=np.float64).reshape(3)
+        ijk = (self._inverse @ p)[:3]
+        kji = ijk[::-1]
+        ax = self.axes
+        row = float(kji[ax.row_axis])
+        col = float(kji[ax.col_axis])
+        if ax.row_flip:
+            row = self._shape[ax.row_axis] - 1 - row
+        if ax.col_flip:
+            col = self._shape[ax.col_axis] - 1 - col
+        return float(kji[ax.slice_axis]), row, col
 
 
 class ObliqueSource(SliceSource):
@@ -129,6 +169,9 @@ class ObliqueSource(SliceSource):
 
     def _centre(self, index: float) -> FloatArray:
         return self.origin + (index - self.half) * self.step * self.normal
+
+    def image_shape(self, index: int) -> tuple[int, int]:
+        return self.n, self.n
 
     def image(self, index: int) -> npt.NDArray[Any]:
         if index not in self._cache:
@@ -282,8 +325,7 @@ class SliceView(QWidget):
         """Where the image lands in the widget, keeping mm aspect."""
         if self.source is None:
             return QRectF()
-        img = self.source.image(self.index)
-        h, w = img.shape
+        h, w = self.source.image_shape(self.index)
         row_mm, col_mm = self.source.pixel_mm()
         width_mm, height_mm = w * col_mm, h * row_mm
         scale = min(self.width() / width_mm, self.height() / height_mm) * self.zoom
@@ -294,8 +336,7 @@ class SliceView(QWidget):
 
     def _shape(self) -> tuple[int, int]:
         assert self.source is not None
-        h, w = self.source.image(self.index).shape
-        return int(h), int(w)
+        return self.source.image_shape(self.index)
 
     def _rc_to_widget(
         self, row: float, col: float, rect: QRectF | None = None

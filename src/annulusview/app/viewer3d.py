@@ -43,6 +43,58 @@ def opengl_available() -> tuple[bool, str]:
     return True, ""
 
 
+def _global_vtk_time(probe: Any) -> int:
+    """VTK's global modification counter (every ``Modified()`` anywhere advances it)."""
+    probe.Modified()
+    return int(probe.GetMTime())
+
+
+def make_interactor(parent: QWidget) -> Any:
+    """A ``pyvistaqt.QtInteractor`` that renders once per frame, not twice.
+
+    Every VTK render outside a paint (``plotter.render()``, mouse rotation through the
+    interactor) ends with a repaint request, and pyvistaqt's ``paintGL`` then renders the scene
+    again before showing it. Here the paint only shows the finished frame when nothing in VTK
+    was modified since that render (VTK's global modification counter did not move and the size
+    is the same); otherwise it renders as before.
+    """
+    from pyvistaqt import QtInteractor
+    from vtkmodules.vtkCommonCore import vtkObject
+
+    class _Interactor(QtInteractor):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._probe = vtkObject()
+            self._fresh: tuple[int, tuple[int, int]] | None = None
+            self.ren_win.AddObserver("EndEvent", self._rendered_frame)
+
+        def _rendered_frame(self, *_: Any) -> None:
+            if not self._in_paint:
+                self._fresh = (_global_vtk_time(self._probe), tuple(self.ren_win.GetSize()))
+
+        def paintGL(self) -> None:
+            fresh = getattr(self, "_fresh", None)
+            self._fresh = None
+            window = getattr(self, "ren_win", None)
+            if (
+                fresh is not None
+                and window is not None
+                and not self._in_paint
+                and _global_vtk_time(self._probe) == fresh[0] + 1
+                and tuple(window.GetSize()) == fresh[1]
+            ):
+                # the last render is current: show it without rendering again
+                self._in_paint = True
+                try:
+                    super().paintGL()
+                finally:
+                    self._in_paint = False
+                return
+            super().paintGL()
+
+    return _Interactor(parent, auto_update=False, multi_samples=0)
+
+
 class Viewer3D(QWidget):
     """3D panel with camera presets and the current C-arm angulation."""
 
@@ -76,9 +128,7 @@ class Viewer3D(QWidget):
         ok, why = opengl_available()
         if ok:
             try:
-                from pyvistaqt import QtInteractor
-
-                self.plotter = QtInteractor(self, auto_update=False, multi_samples=0)
+                self.plotter = make_interactor(self)
                 self.plotter.setObjectName("vtk-view")
                 layout.addWidget(self.plotter, 1)
                 self.plotter.iren.add_observer(
@@ -123,8 +173,58 @@ class Viewer3D(QWidget):
         elif self.handles.region is not None or state.volume is not None:
             set_camera_preset(self.plotter, self.handles, "front")
             self._has_camera = self.handles.region is not None
-        self.plotter.render()
+        # render on a later paint, not now: building and drawing are two short GUI-thread steps
+        # with the event loop (input, timers) running in between, instead of one long one
+        QTimer.singleShot(0, self._request_paint)
         self._update_carm()
+
+    def _request_paint(self) -> None:
+        if self.plotter is not None:
+            self.plotter.update()
+
+    def warm_up(self) -> None:
+        """Draw a small stand-in scene once and clear it again (call while the window is idle).
+
+        The first scene drawn in a view pays one-time costs: OpenGL shader programs are
+        compiled (slow on software OpenGL) and pyvista sets up its mapper and lookup-table
+        machinery. Paying them at start-up keeps the first study's scene update short.
+        """
+        if self.plotter is None:
+            return
+        from annulusview.core.landmarks import Landmarks
+
+        angles = np.radians([90.0, 210.0, 330.0])
+        hinges = {
+            name: np.array([12.0 * np.cos(a), 12.0 * np.sin(a), 0.0])
+            for name, a in zip(("RCC_hinge", "LCC_hinge", "NCC_hinge"), angles, strict=True)
+        }
+        try:
+            state = SceneState(landmarks=Landmarks(hinges))
+            build_scene(self.plotter, state)
+            # a scalar-coloured, smooth-shaded surface like the calcium
+            import pyvista as pv
+
+            from annulusview.scene.build import CALCIUM_CLIM_MM, calcium_cmap
+
+            blob = pv.Sphere(radius=2.0, theta_resolution=8, phi_resolution=6)
+            blob.point_data["distance_mm"] = np.linspace(0.0, 10.0, blob.n_points)
+            self.plotter.add_mesh(
+                blob,
+                scalars="distance_mm",
+                cmap=calcium_cmap(),
+                clim=CALCIUM_CLIM_MM,
+                smooth_shading=True,
+                specular=0.3,
+                show_scalar_bar=False,
+                name="warm-up",
+                render=False,
+            )
+            self.plotter.render()
+            build_scene(self.plotter, SceneState())
+            self.plotter.update()
+        except Exception:  # only a speed-up: never let it break the window
+            log.debug("3D warm-up failed", exc_info=True)
+        self.handles = SceneHandles()
 
     def set_preset(self, name: str) -> None:
         if self.plotter is None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -16,6 +19,27 @@ from annulusview.core.progress import CancelToken
 log = logging.getLogger(__name__)
 
 Job = Callable[[Callable[[float, str], None], CancelToken], Any]
+
+
+WORKER_NICE = 10
+
+
+def _lower_thread_priority() -> None:
+    """Give the calling worker thread (and processes it starts) a lower CPU priority.
+
+    On a machine with few cores, loading and analysis would otherwise take CPU time from the
+    GUI thread and the window stutters. Linux: per-thread nice value (raising it needs no
+    rights); elsewhere nothing happens.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        nice = int(os.environ.get("ANNULUSVIEW_WORKER_NICE", WORKER_NICE))
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (OSError, AttributeError, ValueError):  # defensive: some sandboxes refuse it
+        log.debug("could not lower the worker thread priority", exc_info=True)
 
 
 class _Runner(QObject):
@@ -40,6 +64,7 @@ class _Runner(QObject):
 
     @Slot()
     def run(self) -> None:
+        _lower_thread_priority()
         try:
             result = self._job(self._progress, self._cancel)
         except Cancelled:

@@ -44,6 +44,7 @@ from annulusview.core.mitral_common import (
     NotAssessed,
     VoxelCrop,
     median_hu_in_sphere,
+    points_inside,
     unit,
 )
 from annulusview.core.neo_lvot import NeoLvotResult, VirtualValve, analyze_neo_lvot
@@ -579,36 +580,55 @@ def _inscribed_centre(region: BoolArray) -> tuple[tuple[int, int], float]:
     return (int(row) - 1, int(col) - 1), float(edt.flat[flat])
 
 
-def _shortest_chord_mm(
+def _shortest_chords_mm(
     hu_at: Callable[[FloatArray], npt.NDArray[np.float32]],
-    centre_lps: FloatArray,
+    centres_lps: FloatArray,
     e1: FloatArray,
     e2: FloatArray,
     threshold_hu: float,
-    max_mm: float,
-) -> float:
-    """Shortest chord of the iso-contour ``HU = threshold`` through ``centre_lps`` in the
-    plane ``(e1, e2)``, over 18 directions 10 degrees apart, mm.
+    max_mm: FloatArray,
+) -> FloatArray:
+    """Shortest chord of the iso-contour ``HU = threshold`` through each of ``centres_lps``
+    (M, 3) in its plane ``(e1[m], e2[m])``, over 18 directions 10 degrees apart, mm.
 
-    Each half-chord ends where the HU profile, sampled every 0.1 mm, first drops below the
-    threshold (linear interpolation between the two samples), so the edge is sub-pixel. Through
-    a point off the centre of a round bar the shortest chord is short by only
-    ``e^2 / d`` (second order in the offset ``e``); across a flat bar it is exact.
+    Each half-chord ends where the HU profile first drops below the threshold, found on a
+    0.5 mm profile and then located on a 0.1 mm profile across that step with linear
+    interpolation between the two samples around the crossing, so the edge is sub-pixel. All
+    profiles of all centres are sampled in two interpolation calls. Through a point off the
+    centre of a round bar the shortest chord is short by only ``e^2 / d`` (second order in the
+    offset ``e``); across a flat bar it is exact.
     """
-    steps = np.arange(0.0, max_mm + 1e-9, _CHORD_STEP_MM)
+    count = len(centres_lps)
     theta = np.deg2rad(np.arange(0.0, 360.0, 10.0))
-    dirs = np.cos(theta)[:, None] * e1 + np.sin(theta)[:, None] * e2
-    pts = centre_lps + steps[None, :, None] * dirs[:, None, :]
-    values = hu_at(pts) - threshold_hu
-    below = values < 0
-    first = np.where(below.any(axis=1), below.argmax(axis=1), len(steps) - 1)
-    prev = np.maximum(first - 1, 0)
-    v0 = values[np.arange(len(theta)), prev]
-    v1 = values[np.arange(len(theta)), first]
+    dirs = (
+        np.cos(theta)[None, :, None] * e1[:, None, :]
+        + np.sin(theta)[None, :, None] * e2[:, None, :]
+    )  # (M, 36, 3)
+    coarse_mm = 5 * _CHORD_STEP_MM
+    limit = np.asarray(max_mm, dtype=np.float64)
+    steps = np.arange(0.0, float(limit.max()) + coarse_mm + 1e-9, coarse_mm)
+    pts = centres_lps[:, None, None, :] + steps[None, None, :, None] * dirs[:, :, None, :]
+    below = (hu_at(pts) < threshold_hu) | (steps[None, None, :] > limit[:, None, None])
+    # first coarse sample below (or past the limit); the last coarse sample always qualifies
+    first = below.argmax(axis=2)
+    start = steps[np.maximum(first - 1, 0)]
+    fine = start[..., None] + np.arange(6) * _CHORD_STEP_MM  # (M, 36, 6)
+    fpts = centres_lps[:, None, None, :] + fine[..., None] * dirs[:, :, None, :]
+    values = hu_at(fpts) - threshold_hu
+    fbelow = values < 0
+    f_first = np.where(fbelow.any(axis=2), fbelow.argmax(axis=2), 5)
+    f_prev = np.maximum(f_first - 1, 0)
+    v0 = np.take_along_axis(values, f_prev[..., None], axis=2)[..., 0]
+    v1 = np.take_along_axis(values, f_first[..., None], axis=2)[..., 0]
     frac = np.where(v0 - v1 > 0, v0 / np.maximum(v0 - v1, 1e-9), 0.0)
-    half = steps[prev] + np.clip(frac, 0.0, 1.0) * _CHORD_STEP_MM
-    chords = half[: len(theta) // 2] + half[len(theta) // 2 :]
-    return float(chords.min())
+    half = (
+        np.take_along_axis(fine, f_prev[..., None], axis=2)[..., 0]
+        + np.clip(frac, 0.0, 1.0) * _CHORD_STEP_MM
+    )
+    half = np.where(first == 0, 0.0, np.minimum(half, limit[:, None]))
+    chords = half[:, : len(theta) // 2] + half[:, len(theta) // 2 :]
+    result: FloatArray = chords.min(axis=1) if count else np.zeros(0)
+    return result
 
 
 def _cross_section_thickness(
@@ -632,7 +652,8 @@ def _cross_section_thickness(
     With a threshold, a pixel is calcium where the linearly interpolated HU reaches it within
     a voxel of a MAC voxel, so the edge sits at the iso-surface between voxel centres (a mask
     of voxel centres would make a round bar look up to a voxel thinner); with a mask, where a
-    MAC voxel lies within half a voxel.
+    MAC voxel lies within half a voxel. The sections of all positions are resampled in one
+    interpolation call, and all their chords in two more.
     """
     spacing = volume.spacing_mm
     slab = max(spacing)
@@ -659,6 +680,17 @@ def _cross_section_thickness(
     # off the curve, has its nearest curve point within about twice the slab of s.
     window = math.ceil((2.0 * slab + 2.0) / annulus.sample_step_mm)
     out = np.full(len(positions), np.nan)
+    # e1: the annulus normal made perpendicular to the tangent (height across the annulus);
+    # e2 = t x e1 (radial, across the ring). Both lie in the plane perpendicular to t.
+    tangents = annulus.tangents_lps[positions]
+    normal = annulus.normal_lps
+    e1s = normal[None, :] - (tangents @ normal)[:, None] * tangents
+    e1s /= np.linalg.norm(e1s, axis=1, keepdims=True)
+    e2s = np.cross(tangents, e1s)
+    # Pass 1: the pixel grid and near-MAC mask of each section.
+    sections: list[
+        tuple[int, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, BoolArray, float]
+    ] = []
     for row, pos in enumerate(positions):
         if row % 16 == 0:
             check(cancel)
@@ -674,12 +706,7 @@ def _cross_section_thickness(
         if hi >= count:
             parts.append(np.arange(0, np.searchsorted(sorted_sample, hi - count, side="right")))
         cand = order[np.concatenate(parts)]
-        centre = annulus.curve_lps[pos]
-        tangent = annulus.tangents_lps[pos]
-        # e1: the annulus normal made perpendicular to the tangent (height across the annulus);
-        # e2 = t x e1 (radial, across the ring). Both lie in the plane perpendicular to t.
-        e1 = unit(annulus.normal_lps - float(tangent @ annulus.normal_lps) * tangent)
-        e2 = np.cross(tangent, e1)
+        centre, tangent, e1, e2 = annulus.curve_lps[pos], tangents[row], e1s[row], e2s[row]
         rel = mac_lps[cand] - centre
         a, b = rel @ e1, rel @ e2
         sel = (
@@ -712,10 +739,23 @@ def _cross_section_thickness(
             ((ga - ga[0]) / reach).astype(int)[:, None] + 1,
             ((gb - gb[0]) / reach).astype(int)[None, :] + 1,
         ]
+        sections.append((row, centre, e1, e2, ga, gb, near, px))
+    if not sections:
+        return out
+    if threshold_hu is not None:
+        grids = [
+            (c + ga[:, None, None] * e1 + gb[None, :, None] * e2).reshape(-1, 3)
+            for _, c, e1, e2, ga, gb, _, _ in sections
+        ]
+        hu_all = hu_at(np.concatenate(grids))
+        bounds = np.cumsum([0] + [len(g) for g in grids])
+    # Pass 2: calcium regions of each section and the centre of their largest inscribed disc.
+    requests: list[tuple[int, FloatArray, FloatArray, FloatArray, float]] = []
+    widths: dict[int, list[float]] = {}
+    for index, (row, centre, e1, e2, ga, gb, near, px) in enumerate(sections):
         if threshold_hu is not None:
-            pa, pb = np.meshgrid(ga, gb, indexing="ij")
-            pts = centre + pa[..., None] * e1 + pb[..., None] * e2
-            img = near & (hu_at(pts) >= threshold_hu)
+            hu_img = hu_all[bounds[index] : bounds[index + 1]].reshape(len(ga), len(gb))
+            img = near & (hu_img >= threshold_hu)
         else:
             img = near
         pa2 = ga[:, None] ** 2 + gb[None, :] ** 2
@@ -723,20 +763,28 @@ def _cross_section_thickness(
         if not np.any(close):
             continue
         labels, _ = ndimage.label(img, structure=_STRUCTURE_8)
-        widths = []
+        widths[row] = []
         for lab in np.unique(labels[close]):
             (r_px, c_px), radius_px = _inscribed_centre(labels == lab)
             if threshold_hu is None:
                 # mask only: the edge lies on average half a pixel inside the first pixel out
-                widths.append(2.0 * radius_px * px - px)
+                widths[row].append(2.0 * radius_px * px - px)
                 continue
             disc_centre = centre + ga[r_px] * e1 + gb[c_px] * e2
-            widths.append(
-                _shortest_chord_mm(
-                    hu_at, disc_centre, e1, e2, threshold_hu, 2.0 * radius_px * px + 1.0
-                )
-            )
-        width = max(widths)
+            requests.append((row, disc_centre, e1, e2, 2.0 * radius_px * px + 1.0))
+    if requests and threshold_hu is not None:
+        chords = _shortest_chords_mm(
+            hu_at,
+            np.array([r[1] for r in requests]),
+            np.array([r[2] for r in requests]),
+            np.array([r[3] for r in requests]),
+            threshold_hu,
+            np.array([r[4] for r in requests]),
+        )
+        for (row, *_), chord in zip(requests, chords, strict=True):
+            widths[row].append(float(chord))
+    for row, values in widths.items():
+        width = max(values)
         # Thinner sections are grazing cuts through a lesion's blurred end, not a bar that CT
         # resolves: the position is not measured.
         if width >= min_thickness_mm:
@@ -871,7 +919,7 @@ def analyze_mac(
     if crop.empty:
         raise NotAssessed("MAC not assessed: the mitral annulus lies outside the CT volume.")
     probe = curve[:: max(1, len(curve) // 36)]
-    if sum(volume.contains_lps(p) for p in probe) < 0.9 * len(probe):
+    if np.count_nonzero(points_inside(volume, probe, 0.5)) < 0.9 * len(probe):
         warnings.append("Part of the mitral annulus curve lies outside the CT volume.")
     threshold = None if isinstance(calcium, np.ndarray) else float(calcium)
 
@@ -916,12 +964,19 @@ def analyze_mac(
     curve_tree = cKDTree(curve)
     min_dist = np.full(count + 1, np.inf)
     nearest_sample = np.full(len(lps), -1, dtype=np.intp)
+    # distance of each voxel to the curve samples where within mac_dist, else inf (a bounded
+    # query prunes the tree; voxels outside the band are farther than mac_dist anyway)
+    voxel_dist = np.full(len(lps), np.inf)
     if np.any(near_band):
-        d_band, nearest_sample[near_band] = curve_tree.query(lps[near_band])
-        np.minimum.at(min_dist, lab[near_band], d_band)
+        d_band, i_band = curve_tree.query(lps[near_band], distance_upper_bound=mac_dist + 1e-9)
+        found = np.isfinite(d_band)
+        band_index = np.flatnonzero(near_band)
+        nearest_sample[band_index[found]] = i_band[found]
+        voxel_dist[band_index] = d_band
+        np.minimum.at(min_dist, lab[band_index[found]], d_band[found])
     is_mac_label = kept_label & (min_dist <= mac_dist)
     mac_voxel = is_mac_label[lab]
-    missing = mac_voxel & (nearest_sample < 0)  # lesion voxels beyond the band
+    missing = mac_voxel & (nearest_sample < 0)  # lesion voxels beyond mac_dist of the curve
     if np.any(missing):
         nearest_sample[missing] = curve_tree.query(lps[missing])[1]
     mac_ids = np.flatnonzero(is_mac_label)
@@ -952,9 +1007,12 @@ def analyze_mac(
             )
 
     mac_lps = lps[mac_voxel]
-    mac_tree = cKDTree(mac_lps) if len(mac_lps) else None
-    if mac_tree is not None:
-        d_curve, _ = mac_tree.query(curve, distance_upper_bound=extent_dist + 1e-9)
+    # Only MAC voxels within extent_dist of some curve sample can make a sample calcified.
+    extent_lps = lps[mac_voxel & (voxel_dist <= extent_dist)]
+    if len(extent_lps):
+        # an unbalanced tree builds faster and is queried only once
+        tree = cKDTree(extent_lps, balanced_tree=False, compact_nodes=False)
+        d_curve, _ = tree.query(curve, distance_upper_bound=extent_dist + 1e-9)
         calcified = np.asarray(d_curve <= extent_dist)
     else:
         calcified = np.zeros(len(curve), dtype=bool)
@@ -992,8 +1050,9 @@ def analyze_mac(
         pos = landmarks.get(name)
         if pos is None:
             trigones[key] = None
-        elif mac_tree is not None:
-            trigones[key] = bool(mac_tree.query(pos)[0] <= trigone_dist)
+        elif len(mac_lps):
+            d2 = np.einsum("ij,ij->i", mac_lps - pos, mac_lps - pos)
+            trigones[key] = bool(d2.min() <= trigone_dist**2)
         else:
             trigones[key] = False
     if lesions and any(v is None for v in trigones.values()):

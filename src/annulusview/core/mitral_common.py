@@ -146,6 +146,16 @@ def median_hu_in_sphere(volume: Volume, centre_lps: FloatArray, radius_mm: float
     return float(np.median(values))
 
 
+def points_inside(
+    volume: Volume, points_lps: npt.ArrayLike, margin_voxels: float = 0.0
+) -> npt.NDArray[np.bool_]:
+    """Vectorised :meth:`Volume.contains_lps` for ``(N, 3)`` LPS points (one inverse)."""
+    ijk = volume.lps_to_index(np.asarray(points_lps, dtype=np.float64).reshape(-1, 3))
+    upper = np.array(volume.shape[::-1], dtype=np.float64) - 1 + margin_voxels
+    result: npt.NDArray[np.bool_] = np.all((ijk >= -margin_voxels) & (ijk <= upper), axis=1)
+    return result
+
+
 def inside_cylinder(
     points_lps: FloatArray,
     base_lps: FloatArray,

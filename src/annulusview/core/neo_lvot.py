@@ -52,6 +52,7 @@ from annulusview.core.mitral_common import (
     inside_cylinder,
     median_hu_in_sphere,
     perpendicular_basis,
+    points_inside,
     unit,
 )
 from annulusview.core.progress import CancelToken, check
@@ -62,6 +63,9 @@ BoolArray = npt.NDArray[np.bool_]
 
 _STRUCTURE_6 = ndimage.generate_binary_structure(3, 1)
 _STRUCTURE_4 = ndimage.generate_binary_structure(2, 1)
+# 4-connectivity within each plane of a stack of planes, none between planes: one label call
+# labels every section of a batch.
+_STRUCTURE_PLANES = np.stack([np.zeros((3, 3), bool), _STRUCTURE_4, np.zeros((3, 3), bool)])
 
 
 @dataclass(frozen=True)
@@ -314,8 +318,8 @@ def analyze_neo_lvot(
     size = f"{valve.diameter_mm:g} x {valve.height_mm:g} mm"
 
     rim = valve.rim_points(center, axis)
-    outside = [p for p in rim if not volume.contains_lps(p, margin_voxels=0.0)]
-    if outside:
+    outside = rim[~points_inside(volume, rim)]
+    if len(outside):
         p = outside[0]
         raise NotAssessed(
             f"Neo-LVOT not assessed: the virtual valve ({size}) extends outside the CT volume "
@@ -375,14 +379,13 @@ def analyze_neo_lvot(
             "of the LVOT just below the aortic annulus."
         )
 
-    def section(
-        depth: float, pixel: float, with_native: bool = False, half_width: float | None = None
-    ) -> _Section | None:
-        point = origin - depth * n
-        if not volume.contains_lps(point, margin_voxels=0.0):
-            return None
-        return sampler.section(
-            point,
+    def sections(
+        depths: list[float], pixel: float, with_native: bool = False, half: float | None = None
+    ) -> list[_Section]:
+        if not depths:
+            return []
+        return sampler.sections(
+            origin - np.asarray(depths)[:, None] * n,
             pixel,
             lumen_threshold,
             calcium_hu,
@@ -392,32 +395,35 @@ def analyze_neo_lvot(
             axis,
             rules.number("neo_lvot.centreline_search_mm"),
             with_native,
-            half_width,
+            half,
         )
+
+    def inside(depths: list[float]) -> list[float]:
+        on_axis = origin - np.asarray(depths, dtype=np.float64).reshape(-1, 1) * n
+        return [d for d, ok in zip(depths, points_inside(volume, on_axis), strict=True) if ok]
 
     check(cancel)
     # Coarse pass over the whole depth range, then a fine pass around its narrowest section.
+    # Each pass samples and labels all its planes at once.
     coarse_step = rules.number("neo_lvot.coarse_step_mm")
     coarse_pixel = rules.number("neo_lvot.coarse_pixel_mm")
     profile: list[tuple[float, float | None]] = []
     skipped_open: list[float] = []
     skipped_empty: list[float] = []
-    axis_outside = 0
     coarse: list[tuple[float, float]] = []
     coarse_reach: dict[float, float] = {}
-    for depth in np.arange(0.0, depth_end + 1e-9, coarse_step):
-        sec = section(float(depth), coarse_pixel)
-        if sec is None:
-            axis_outside += 1
-            continue
+    all_depths = [float(d) for d in np.arange(0.0, depth_end + 1e-9, coarse_step)]
+    coarse_depths = inside(all_depths)
+    axis_outside = len(all_depths) - len(coarse_depths)
+    for depth, sec in zip(coarse_depths, sections(coarse_depths, coarse_pixel), strict=True):
         if sec.status == "open":
-            skipped_open.append(float(depth))
+            skipped_open.append(depth)
         elif sec.status == "empty":
-            skipped_empty.append(float(depth))
-        profile.append((float(depth), sec.area_mm2 if sec.status == "ok" else None))
+            skipped_empty.append(depth)
+        profile.append((depth, sec.area_mm2 if sec.status == "ok" else None))
         if sec.status == "ok":
-            coarse.append((float(depth), sec.area_mm2))
-            coarse_reach[float(depth)] = sec.reach_mm
+            coarse.append((depth, sec.area_mm2))
+            coarse_reach[depth] = sec.reach_mm
     check(cancel)
     pixel = min(rules.number("neo_lvot.pixel_mm"), 0.5)
     fine_step = rules.number("neo_lvot.step_mm")
@@ -438,16 +444,14 @@ def analyze_neo_lvot(
             hi = min(depth_end, centre_depth + coarse_step)
             # fine sections only over the coarse region plus a margin (a quarter of the pixels)
             near_half = coarse_reach[centre_depth] + coarse_step + 2.0 * coarse_pixel
-            for depth in np.arange(lo, hi + 1e-9, fine_step):
-                sec = section(float(depth), pixel, True, near_half)
-                if sec is not None and sec.status == "open":
-                    sec = section(float(depth), pixel, True)
-                if (
-                    sec is not None
-                    and sec.status == "ok"
-                    and (best is None or sec.area_mm2 < best.area_mm2)
-                ):
-                    best, best_depth = sec, float(depth)
+            fine_depths = inside([float(d) for d in np.arange(lo, hi + 1e-9, fine_step)])
+            fine = sections(fine_depths, pixel, True, near_half)
+            reopen = [d for d, sec in zip(fine_depths, fine, strict=True) if sec.status == "open"]
+            redone = dict(zip(reopen, sections(reopen, pixel, True), strict=True))
+            for depth, sec in zip(fine_depths, fine, strict=True):
+                sec = redone.get(depth, sec)
+                if sec.status == "ok" and (best is None or sec.area_mm2 < best.area_mm2):
+                    best, best_depth = sec, depth
     if axis_outside:
         warnings.append(
             "Part of the LVOT axis lies outside the CT volume; those planes were skipped."
@@ -530,9 +534,9 @@ class _PlaneSampler:
         )
         return result
 
-    def section(
+    def sections(
         self,
-        point: FloatArray,
+        points: FloatArray,
         pixel: float,
         lumen_threshold: float,
         calcium_hu: float | None,
@@ -543,13 +547,16 @@ class _PlaneSampler:
         search_mm: float,
         with_native: bool = False,
         half_width_mm: float | None = None,
-    ) -> _Section:
+    ) -> list[_Section]:
+        """The section through each of ``points`` (D, 3): one interpolation and one label
+        call for all of them (planes are labelled apart)."""
         half = (
             self.half_width_mm if half_width_mm is None else min(half_width_mm, self.half_width_mm)
         )
         grid = np.arange(-half, half + 1e-9, pixel)
         a, b = np.meshgrid(grid, grid, indexing="ij")
-        pts = point + a[..., None] * self.u + b[..., None] * self.v
+        plane = a[..., None] * self.u + b[..., None] * self.v
+        pts = points[:, None, None, :] + plane[None]
         hu = self.hu_at(pts)
         native = hu >= lumen_threshold
         if calcium_hu is not None:
@@ -558,28 +565,62 @@ class _PlaneSampler:
             native &= (
                 ndimage.map_coordinates(calcium_mask, self._kji(pts), order=0, mode="nearest") == 0
             )
-        neo = native & ~valve.contains(pts, center, axis)
-        centre_px = (len(grid) // 2, len(grid) // 2)
-        seed = _nearest_true(neo, centre_px, search_mm / pixel)
-        if seed is None:
-            return _Section("empty")
-        labels, _ = ndimage.label(neo, structure=_STRUCTURE_4)
-        region = labels == labels[seed]
-        if region[0, :].any() or region[-1, :].any() or region[:, 0].any() or region[:, -1].any():
-            return _Section("open")
-        native_area = 0.0
-        if with_native:
-            native_labels, _ = ndimage.label(native, structure=_STRUCTURE_4)
-            native_area = float(np.count_nonzero(native_labels == native_labels[seed])) * pixel**2
-        reach = float(np.sqrt((a[region] ** 2 + b[region] ** 2).max()))
-        return _Section(
-            "ok",
-            float(np.count_nonzero(region)) * pixel**2,
-            native_area,
-            pts[region].mean(axis=0),
-            region,
-            reach,
+        # valve containment from the plane coordinates: for a point q = p + a u + b v and the
+        # valve's atrial end c, r = q - c has r.axis = (p - c).axis + a u.axis + b v.axis and
+        # |r|^2 = |p - c|^2 + 2 a (p - c).u + 2 b (p - c).v + a^2 + b^2 (u, v orthonormal)
+        atrial, _ = valve.ends(center, axis)
+        rel = points - atrial
+        rel_axis, rel_u, rel_v = (rel @ np.stack([axis, self.u, self.v]).T).T[..., None, None]
+        rel_sq = np.einsum("ij,ij->i", rel, rel)[:, None, None]
+        along = rel_axis + a * float(self.u @ axis) + b * float(self.v @ axis)
+        r2 = rel_sq + 2.0 * (a * rel_u + b * rel_v) + (a**2 + b**2)
+        in_valve = (along >= 0.0) & (along <= valve.height_mm)
+        in_valve &= r2 - along**2 <= valve.radius_mm**2
+        neo = native & ~in_valve
+        labels, _ = ndimage.label(neo, structure=_STRUCTURE_PLANES)
+        open_labels = set(
+            np.unique(
+                np.concatenate(
+                    [
+                        labels[:, 0, :].ravel(),
+                        labels[:, -1, :].ravel(),
+                        labels[:, :, 0].ravel(),
+                        labels[:, :, -1].ravel(),
+                    ]
+                )
+            ).tolist()
         )
+        native_labels = None
+        if with_native:
+            native_labels, _ = ndimage.label(native, structure=_STRUCTURE_PLANES)
+        centre_px = (len(grid) // 2, len(grid) // 2)
+        radius2 = a**2 + b**2
+        out: list[_Section] = []
+        for index in range(len(points)):
+            seed = _nearest_true(neo[index], centre_px, search_mm / pixel)
+            if seed is None:
+                out.append(_Section("empty"))
+                continue
+            label = int(labels[index][seed])
+            if label in open_labels:
+                out.append(_Section("open"))
+                continue
+            region = labels[index] == label
+            native_area = 0.0
+            if native_labels is not None:
+                native_region = native_labels[index] == native_labels[index][seed]
+                native_area = float(np.count_nonzero(native_region)) * pixel**2
+            out.append(
+                _Section(
+                    "ok",
+                    float(np.count_nonzero(region)) * pixel**2,
+                    native_area,
+                    pts[index][region].mean(axis=0),
+                    region,
+                    float(np.sqrt(radius2[region].max())),
+                )
+            )
+        return out
 
 
 def _cylinder_lattice(

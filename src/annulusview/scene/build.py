@@ -14,10 +14,12 @@ import numpy as np
 import numpy.typing as npt
 import pyvista as pv
 from scipy import ndimage
+from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPropAssembly, vtkTextMapper
 
 from annulusview.core.landmarks import AORTIC_REQUIRED, DESCRIPTIONS
 from annulusview.core.reformat import carm_angles, carm_direction, format_carm
 from annulusview.scene import geometry
+from annulusview.scene.mitral import add_mitral
 from annulusview.scene.state import COLOR_BY_FIELD, COLOR_BY_TITLE, SceneState
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ ANNULUS_COLOR = "#EEEEEE"
 LANDMARK_COLOR = "#44BB99"
 HIGHLIGHT_COLOR = "#FF00FF"
 BACKGROUND = "#101216"
-BACKGROUND_TOP = "#2e3440"
+BACKGROUND_TOP = "#2e3440"  # kept for callers; the scene uses a plain background
 CAMERA_PRESETS = ("aorta", "lv", "front", "coplanar")
 
 TEACHING_TEXT = {
@@ -95,17 +97,32 @@ def prepare_calcium(state: SceneState) -> None:
     volume = state.volume
     if volume is None or res is None or not res.get("lesions"):
         return
-    labels = _cached(
+    for field_name in COLOR_BY_FIELD.values():
+        calcium_mesh(state, field_name)
+
+
+def calcium_mesh(state: SceneState, field_name: str) -> pv.PolyData:
+    """The merged calcium surface coloured by ``field_name`` (cached in ``state.cache``).
+
+    Built from the lesion voxels the analysis kept (a small crop), so the surfaces are exactly
+    the lesions of the results.
+    """
+    volume = state.volume
+    res = state.results_dict or {}
+    assert volume is not None
+    labels, offset = _cached(
         state,
         ("labels", id(volume), id(state.results)),
-        lambda: geometry.lesion_label_volume(volume, state.results),
+        lambda: geometry.lesion_label_crop(volume, state.results),
     )
-    for field_name in COLOR_BY_FIELD.values():
-        _cached(
-            state,
-            ("surf_" + field_name, id(labels)),
-            lambda f=field_name: geometry.lesion_surfaces(volume, labels, res["lesions"], f),
-        )
+    mesh: pv.PolyData = _cached(
+        state,
+        ("surf_" + field_name, id(labels)),
+        lambda: geometry.lesion_surfaces(
+            volume, labels, res.get("lesions") or [], field_name, offset_kji=offset
+        ),
+    )
+    return mesh
 
 
 def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
@@ -125,7 +142,9 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
     """
     handles = SceneHandles()
     plotter.clear()
-    plotter.set_background(BACKGROUND, top=BACKGROUND_TOP)
+    # a plain background: the gradient costs a full-screen pass per frame on software OpenGL
+    plotter.set_background(BACKGROUND)
+    _cheap_translucency(plotter)
     res = state.results_dict
     volume = state.volume
     lms = state.landmarks
@@ -136,16 +155,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
     # calcium
     if volume is not None and res is not None and res.get("lesions"):
         field_name = COLOR_BY_FIELD[state.color_by]
-        labels = _cached(
-            state,
-            ("labels", id(volume), id(state.results)),
-            lambda: geometry.lesion_label_volume(volume, state.results),
-        )
-        mesh = _cached(
-            state,
-            ("surf_" + field_name, id(labels)),
-            lambda: geometry.lesion_surfaces(volume, labels, res["lesions"], field_name),
-        )
+        mesh = calcium_mesh(state, field_name)
         handles.lesion_mesh = mesh
         if mesh.n_points and toggles.calcium:
             handles.actors["calcium"] = plotter.add_mesh(
@@ -159,6 +169,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                 name="calcium",
                 show_scalar_bar=False,
                 pickable=True,
+                render=False,
             )
             handles.actors["scalar_bar"] = plotter.add_scalar_bar(
                 title=COLOR_BY_TITLE[state.color_by],
@@ -173,6 +184,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                 color="white",
                 title_font_size=14,
                 label_font_size=12,
+                render=False,
             )
             if state.highlight_lesion is not None:
                 ids = np.asarray(mesh.point_data["lesion_id"])
@@ -185,6 +197,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                         line_width=2,
                         name="highlight",
                         pickable=False,
+                        render=False,
                     )
         if toggles.distance_lines:
             _add_distance_lines(plotter, state, res, handles)
@@ -198,6 +211,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                 opacity=0.18,
                 name="lvot",
                 pickable=False,
+                render=False,
             )
         if toggles.conduction:
             handles.actors["conduction"] = plotter.add_mesh(
@@ -206,6 +220,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                 opacity=0.35,
                 name="conduction",
                 pickable=False,
+                render=False,
             )
         if toggles.annulus:
             contour = geometry.annulus_contour_points(res, geom)
@@ -216,6 +231,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                     line_width=3,
                     name="annulus_contour",
                     pickable=False,
+                    render=False,
                 )
             handles.actors["annulus_plane"] = plotter.add_mesh(
                 geometry.annulus_plane_mesh(geom),
@@ -223,6 +239,7 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                 opacity=0.08,
                 name="annulus_plane",
                 pickable=False,
+                render=False,
             )
 
     if lms is not None and len(lms) and toggles.landmarks:
@@ -232,21 +249,19 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
         labelled = [n for n in names if not n.startswith("MA_")]
         label_pts = np.array([lms[n] for n in labelled]).reshape(-1, 3)
         handles.actors["landmarks"] = plotter.add_mesh(
-            pv.PolyData(pts).glyph(geom=pv.Sphere(radius=0.9), scale=False, orient=False),
+            pv.PolyData(pts).glyph(
+                geom=pv.Sphere(radius=0.9, theta_resolution=12, phi_resolution=8),
+                scale=False,
+                orient=False,
+            ),
             color=LANDMARK_COLOR,
             name="landmarks",
             pickable=False,
+            render=False,
         )
         if not toggles.teaching and labelled:
-            handles.actors["landmark_labels"] = plotter.add_point_labels(
-                label_pts,
-                labelled,
-                font_size=11,
-                text_color="white",
-                shape=None,
-                show_points=False,
-                always_visible=True,
-                name="landmark_labels",
+            handles.actors["landmark_labels"] = add_text_labels(
+                plotter, label_pts, labelled, color="white", font_size=11, name="landmark_labels"
             )
 
     if toggles.lumen_volume and volume is not None and geom is not None:
@@ -255,24 +270,94 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
     if toggles.teaching and geom is not None:
         handles.teaching = teaching_items(state, geom)
         if handles.teaching:
-            handles.actors["teaching"] = plotter.add_point_labels(
-                np.array([t.position_lps for t in handles.teaching]),
-                [t.label for t in handles.teaching],
-                font_size=13,
-                text_color="white",
-                shape_color="#333344",
-                shape_opacity=0.7,
-                point_color="#FFFF66",
+            teach_pts = np.array([t.position_lps for t in handles.teaching])
+            handles.actors["teaching_points"] = plotter.add_mesh(
+                pv.PolyData(teach_pts),
+                color="#FFFF66",
                 point_size=8,
-                always_visible=True,
-                name="teaching",
+                style="points",
+                name="teaching_points",
+                pickable=False,
+                render=False,
             )
+            handles.actors["teaching"] = add_text_labels(
+                plotter,
+                teach_pts,
+                [t.label for t in handles.teaching],
+                color="white",
+                font_size=13,
+                name="teaching",
+                background="#333344",
+                background_opacity=0.7,
+            )
+
+    add_mitral(plotter, state, handles)
 
     if toggles.orientation_marker:
         plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2)
     if geom is not None:
         handles.bounds_centre = geom.origin
     return handles
+
+
+def _cheap_translucency(plotter: Any) -> None:
+    """Plain alpha blending for the few translucent shapes (LVOT, conduction zone, annulus
+    plane): VTK's default order-independent translucency and depth peeling cost full-screen
+    passes that halve the frame rate on software OpenGL, and these convex shapes need neither."""
+    renderer = plotter.renderer
+    renderer.SetUseDepthPeeling(False)
+    if hasattr(renderer, "SetUseOIT"):
+        renderer.SetUseOIT(False)
+
+
+def add_text_labels(
+    plotter: Any,
+    points: npt.ArrayLike,
+    texts: list[str],
+    *,
+    color: str,
+    font_size: int,
+    name: str,
+    background: str | None = None,
+    background_opacity: float = 0.0,
+    offset_px: tuple[int, int] = (6, 4),
+) -> Any:
+    """Plain screen-space text next to world points, always on top.
+
+    One ``vtkTextMapper`` per label (its texture is made once) in a ``vtkPropAssembly``: much
+    cheaper per frame than ``add_point_labels`` (label placement and re-rendered text every
+    frame), which matters when rotating on software OpenGL.
+    """
+    rgb = pv.Color(color).float_rgb
+    bg = pv.Color(background).float_rgb if background is not None else None
+    assembly = vtkPropAssembly()
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    for point, text in zip(pts, texts, strict=True):
+        mapper = vtkTextMapper()
+        mapper.SetInput(str(text))
+        prop = mapper.GetTextProperty()
+        prop.SetFontSize(int(font_size))
+        prop.SetColor(*rgb)
+        prop.SetFontFamilyToArial()
+        prop.SetJustificationToLeft()
+        prop.SetVerticalJustificationToBottom()
+        if bg is not None and background_opacity > 0:
+            prop.SetBackgroundColor(*bg)
+            prop.SetBackgroundOpacity(float(background_opacity))
+        actor = vtkActor2D()
+        actor.SetMapper(mapper)
+        anchor = vtkCoordinate()
+        anchor.SetCoordinateSystemToWorld()
+        anchor.SetValue(*(float(v) for v in point))
+        coord = actor.GetPositionCoordinate()
+        coord.SetCoordinateSystemToDisplay()
+        coord.SetReferenceCoordinate(anchor)
+        coord.SetValue(float(offset_px[0]), float(offset_px[1]))
+        actor.SetPickable(False)
+        assembly.AddPart(actor)
+    assembly.SetPickable(False)
+    plotter.add_actor(assembly, name=name, pickable=False, render=False, reset_camera=False)
+    return assembly
 
 
 def _add_distance_lines(
@@ -300,17 +385,14 @@ def _add_distance_lines(
     n = len(pts)
     lines = np.hstack([[2, 2 * i, 2 * i + 1] for i in range(n)])
     handles.actors["distance_lines"] = plotter.add_mesh(
-        pv.PolyData(arr, lines=lines), color="#FFFF66", line_width=3, name="distance_lines"
+        pv.PolyData(arr, lines=lines),
+        color="#FFFF66",
+        line_width=3,
+        name="distance_lines",
+        render=False,
     )
-    handles.actors["distance_labels"] = plotter.add_point_labels(
-        np.array(mids),
-        texts,
-        font_size=12,
-        text_color="#FFFF66",
-        shape=None,
-        show_points=False,
-        always_visible=True,
-        name="distance_labels",
+    handles.actors["distance_labels"] = add_text_labels(
+        plotter, np.array(mids), texts, color="#FFFF66", font_size=12, name="distance_labels"
     )
 
 
@@ -352,6 +434,7 @@ def _add_lumen_volume(
         show_scalar_bar=False,
         name="lumen_volume",
         mapper="fixed_point",
+        render=False,
     )
 
 
@@ -414,7 +497,7 @@ def set_camera_preset(
         up = np.array([0.0, -1.0, 0.0]) if abs(direction[1]) < 0.95 else np.array([0.0, 0.0, 1.0])
     position = focal - distance_mm * direction
     plotter.camera_position = [tuple(position), tuple(focal), tuple(up)]
-    plotter.reset_camera()  # keeps the direction, fits the distance to what is drawn
+    plotter.reset_camera(render=False)  # keeps the direction, fits the distance to what is drawn
     cam = plotter.camera
     shift = np.asarray(focal, dtype=float) - np.asarray(cam.focal_point)
     # back onto the annulus centre (reset_camera recentres on the bounds), direction unchanged

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +39,9 @@ class SceneToggles:
     lumen_volume: bool = False
     teaching: bool = False
     orientation_marker: bool = True
+    # mitral layers: off unless asked for (the window's Mitral / Virtual valve toggles start on)
+    mitral: bool = False  # mitral annulus curve and MAC lesions
+    virtual_valve: bool = False  # the virtual mitral valve (neo-LVOT)
 
 
 @dataclass
@@ -71,8 +76,21 @@ class SceneState:
 
     @property
     def results_dict(self) -> dict[str, Any] | None:
-        """The results as the JSON-shaped dict (None when there are no results)."""
-        return results_as_dict(self.results)
+        """The results as the JSON-shaped dict (None when there are no results).
+
+        Made once per results object (kept in ``cache``): ``to_dict()`` is not free and every
+        scene rebuild needs it. Treat it as read-only.
+        """
+        if self.results is None:
+            return None
+        if isinstance(self.results, dict):
+            return self.results
+        # keyed on the object itself (not its id, which a new object may reuse)
+        if self.cache.get("results_dict_of") is not self.results:
+            self.cache["results_dict"] = results_as_dict(self.results)
+            self.cache["results_dict_of"] = self.results
+        value: dict[str, Any] | None = self.cache["results_dict"]
+        return value
 
 
 def results_as_dict(results: Any) -> dict[str, Any] | None:
@@ -109,8 +127,19 @@ def as_points(value: Any) -> npt.NDArray[np.float64] | None:
 
 
 def default_rules() -> dict[str, Any]:
-    """The shipped default rules (resources/rules/default.toml) as a dict."""
+    """The shipped default rules (resources/rules/default.toml) as a dict (a fresh copy; the
+    file is parsed once per process, as every scene rebuild needs it)."""
     from annulusview.core.resources import resource_path
 
-    with resource_path("rules", "default.toml").open("rb") as handle:
+    path = resource_path("rules", "default.toml")
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return copy.deepcopy(_parse_rules(str(path), stamp))
+
+
+@functools.lru_cache(maxsize=2)
+def _parse_rules(path: str, stamp: int) -> dict[str, Any]:
+    with open(path, "rb") as handle:
         return tomllib.load(handle)
