@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 import annulusview
 from annulusview.app import messages
 from annulusview.app.dialogs import SeriesDialog, SettingsDialog
+from annulusview.app.exports import install_export_actions
 from annulusview.app.mitral_panel import MA_CURVE, MitralUI
 from annulusview.app.panels import LandmarkPanel, ResultsPanel
 from annulusview.app.session import (
@@ -284,6 +285,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(
             self._action("Export landmarks…", self.export_landmarks_dialog, "Ctrl+E")
         )
+        install_export_actions(self)  # File > Export (app/exports.py)
         file_menu.addSeparator()
         file_menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
 
