@@ -805,15 +805,19 @@ def export_meshes(window: Any, folder: Path, overwrite: bool = False) -> ExportJ
             )
         volume, results, landmarks = window.volume, window.results, window.landmarks
 
-        def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:
+        def build_and_write() -> Any:
+            # VTK filters and writers: on the GUI thread like all VTK work (VTK is not
+            # thread-safe; a worker creating VTK objects while the 3D view renders can corrupt
+            # memory). The meshes are small, so this is a short step.
             from annulusview.scene import mesh_export
 
-            progress(0.2, "Building the surfaces…")
             meshes = mesh_export.case_meshes(volume, results, landmarks)
-            progress(0.6, "Writing the meshes…")
             return mesh_export.write_mesh_folder(out, meshes, force=overwrite)
 
-        return _run(window, "meshes", [], write)
+        def written(images: list[Any], progress: Progress, cancel: Any) -> list[Path]:
+            return list(images[0])
+
+        return _run(window, "meshes", [build_and_write], written)
 
     return _guarded(window, "meshes", prepare)
 

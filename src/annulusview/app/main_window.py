@@ -61,7 +61,7 @@ from annulusview.core.landmarks import Landmarks, read_landmarks, write_landmark
 from annulusview.core.resources import resource_path
 from annulusview.core.volume import Volume
 from annulusview.scene import geometry
-from annulusview.scene.build import prepare_calcium
+from annulusview.scene.build import prepare_labels
 from annulusview.scene.state import SceneState, SceneToggles
 
 log = logging.getLogger(__name__)
@@ -856,9 +856,11 @@ class MainWindow(QMainWindow):
                 progress=progress,
                 cancel=cancel,
             )
-            # calcium surfaces are data work too: build them here, not on the GUI thread
+            # Only numpy work here: the lesion label crop. The VTK surfaces are built on the GUI
+            # thread by build_scene (about 15 ms): VTK is not thread-safe, and filters running
+            # here while the 3D view renders risk memory corruption.
             scene = SceneState(volume=volume, results=results, landmarks=landmarks)
-            prepare_calcium(scene)
+            prepare_labels(scene)
             as_dict = results.to_dict() if hasattr(results, "to_dict") else dict(results)
             return results, as_dict, scene.cache
 

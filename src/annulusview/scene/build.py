@@ -87,18 +87,28 @@ def _cached(state: SceneState, key: tuple[Any, ...], make: Any) -> Any:
     return cache[("value", key[0])]
 
 
-def prepare_calcium(state: SceneState) -> None:
-    """Build the lesion label volume and the calcium surfaces into ``state.cache``.
+def prepare_labels(state: SceneState) -> None:
+    """Paint the lesion label crop into ``state.cache`` (numpy only, no VTK).
 
-    Pure data work (no rendering), so the app runs it on its worker thread right after the
-    analysis; :func:`build_scene` then only adds actors.
+    Safe on a worker thread; the VTK surfaces are made from it by :func:`calcium_mesh` on the
+    thread that renders.
     """
-    res = state.results_dict
     volume = state.volume
+    res = state.results_dict
     if volume is None or res is None or not res.get("lesions"):
         return
-    for field_name in COLOR_BY_FIELD.values():
-        calcium_mesh(state, field_name)
+    _lesion_labels(state)
+
+
+def _lesion_labels(state: SceneState) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
+    volume = state.volume
+    assert volume is not None
+    labels: tuple[npt.NDArray[np.int32], tuple[int, int, int]] = _cached(
+        state,
+        ("labels", id(volume), id(state.results)),
+        lambda: geometry.lesion_label_crop(volume, state.results),
+    )
+    return labels
 
 
 def calcium_mesh(state: SceneState, field_name: str) -> pv.PolyData:
@@ -110,11 +120,7 @@ def calcium_mesh(state: SceneState, field_name: str) -> pv.PolyData:
     volume = state.volume
     res = state.results_dict or {}
     assert volume is not None
-    labels, offset = _cached(
-        state,
-        ("labels", id(volume), id(state.results)),
-        lambda: geometry.lesion_label_crop(volume, state.results),
-    )
+    labels, offset = _lesion_labels(state)
     mesh: pv.PolyData = _cached(
         state,
         ("surf_" + field_name, id(labels)),

@@ -12,13 +12,14 @@ crosshair drawn as lines, and a parallel camera so the scale bar is exact. The w
 from __future__ import annotations
 
 import dataclasses
-import errno
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import PIL.Image
 import pyvista as pv
 import vtk
 from scipy import ndimage
@@ -469,20 +470,14 @@ def render_image(
 
 
 def png_bytes(image: npt.NDArray[np.uint8]) -> bytes:
-    """Encode an RGB image as PNG with vtkPNGWriter (no text chunks: nothing but pixels)."""
-    h, w, c = image.shape
-    img = vtk.vtkImageData()
-    img.SetDimensions(w, h, 1)
-    arr = numpy_to_vtk(np.ascontiguousarray(image[::-1]).reshape(-1, c), deep=True)
-    img.GetPointData().SetScalars(arr)
-    writer = vtk.vtkPNGWriter()
-    writer.WriteToMemoryOn()
-    writer.SetInputData(img)
-    writer.Write()
-    if writer.GetErrorCode():
-        raise OSError(errno.EIO, "PNG encoding failed")
-    result = writer.GetResult()
-    return bytes(memoryview(result)) if result is not None else b""
+    """Encode an RGB image as PNG with Pillow: no text chunks, nothing but pixels.
+
+    Pillow rather than vtkPNGWriter so that the app can encode on a worker thread (VTK objects
+    must not be created off the rendering thread).
+    """
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.ascontiguousarray(image[..., :3]), mode="RGB").save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _write_file(tmp: Path, data: bytes) -> None:
