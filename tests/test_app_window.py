@@ -37,6 +37,13 @@ def test_pick_series_place_move_undo_and_analysis_updates(qtbot, main_window, tw
     dialog = window.series_dialog
     assert dialog.table.rowCount() == 2
     assert "phantom" in dialog.table.item(0, 0).text().lower()
+    headers = [dialog.table.horizontalHeaderItem(c).text() for c in range(8)]
+    assert headers[2] == "Slice thickness (mm)" and headers[5] == "Cardiac phase"
+    import pydicom
+
+    first = sorted((two_series_dir / "a" / "dicom").iterdir())[0]
+    thickness = float(pydicom.dcmread(first, stop_before_pixels=True).SliceThickness)
+    assert dialog.table.item(0, 2).text() == f"{thickness:.2f}"
     dialog.table.selectRow(1)
     dialog.accept()
     qtbot.waitUntil(lambda: window.volume is not None, timeout=LOAD_TIMEOUT_MS)

@@ -251,6 +251,8 @@ def test_two_cardiac_phases_are_split(tmp_path: Path) -> None:
             )
     res = scan(tmp_path)
     assert [s.description for s in res.series] == ["synthetic (phase 40%)", "synthetic (phase 75%)"]
+    assert [s.cardiac_phase for s in res.series] == ["40%", "75%"]
+    assert [s.slice_thickness_mm for s in res.series] == [1.0, 1.0]  # SliceThickness written
     assert all(s.warnings == () for s in res.series)
     assert int(load(tmp_path, series=f"{uid}#2").hu[1, 0, 0]) == 200
     assert int(load(tmp_path, series=f"{uid}#1").hu[1, 0, 0]) == 100

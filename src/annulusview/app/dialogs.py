@@ -53,10 +53,19 @@ class SeriesDialog(QDialog):
         self.setObjectName("series-dialog")
         self.setWindowTitle("Choose a series")
         self.series = list(series)
-        self.table = QTableWidget(len(self.series), 6)
+        self.table = QTableWidget(len(self.series), 8)
         self.table.setObjectName("series-table")
         self.table.setHorizontalHeaderLabels(
-            ["Description", "Images", "Slice increment (mm)", "Matrix", "Contrast", "Notes"]
+            [
+                "Description",
+                "Images",
+                "Slice thickness (mm)",
+                "Slice increment (mm)",
+                "Matrix",
+                "Cardiac phase",
+                "Contrast",
+                "Notes",
+            ]
         )
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -67,8 +76,10 @@ class SeriesDialog(QDialog):
             cells = [
                 s.description or "(no description)",
                 str(s.num_images),
+                "-" if s.slice_thickness_mm is None else f"{s.slice_thickness_mm:.2f}",
                 f"{s.spacing_mm[0]:.2f}",
                 f"{s.shape[2]}×{s.shape[1]}",
+                s.cardiac_phase or "-",
                 contrast,
                 "; ".join(s.warnings),
             ]

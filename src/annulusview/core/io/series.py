@@ -53,7 +53,21 @@ class Stack:
             contrast=meta.get("contrast_agent"),
             warnings=self.plan.warnings,
             series_number=self.series_number,
+            slice_thickness_mm=self.plan.frames[0].slice_thickness,
+            cardiac_phase=_phase_text(self.plan.frames),
         )
+
+
+def _phase_text(frames: Sequence[FrameHeader]) -> str | None:
+    """The stack's cardiac phase in words, from the first frame that names one."""
+    for f in frames:
+        temporal, nominal = (*f.phase, None, None)[:2]
+        if nominal is not None:
+            return f"{nominal:g}%"
+        if temporal is not None:
+            return f"temporal position {temporal}"
+    trigger = frames[0].trigger_time
+    return None if trigger is None else f"trigger {trigger:g} ms"
 
 
 def _geometry_key(f: FrameHeader) -> tuple[Any, ...]:

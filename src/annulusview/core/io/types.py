@@ -59,6 +59,11 @@ class SeriesSummary:
         Geometry findings (gaps, tilt, duplicates, resampling...).
     series_number
         SeriesNumber, or None.
+    slice_thickness_mm
+        SliceThickness (nominal reconstructed thickness, may differ from the increment), or None.
+    cardiac_phase
+        The cardiac phase in words (``"75%"`` from NominalPercentageOfCardiacPhase, else
+        ``"temporal position 2"``, else ``"trigger 350 ms"``), or None when the headers say none.
     """
 
     id: str
@@ -72,6 +77,8 @@ class SeriesSummary:
     contrast: bool | None
     warnings: tuple[str, ...]
     series_number: int | None = None
+    slice_thickness_mm: float | None = None
+    cardiac_phase: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``annulusview.info/1`` entry for this series (plus ``id`` and ``series_number``)."""
@@ -86,6 +93,8 @@ class SeriesSummary:
             "spacing_mm": [round(v, 6) for v in self.spacing_mm],
             "affine": [[round(float(v), 6) for v in row] for row in self.affine],
             "contrast": self.contrast,
+            "slice_thickness_mm": self.slice_thickness_mm,
+            "cardiac_phase": self.cardiac_phase,
             "warnings": list(self.warnings),
         }
 
