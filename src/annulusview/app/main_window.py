@@ -61,8 +61,8 @@ from annulusview.core.landmarks import Landmarks, read_landmarks, write_landmark
 from annulusview.core.resources import resource_path
 from annulusview.core.volume import Volume
 from annulusview.scene import geometry
-from annulusview.scene.build import prepare_labels
-from annulusview.scene.state import SceneState, SceneToggles
+from annulusview.scene.build import calcium_mesh, prepare_labels
+from annulusview.scene.state import COLOR_BY_FIELD, SceneState, SceneToggles
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ class MainWindow(QMainWindow):
         self._scene_timer = QTimer(self)
         self._scene_timer.setSingleShot(True)
         self._scene_timer.setInterval(SCENE_DELAY_MS)
-        self._scene_timer.timeout.connect(lambda: self.refresh_scene())
+        self._scene_timer.timeout.connect(self._scheduled_scene)
+        self._surface_ready: tuple[int, str] | None = None
         self.warm_task: Task | None = None
         QTimer.singleShot(0, self._warm_up)
         QTimer.singleShot(50, self._warm_up_3d)
@@ -949,7 +950,22 @@ class MainWindow(QMainWindow):
         """Rebuild the 3D scene on the next turn of the event loop (requests coalesce), so the
         2-D views paint first and no single GUI-thread step grows long."""
         self._scene_reset = self._scene_reset or reset_camera
-        self._scene_timer.start()
+        self._scene_timer.start(SCENE_DELAY_MS)
+
+    def _scheduled_scene(self) -> None:
+        """A scheduled rebuild: make the calcium surface in one event-loop turn and add the
+        actors in the next, so neither GUI-thread step grows long."""
+        state = self.scene_state
+        res = state.results_dict
+        if self.volume is not None and res is not None and res.get("lesions"):
+            key = (id(state.results), state.color_by)
+            if key != self._surface_ready:
+                self._surface_ready = key
+                state.volume = self.volume
+                calcium_mesh(state, COLOR_BY_FIELD[state.color_by])
+                self._scene_timer.start(0)
+                return
+        self.refresh_scene()
 
     def refresh_scene(self, reset_camera: bool = False) -> None:
         """Rebuild the 3D scene now (a scheduled rebuild is folded in)."""
