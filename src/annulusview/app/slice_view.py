@@ -7,6 +7,7 @@ turns mouse input into signals. Painting a QImage is fast and reliable under Xvf
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,36 +30,39 @@ def _letter(direction: FloatArray) -> str:
     return ("R", "A", "I")[axis] if direction[axis] < 0 else ("L", "P", "S")[axis]
 
 
-class SliceSource:
+class SliceSource(abc.ABC):
     """Geometry of one 2-D view. Subclasses implement the maps."""
 
     name = "view"
 
+    @abc.abstractmethod
     def n_slices(self) -> int:
-        raise NotImplementedError
+        """Number of slices the view can show."""
 
+    @abc.abstractmethod
     def image(self, index: int) -> npt.NDArray[Any]:
-        raise NotImplementedError
+        """HU image of slice ``index``, shape (rows, columns)."""
 
     def image_shape(self, index: int) -> tuple[int, int]:
         """(rows, columns) of ``image(index)``."""
         h, w = self.image(index).shape
         return int(h), int(w)
 
+    @abc.abstractmethod
     def pixel_mm(self) -> tuple[float, float]:
         """(row height, column width) in mm."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def to_lps(self, index: float, row: float, col: float) -> FloatArray:
-        raise NotImplementedError
+        """LPS position (mm) of a fractional (slice, row, column)."""
 
+    @abc.abstractmethod
     def from_lps(self, lps: npt.ArrayLike) -> tuple[float, float, float]:
         """(slice index, row, col) of an LPS point."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def slice_mm(self) -> float:
         """Distance between slices, mm."""
-        raise NotImplementedError
 
     def labels(self) -> dict[str, str]:
         """Orientation letters at the screen edges."""
