@@ -102,6 +102,28 @@ def _unwritable(monkeypatch, folder: Path) -> None:
 # --- screenshots -------------------------------------------------------------------------------
 
 
+def test_screenshot_can_use_the_current_3d_camera(qtbot, window, tmp_path, artifacts_dir):
+    """Ticked, the 3D picture is drawn from the window's rotated camera; unticked, the preset."""
+    from annulusview.scene.views2d import render_image
+
+    plotter = window.viewer3d.plotter
+    plotter.camera.azimuth = 90.0  # the user rotates the 3D view a quarter turn
+    plotter.render()
+    rotated = tuple(tuple(float(v) for v in row) for row in plotter.camera_position)
+    preset_png, current_png = tmp_path / "preset.png", tmp_path / "current.png"
+    _wait(qtbot, exports.export_screenshot(window, preset_png, "3d", SMALL))
+    _wait(qtbot, exports.export_screenshot(window, current_png, "3d", SMALL, current_camera=True))
+    (artifacts_dir / "window-export-3d-current-camera.png").write_bytes(current_png.read_bytes())
+    preset, current = _read_png(preset_png), _read_png(current_png)
+    assert (np.abs(preset - current).max(axis=2) > 40).mean() > 0.01  # a different picture
+    # ... and it is the scene function's picture from exactly that camera
+    state = exports.scene_snapshot(window)
+    identity = volume_identity(window.volume)
+    want = render_image(state, "3d", SMALL, 1, identity, camera=rotated).astype(int)
+    diff = np.abs(current - want).max(axis=2)
+    assert (diff > 40).mean() < 0.002
+
+
 @pytest.mark.parametrize("view", ["3d", "annulus", "lvot", "axial", "coronal", "sagittal"])
 def test_screenshot_equals_the_headless_command(
     qtbot, window, phantom_dir, tmp_path, artifacts_dir, view

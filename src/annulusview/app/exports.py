@@ -4,8 +4,8 @@ Every picture is drawn by the scene function the command line uses
 (:func:`annulusview.scene.views2d.render_image`) from a snapshot of the window's
 :class:`~annulusview.scene.state.SceneState`, so a window export is the picture
 ``annulusview screenshot`` writes for the same case and view. The 3D view is drawn from the
-``front`` camera preset, as on the command line: ``render_image`` takes no free camera, so the
-rotation of the window's 3D view is not carried over.
+``front`` camera preset, as on the command line, unless the user asks for the window's current
+3D camera ("Use the current 3D camera").
 
 Threads: VTK off-screen rendering on a worker thread while the window's 3D view renders on
 the GUI thread corrupts the heap here (tested: glibc aborts with "corrupted double-linked list"
@@ -119,6 +119,7 @@ class ExportOptions:
     scale: int = 1
     show_identity: bool = False
     figure_slice: str = "coronal"
+    current_camera: bool = False
 
 
 # --- the menu --------------------------------------------------------------------------------
@@ -194,7 +195,14 @@ def start_export(
     o = options
     if kind == "screenshot":
         return export_screenshot(
-            window, o.path, o.view, o.size, o.scale, o.show_identity, overwrite
+            window,
+            o.path,
+            o.view,
+            o.size,
+            o.scale,
+            o.show_identity,
+            overwrite,
+            current_camera=o.current_camera,
         )
     if kind == "figure":
         return export_figure(window, o.path, o.size, o.scale, o.figure_slice, overwrite)
@@ -260,9 +268,14 @@ class ExportDialog(QDialog):
         )
         if kind.identity_option:
             form.addRow("", self.identity_box)
+        self.camera_box = QCheckBox("Use the current 3D camera (3D view only)")
+        self.camera_box.setObjectName("current-camera")
+        self.camera_box.setChecked(False)
+        if kind.key == "screenshot":
+            form.addRow("", self.camera_box)
         notes = {
-            "screenshot": "3D pictures use the front camera preset, as the command line does "
-            "(not the current rotation of the 3D view).",
+            "screenshot": "3D pictures use the front camera preset, as the command line does, "
+            "unless 'Use the current 3D camera' is ticked.",
             "figure": "3D, annulus plane, LVOT long axis and one slice, with a caption strip. "
             "Figures are always de-identified.",
             "report": "Three pages: measurements, risk flags, lesion table and pictures.",
@@ -332,6 +345,7 @@ class ExportDialog(QDialog):
             scale=2 if self.double_box.isChecked() else 1,
             show_identity=self.kind.identity_option and self.identity_box.isChecked(),
             figure_slice=self.slice_box.currentData() or "coronal",
+            current_camera=self.kind.key == "screenshot" and self.camera_box.isChecked(),
         )
 
 
@@ -603,9 +617,13 @@ def export_screenshot(
     scale: int = 1,
     show_identity: bool = False,
     overwrite: bool = False,
+    current_camera: bool = False,
 ) -> ExportJob | None:
     """Write a PNG of ``view`` (one of :data:`annulusview.scene.views2d.VIEWS`) at
     ``size`` x ``scale`` pixels: the picture ``annulusview screenshot`` writes.
+
+    ``current_camera``: draw the 3D view from the window's current 3D camera instead of the
+    ``front`` preset the command line uses.
 
     Returns the running job, or None when refused (a message says why).
     """
@@ -616,6 +634,10 @@ def export_screenshot(
         (target,) = _check_targets([Path(path)], overwrite)
         state = scene_snapshot(window)
         identity = volume_identity(window.volume, show_identity)
+        camera: Any = "front"
+        plotter = getattr(window.viewer3d, "plotter", None)
+        if current_camera and view == "3d" and plotter is not None:
+            camera = tuple(tuple(float(v) for v in row) for row in plotter.camera_position)
 
         def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:
             progress(0.9, "Encoding the PNG…")
@@ -625,7 +647,7 @@ def export_screenshot(
         return _run(
             window,
             "screenshot",
-            [lambda: render_image(state, view, size, scale, identity)],
+            [lambda: render_image(state, view, size, scale, identity, camera)],
             write,
         )
 

@@ -375,7 +375,10 @@ def _render_2d(plotter: Any, state: SceneState, view: str) -> ViewResult:
     return ViewResult(view, info, plane=plane)
 
 
-def _render_3d(plotter: Any, state: SceneState, camera: str = "front") -> ViewResult:
+CameraSpec = str | tuple[tuple[float, float, float], ...]
+
+
+def _render_3d(plotter: Any, state: SceneState, camera: CameraSpec = "front") -> ViewResult:
     # the export draws its own orientation letters and legend, scaled with the picture
     toggles = dataclasses.replace(state.toggles, orientation_marker=False)
     export_state = dataclasses.replace(state, toggles=toggles)
@@ -383,7 +386,10 @@ def _render_3d(plotter: Any, state: SceneState, camera: str = "front") -> ViewRe
     state.cache.update(export_state.cache)
     if handles.actors.pop("scalar_bar", None) is not None:
         plotter.remove_scalar_bar()  # the export's own legend is scaled with the picture
-    set_camera_preset(plotter, handles, camera)
+    if isinstance(camera, str):
+        set_camera_preset(plotter, handles, camera)
+    else:  # a camera_position (position, focal point, view up) taken from the window
+        plotter.camera_position = [tuple(float(v) for v in row) for row in camera]
     cam = plotter.camera
     # parallel projection with the same framing: the scale bar is exact at every depth
     focal = np.asarray(cam.focal_point, dtype=np.float64)
@@ -416,7 +422,7 @@ def render_view(
     view: str = "3d",
     identity: CaseIdentity | None = None,
     annotations: bool = True,
-    camera: str = "front",
+    camera: CameraSpec = "front",
 ) -> ViewResult:
     """Draw ``view`` of ``state`` into ``plotter``, with the export annotations.
 
@@ -457,12 +463,17 @@ def render_image(
     size: tuple[int, int] = DEFAULT_SIZE,
     scale: int = 1,
     identity: CaseIdentity | None = None,
+    camera: CameraSpec = "front",
 ) -> npt.NDArray[np.uint8]:
-    """Render ``view`` off-screen at ``size`` x ``scale`` pixels; returns RGB ``(h, w, 3)``."""
+    """Render ``view`` off-screen at ``size`` x ``scale`` pixels; returns RGB ``(h, w, 3)``.
+
+    ``camera`` (3D only): a preset name, or a ``camera_position`` (position, focal point, view
+    up; LPS mm) such as the window's current 3D camera.
+    """
     width, height = int(size[0]) * int(scale), int(size[1]) * int(scale)
     plotter = pv.Plotter(off_screen=True, window_size=[width, height])
     try:
-        render_view(plotter, state, view, identity)
+        render_view(plotter, state, view, identity, camera=camera)
         image = np.asarray(plotter.screenshot(return_img=True, window_size=[width, height]))
     finally:
         plotter.close()
