@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from annulusview.core.lesion_labels import lesion_label_crop, lesion_label_volume
 from annulusview.core.reformat import carm_angles
 from annulusview.scene import geometry
 from annulusview.scene.build import (
@@ -48,7 +49,7 @@ def _expected_rgb(distance_mm: float) -> np.ndarray:
 
 def test_lesion_surfaces_match_the_lesion_volumes(phantom_case, phantom_results) -> None:
     res = phantom_results.to_dict()
-    labels = geometry.lesion_label_volume(phantom_case.volume, phantom_results)
+    labels = lesion_label_volume(phantom_case.volume, phantom_results)
     vox = phantom_case.volume.voxel_volume_mm3
     for lesion in res["lesions"]:
         # the relabelled component is the lesion the analysis found (same size)
@@ -225,14 +226,14 @@ def test_save_screenshot_writes_png(tmp_path, phantom_case, phantom_results, art
 
 def test_calcium_surfaces_come_from_the_analysis_voxels(phantom_case, phantom_results) -> None:
     volume = phantom_case.volume
-    labels, offset = geometry.lesion_label_crop(volume, phantom_results)
+    labels, offset = lesion_label_crop(volume, phantom_results)
     # exactly the lesion voxels the analysis kept, in a small box (not the whole volume)
     assert labels.size < volume.hu.size / 10
     ids, counts = np.unique(phantom_results.lesion_voxel_ids, return_counts=True)
     for lesion_id, count in zip(ids, counts, strict=True):
         assert int((labels == lesion_id).sum()) == int(count)
     # the whole-volume array other callers use holds the same voxels at the same place
-    full = geometry.lesion_label_volume(volume, phantom_results)
+    full = lesion_label_volume(volume, phantom_results)
     k, j, i = offset
     np.testing.assert_array_equal(
         full[k : k + labels.shape[0], j : j + labels.shape[1], i : i + labels.shape[2]],
@@ -251,7 +252,7 @@ def test_calcium_surfaces_come_from_the_analysis_voxels(phantom_case, phantom_re
 
 def test_plain_results_dict_falls_back_to_thresholding(phantom_case, phantom_results) -> None:
     res = phantom_results.to_dict()
-    labels, offset = geometry.lesion_label_crop(phantom_case.volume, res)
+    labels, offset = lesion_label_crop(phantom_case.volume, res)
     vox = phantom_case.volume.voxel_volume_mm3
     assert min(offset) >= 0
     for lesion in res["lesions"]:

@@ -21,12 +21,12 @@ import pydicom
 from highdicom.sr.coding import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
-from scipy import ndimage
 
 from annulusview import __version__
 from annulusview.core.atomic import atomic_write_with
 from annulusview.core.deid import CaseIdentity, deidentify_dataset
 from annulusview.core.errors import OutputError
+from annulusview.core.lesion_labels import lesion_label_volume
 from annulusview.core.volume import Volume
 
 MANUFACTURER = "AnnulusView project"
@@ -91,61 +91,6 @@ def read_source_datasets(volume: Volume) -> list[Dataset]:
         )
     datasets: list[Dataset] = [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
     return datasets
-
-
-def lesion_label_volume(volume: Volume, results: Any) -> npt.NDArray[np.int32]:
-    """The analysis's lesion labels as a volume (0 = none, else the lesion id).
-
-    A :class:`~annulusview.core.results.Results` carries its lesion voxels: they are painted
-    as they are. A results document (dict, e.g. read back from JSON) has none, so the labels are
-    recomputed exactly as the analysis defined them (clinical-model.md 5): the voxels >=
-    ``threshold_hu`` inside the analysis cylinder, 26-connected components of at least
-    ``min_lesion_mm3``, each matched to the result lesion with the same size and centroid.
-    """
-    out = np.zeros(volume.shape, dtype=np.int32)
-    if hasattr(results, "lesion_label_crop"):
-        crop, (k0, j0, i0) = results.lesion_label_crop(margin=0)
-        if np.any(crop):
-            nk, nj, ni = crop.shape
-            out[k0 : k0 + nk, j0 : j0 + nj, i0 : i0 + ni] = crop
-        return out
-    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
-    lesions = res.get("lesions") or []
-    if not lesions:
-        return out
-    params = res.get("parameters") or {}
-    area = params.get("analysis_region") or {}
-    frame = res.get("frame") or {}
-    origin = np.asarray(frame["origin_lps"], dtype=np.float64)
-    normal = np.asarray(frame["normal_lps"], dtype=np.float64)
-    lo = np.array(area["crop_lo_kji"], dtype=int)
-    hi = np.array(area["crop_hi_kji"], dtype=int)
-    crop = volume.hu[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    local = np.nonzero(crop >= float(res["threshold_hu"]))
-    kji = np.stack(local, axis=1) + lo
-    lps = volume.index_to_lps(kji[:, ::-1])
-    d = lps - origin
-    h = d @ normal
-    r = np.linalg.norm(d - h[:, None] * normal, axis=1)
-    inside = (r <= float(area["r_le_mm"])) & (h >= float(area["h_ge_mm"]))
-    inside &= h <= float(area["h_le_mm"])
-    mask = np.zeros(crop.shape, dtype=bool)
-    mask[tuple(np.asarray(local)[:, inside])] = True
-    comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
-        return out
-    sizes = np.bincount(comp.ravel(), minlength=n + 1)
-    centres = ndimage.center_of_mass(mask, comp, range(1, n + 1))
-    comp_lps = volume.index_to_lps(np.asarray(centres)[:, ::-1] + lo[::-1])
-    sub = out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    for lesion in lesions:
-        same = np.nonzero(sizes[1:] == int(lesion.get("voxel_count", -1)))[0]
-        candidates = same if len(same) else np.arange(n)
-        dist = np.linalg.norm(comp_lps[candidates] - np.asarray(lesion["centroid_lps"]), axis=1)
-        best = int(candidates[int(np.argmin(dist))])
-        if float(dist.min()) <= 2.0:
-            sub[comp == best + 1] = int(lesion["id"])
-    return out
 
 
 def _segments(

@@ -17,6 +17,7 @@ from scipy import ndimage
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPropAssembly, vtkTextMapper
 
 from annulusview.core.landmarks import AORTIC_REQUIRED, DESCRIPTIONS
+from annulusview.core.lesion_labels import lesion_label_crop
 from annulusview.core.reformat import carm_angles, carm_direction, format_carm
 from annulusview.scene import geometry
 from annulusview.scene.mitral import add_mitral
@@ -106,7 +107,7 @@ def _lesion_labels(state: SceneState) -> tuple[npt.NDArray[np.int32], tuple[int,
     labels: tuple[npt.NDArray[np.int32], tuple[int, int, int]] = _cached(
         state,
         ("labels", id(volume), id(state.results)),
-        lambda: geometry.lesion_label_crop(volume, state.results),
+        lambda: lesion_label_crop(volume, state.results),
     )
     return labels
 

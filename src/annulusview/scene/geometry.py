@@ -221,80 +221,6 @@ def closed_polyline(points: FloatArray) -> pv.PolyData:
 # --- calcium surfaces -------------------------------------------------------------------------
 
 
-def lesion_label_crop(
-    volume: Volume, results: Mapping[str, Any] | Any
-) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
-    """Lesion ids in a small box around the lesions: ``(labels[k, j, i], offset_kji)``.
-
-    ``offset_kji`` is the volume index of ``labels[0, 0, 0]``. When the results carry their
-    lesion voxels (``Results.lesion_label_crop()``) those are used, so surfaces match the analysis
-    exactly; otherwise (a results JSON dict) the volume is thresholded again at ``threshold_hu``
-    near the listed lesions and 26-connected components are matched to lesions by centroid.
-    """
-    crop = getattr(results, "lesion_label_crop", None)
-    if callable(crop):
-        labels, offset = crop()
-        return np.asarray(labels, dtype=np.int32), (int(offset[0]), int(offset[1]), int(offset[2]))
-    for name in ("lesion_labels", "labels", "lesion_label_volume"):
-        full = getattr(results, name, None)
-        if full is not None and np.shape(full) == volume.hu.shape:
-            return np.asarray(full, dtype=np.int32), (0, 0, 0)
-    return _threshold_label_crop(volume, results)
-
-
-def _threshold_label_crop(
-    volume: Volume, results: Mapping[str, Any] | Any
-) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
-    """Fallback for plain results dicts: re-threshold near the lesions, match by centroid."""
-    data = results.to_dict() if hasattr(results, "to_dict") else dict(results)
-    lesions = data.get("lesions") or []
-    threshold = data.get("threshold_hu")
-    empty = np.zeros((1, 1, 1), dtype=np.int32), (0, 0, 0)
-    if not lesions or threshold is None:
-        return empty
-    centroids = np.array([les["centroid_lps"] for les in lesions], dtype=np.float64)
-    ijk = volume.lps_to_index(centroids)
-    margin = 20.0 / min(volume.spacing_mm)  # voxels around the lesion cloud
-    lo = np.maximum(np.floor(ijk.min(axis=0) - margin), 0).astype(int)
-    hi = np.minimum(np.ceil(ijk.max(axis=0) + margin) + 1, np.array(volume.shape[::-1])).astype(int)
-    if np.any(hi <= lo):
-        return empty
-    crop = volume.hu[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] >= float(threshold)
-    comp, n = ndimage.label(crop, structure=np.ones((3, 3, 3), dtype=bool))
-    sub = np.zeros(crop.shape, dtype=np.int32)
-    offset = (int(lo[2]), int(lo[1]), int(lo[0]))
-    if n == 0:
-        return sub, offset
-    comp_centres = np.array(ndimage.center_of_mass(crop, comp, range(1, n + 1)), dtype=np.float64)
-    comp_lps = volume.index_to_lps(comp_centres[:, ::-1] + lo)
-    taken: set[int] = set()
-    for les, centre in zip(lesions, centroids, strict=True):
-        dist = np.linalg.norm(comp_lps - centre, axis=1)
-        best = int(np.argmin(dist))
-        if dist[best] <= 3.0 and best not in taken:
-            taken.add(best)
-            sub[comp == best + 1] = int(les["id"])
-    return sub, offset
-
-
-def lesion_label_volume(volume: Volume, results: Mapping[str, Any] | Any) -> npt.NDArray[np.int32]:
-    """A label array ``[k, j, i]`` of the volume's shape whose values are lesion ids (0 = none).
-
-    The lesion voxels of the results when they have them (see :func:`lesion_label_crop`),
-    else the re-thresholded fallback. Prefer :func:`lesion_label_crop`: it is small.
-    """
-    labels, offset = lesion_label_crop(volume, results)
-    if labels.shape == volume.hu.shape and offset == (0, 0, 0):
-        return labels
-    out = np.zeros(volume.hu.shape, dtype=np.int32)
-    lo = np.asarray(offset)
-    hi = np.minimum(lo + np.asarray(labels.shape), np.asarray(volume.hu.shape))
-    if np.all(hi > lo):
-        ext = hi - lo
-        out[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = labels[: ext[0], : ext[1], : ext[2]]
-    return out
-
-
 def lesion_surfaces(
     volume: Volume,
     labels: npt.NDArray[np.int32],
@@ -305,7 +231,7 @@ def lesion_surfaces(
     """One smoothed surface mesh for all lesions, LPS mm.
 
     ``labels`` is a whole-volume label array or a crop of one whose ``[0, 0, 0]`` is the volume
-    index ``offset_kji`` (see :func:`lesion_label_crop`).
+    index ``offset_kji`` (see :func:`annulusview.core.lesion_labels.lesion_label_crop`).
 
     Point data: ``lesion_id`` and ``distance_mm`` (the lesion's ``value_field``, NaN if unknown).
     Large lesions are decimated to about :data:`MAX_LESION_TRIANGLES` triangles.

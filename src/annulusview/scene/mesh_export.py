@@ -20,6 +20,7 @@ import vtk
 
 from annulusview.core.atomic import atomic_write_with, check_output_path
 from annulusview.core.landmarks import Landmarks
+from annulusview.core.lesion_labels import lesion_label_volume
 from annulusview.core.volume import Volume
 from annulusview.scene import geometry
 from annulusview.scene.state import results_as_dict
@@ -49,7 +50,7 @@ def case_meshes(volume: Volume, results: Any, landmarks: Landmarks | None = None
     out = CaseMeshes()
     lesions = res.get("lesions") or []
     if lesions:
-        labels = geometry.lesion_label_volume(volume, results)
+        labels = lesion_label_volume(volume, results)
         merged = geometry.lesion_surfaces(volume, labels, lesions, "distance_to_conduction_mm")
         if merged.n_points:
             ids = np.asarray(merged.point_data["lesion_id"])

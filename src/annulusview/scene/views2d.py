@@ -27,6 +27,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk
 
 from annulusview.core.atomic import atomic_write_with
 from annulusview.core.deid import CaseIdentity, volume_identity
+from annulusview.core.lesion_labels import lesion_label_volume
 from annulusview.core.reformat import oblique_slice, window_to_uint8
 from annulusview.scene import annotate, geometry
 from annulusview.scene.build import (
@@ -167,7 +168,7 @@ def _lesion_labels(state: SceneState) -> npt.NDArray[np.int32] | None:
     key = ("labels2d", id(state.volume), id(state.results))
     if state.cache.get("labels2d_key") != key:
         state.cache["labels2d_key"] = key
-        state.cache["labels2d"] = geometry.lesion_label_volume(state.volume, state.results)
+        state.cache["labels2d"] = lesion_label_volume(state.volume, state.results)
     labels: npt.NDArray[np.int32] = state.cache["labels2d"]
     return labels
 
