@@ -27,7 +27,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk
 
 from annulusview.core.atomic import atomic_write_with
 from annulusview.core.deid import CaseIdentity, volume_identity
-from annulusview.core.lesion_labels import lesion_label_volume
+from annulusview.core.lesion_labels import LabelCrop, lesion_label_crop
 from annulusview.core.reformat import oblique_slice, window_to_uint8
 from annulusview.scene import annotate, geometry
 from annulusview.scene.build import (
@@ -162,23 +162,25 @@ def _window(res: dict[str, Any] | None) -> tuple[float, float]:
     return 700.0, 150.0
 
 
-def _lesion_labels(state: SceneState) -> npt.NDArray[np.int32] | None:
+def _lesion_labels(state: SceneState) -> LabelCrop | None:
+    """The lesion label crop (small box around the lesions), cached per results."""
     if state.volume is None or state.results is None:
         return None
     key = ("labels2d", id(state.volume), id(state.results))
     if state.cache.get("labels2d_key") != key:
         state.cache["labels2d_key"] = key
-        state.cache["labels2d"] = lesion_label_volume(state.volume, state.results)
-    labels: npt.NDArray[np.int32] = state.cache["labels2d"]
-    return labels
+        state.cache["labels2d"] = lesion_label_crop(state.volume, state.results)
+    crop: LabelCrop = state.cache["labels2d"]
+    return crop
 
 
 def _slab_labels(state: SceneState, plane: Plane, n: int) -> npt.NDArray[np.int32] | None:
     """Lesion ids on the plane's pixel grid: the largest id within +-slab of the plane."""
-    labels = _lesion_labels(state)
+    crop = _lesion_labels(state)
     volume = state.volume
-    if labels is None or volume is None or not labels.any():
+    if crop is None or volume is None or not crop[0].any():
         return None
+    labels, offset_kji = crop
     offsets = (np.arange(n) - (n - 1) / 2.0) * plane.pixel_mm
     out = np.zeros((n, n), dtype=np.int32)
     step = min(volume.spacing_mm) / 2.0
@@ -189,8 +191,8 @@ def _slab_labels(state: SceneState, plane: Plane, n: int) -> npt.NDArray[np.int3
             + offsets[None, :, None] * plane.right[None, None, :]
             + offsets[:, None, None] * plane.down[None, None, :]
         )
-        ijk = volume.lps_to_index(pts.reshape(-1, 3))
-        vals = ndimage.map_coordinates(labels, ijk[:, ::-1].T, order=0, cval=0, mode="constant")
+        kji = volume.lps_to_index(pts.reshape(-1, 3))[:, ::-1] - np.asarray(offset_kji)
+        vals = ndimage.map_coordinates(labels, kji.T, order=0, cval=0, mode="constant")
         out = np.maximum(out, vals.reshape(n, n).astype(np.int32))
     return out
 
