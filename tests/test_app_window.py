@@ -361,3 +361,45 @@ def test_3d_view_renders_once_per_frame_and_shows_every_change(qtbot, main_windo
     assert len(renders) == 2
     after = plotter.grab().toImage()
     assert after != before
+
+
+def test_many_short_tasks_end_cleanly(qtbot):
+    """Tasks nobody keeps a reference to end and are released without destroying a running
+    QThread (Qt aborts the process when that happens)."""
+    import gc
+
+    from annulusview.app.workers import Task
+
+    results: list[int] = []
+    for n in range(150):
+        task = Task(lambda progress, cancel, n=n: n, f"short-{n}")
+        task.succeeded.connect(results.append)
+        task.start()
+        del task  # only Task._live holds it now
+    qtbot.waitUntil(lambda: not Task._live, timeout=30000)
+    gc.collect()
+    qtbot.wait(50)
+    assert sorted(results) == list(range(150))
+
+
+def test_signal_emit_keeps_refcounts():
+    """The Qt binding must not leak or steal references when signals are emitted.
+
+    PySide6 6.12.0 dropped a reference to ``True`` on every ``Signal.emit()``; after a few
+    hundred progress signals the interpreter freed ``True`` and the app aborted. The pinned
+    binding must keep the count steady.
+    """
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        plain = Signal()
+        carrying = Signal(object)
+
+    emitter = Emitter()
+    before = sys.getrefcount(True)
+    for n in range(200):
+        emitter.plain.emit()
+        emitter.carrying.emit(n)
+    assert sys.getrefcount(True) >= before - 5

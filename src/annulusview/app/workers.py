@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from annulusview.core.errors import AnnulusViewError, Cancelled
 from annulusview.core.progress import CancelToken
@@ -119,7 +119,9 @@ class Task(QObject):
         self._runner.succeeded.connect(self.succeeded)
         self._runner.failed.connect(self.failed)
         self._runner.cancelled.connect(self.cancelled)
-        self._runner.done.connect(self._thread.quit)
+        # Direct: quit the thread's event loop from the thread itself, so wait() from the GUI
+        # thread (shutdown, tests) never waits for a queued quit that it is itself blocking.
+        self._runner.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._on_thread_finished)
         self._running = False
 
@@ -147,6 +149,11 @@ class Task(QObject):
         return bool(self._thread.wait(timeout_ms))
 
     def _on_thread_finished(self) -> None:
+        # QThread.finished is emitted from the worker thread just before it really ends. When
+        # this slot drops the last reference to the task, the QThread is destroyed; destroying
+        # a QThread that is still running is a Qt fatal error (abort). Wait for the end first:
+        # the thread is at its very last step, so this returns at once.
+        self._thread.wait()
         self._running = False
         self.finished.emit()
         Task._live.discard(self)
