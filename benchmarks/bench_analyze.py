@@ -21,7 +21,7 @@ import tracemalloc
 import numpy as np
 
 from annulusview.core.analysis import analyze
-from annulusview.core.phantom import make_case
+from annulusview.phantom import make_case
 
 
 def main() -> None:

@@ -73,7 +73,7 @@ def first_frame_in_fresh_process() -> float:
     import subprocess
     import sys
 
-    from annulusview.core.phantom.dicom import demo_case_dir
+    from annulusview.phantom.dicom import demo_case_dir
 
     demo_case_dir()  # make sure it is cached (the target is for the cached case)
     out = subprocess.run(
@@ -90,7 +90,7 @@ def bench_gui_stall(app, window_cls, size: str) -> dict[str, float]:
     """Lateness of a 10 ms QTimer while a phantom of ``size`` loads and is analysed."""
     from PySide6.QtCore import QTimer
 
-    from annulusview.core.phantom.dicom import write_case
+    from annulusview.phantom.dicom import write_case
 
     case_dir = DATA / f"gui-{size}"
     if not (case_dir / "truth.json").is_file():

@@ -23,9 +23,9 @@ from typing import Any
 
 from annulusview.core.analysis import analyze
 from annulusview.core.mitral import analyze_mac, analyze_mitral, fit_mitral_annulus
-from annulusview.core.neo_lvot import analyze_neo_lvot
-from annulusview.core.phantom import make_case
+from annulusview.core.mitral.neo_lvot import analyze_neo_lvot
 from annulusview.core.rules import load_rules
+from annulusview.phantom import make_case
 
 
 def median_time(func: Callable[[], Any], runs: int) -> float:

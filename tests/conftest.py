@@ -19,7 +19,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 @pytest.fixture(scope="session")
 def phantom_case():
     """The small tavr-contrast phantom in memory (volume, landmarks, truth)."""
-    from annulusview.core.phantom import make_case
+    from annulusview.phantom import make_case
 
     return make_case("tavr-contrast", seed=0, size="small")
 
@@ -35,7 +35,7 @@ def phantom_results(phantom_case):
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small tavr-contrast phantom written as DICOM (``dicom/``, ``landmarks.mrk.json``)."""
-    from annulusview.core.phantom.dicom import write_case
+    from annulusview.phantom.dicom import write_case
 
     return write_case(
         tmp_path_factory.mktemp("gui") / "case", "tavr-contrast", seed=0, size="small"
@@ -45,7 +45,7 @@ def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def two_series_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A study folder holding two CT series (two phantom seeds)."""
-    from annulusview.core.phantom.dicom import write_case
+    from annulusview.phantom.dicom import write_case
 
     root = tmp_path_factory.mktemp("study2")
     write_case(root / "a", "tavr-contrast", seed=0, size="small")

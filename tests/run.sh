@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine, then run the whole suite:
-# lint, format, layer contracts, types on core, and pytest (GUI tests under Xvfb).
+# lint, format, layer and no-cycle contracts, types on core/scene/phantom, and pytest (GUI
+# tests under Xvfb).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh -k loader`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ fi
 echo "== ruff"; .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 echo "== import-linter"; .venv/bin/lint-imports
-echo "== mypy (core)"; .venv/bin/mypy
+echo "== mypy (core, scene, phantom)"; .venv/bin/mypy
 
 # Qt + VTK need a real X display (see ../shared/env-notes.md); offscreen breaks VTK widgets.
 export QT_API=pyside6 QT_QPA_PLATFORM=xcb VTK_SMP_BACKEND_IN_USE=STDThread

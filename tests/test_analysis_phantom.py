@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from annulusview.core.analysis import analyze
-from annulusview.core.phantom import make_case
+from annulusview.phantom import make_case
 
 CASES = ("tavr-contrast", "tavr-noncontrast", "mac", "normal")
 

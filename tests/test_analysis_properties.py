@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annulusview.core.analysis import analyze
-from annulusview.core.frame import AnnulusFrame
+from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.aortic.regions import RegionGeometry
 from annulusview.core.landmarks import Landmarks
-from annulusview.core.regions import RegionGeometry
 from annulusview.core.rules import load_rules
 from annulusview.core.volume import Volume
 from synthetic_aortic import Sphere, make_synthetic

@@ -24,7 +24,7 @@ from scipy.spatial import ConvexHull
 
 import annulusview
 from annulusview.core.analysis import analyze
-from annulusview.core.annulus import polygon_calipers
+from annulusview.core.aortic.annulus import polygon_calipers
 from annulusview.core.landmarks import Landmarks
 from rule_ids import ALL_RULE_IDS
 

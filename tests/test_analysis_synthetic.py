@@ -14,13 +14,14 @@ import pytest
 
 from annulusview import DISCLAIMER
 from annulusview.core.analysis import analyze
-from annulusview.core.annulus import polygon_calipers
+from annulusview.core.aortic.annulus import polygon_calipers
+from annulusview.core.aortic.frame import AnnulusFrame, circumcentre
+from annulusview.core.aortic.regions import RegionGeometry
+from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
+from annulusview.core.aortic.valve import PlannedValve
 from annulusview.core.errors import InputError, LandmarkError, RulesError
-from annulusview.core.frame import AnnulusFrame, circumcentre
 from annulusview.core.landmarks import Landmarks
-from annulusview.core.regions import RegionGeometry
 from annulusview.core.results import LESION_CSV_COLUMNS, lesions_csv
-from annulusview.core.risk import PlannedValve, RiskInputs, evaluate_flags
 from annulusview.core.rules import load_rules
 from annulusview.core.volume import Volume
 from rule_ids import ALL_RULE_IDS

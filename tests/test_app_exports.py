@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from annulusview.app import exports
+from annulusview.app import export_dialog, exports
 from annulusview.app.messages import message_text
 from annulusview.cli import main
-from annulusview.core.deid import volume_identity
+from annulusview.core.outputs.deid import volume_identity
 from export_helpers import assert_no_identity, pdf_all_bytes, pdf_text, png_chunks
 
 pytestmark = pytest.mark.gui
@@ -191,7 +191,7 @@ def test_identity_only_when_ticked(qtbot, window, tmp_path, monkeypatch, artifac
     assert ys.max() < SMALL[1] * 0.25 and xs.max() < SMALL[0] * 0.6  # ... only in the header
 
     # the dialog: unticked by default, and the tick reaches the options
-    dialog = exports.open_export_dialog(window, "screenshot")
+    dialog = export_dialog.open_export_dialog(window, "screenshot")
     assert dialog is not None and not dialog.identity_box.isChecked()
     qtbot.waitExposed(dialog)
     dialog.grab().save(str(artifacts_dir / "window-export-dialog.png"))
@@ -199,7 +199,7 @@ def test_identity_only_when_ticked(qtbot, window, tmp_path, monkeypatch, artifac
     dialog.identity_box.setChecked(True)
     assert dialog.options().show_identity
     dialog.reject()
-    figure = exports.open_export_dialog(window, "figure")
+    figure = export_dialog.open_export_dialog(window, "figure")
     assert figure is not None and not figure.options().show_identity  # figures: never
     figure.reject()
 
@@ -383,7 +383,7 @@ def test_full_disk_leaves_no_file_and_shows_the_reason(qtbot, window, tmp_path, 
 def test_refusals_before_asking(qtbot, main_window, tmp_path):
     import nibabel as nib
 
-    from annulusview.core.phantom import make_case
+    from annulusview.phantom import make_case
 
     window = main_window
     window.export_actions["screenshot"].trigger()

@@ -19,7 +19,7 @@ TIMEOUT_MS = 60000
 @pytest.fixture(scope="module")
 def mac_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small ``mac`` phantom as DICOM, with its landmarks and truth.json."""
-    from annulusview.core.phantom.dicom import write_case
+    from annulusview.phantom.dicom import write_case
 
     return write_case(tmp_path_factory.mktemp("mac") / "case", "mac", seed=0, size="small")
 
@@ -67,7 +67,7 @@ def test_mac_score_valve_and_neo_lvot_tab(qtbot, main_window, mac_dir, artifacts
     assert perimeter == pytest.approx(truth["annulus"]["perimeter_mm"], abs=1.0)
 
     # neo-LVOT: area in the panel and in its own plane view
-    area_before = window.results_dict["mitral"]["neo_lvot"]["area_mm2"]
+    area_before = window.results.to_dict()["mitral"]["neo_lvot"]["area_mm2"]
     assert panel.text("neo.area_mm2") == f"{area_before:.0f} mm²"
     assert "below the aortic annulus" in panel.text("neo.where")
     tabs = window.oblique_tabs
@@ -83,14 +83,14 @@ def test_mac_score_valve_and_neo_lvot_tab(qtbot, main_window, mac_dir, artifacts
     panel.grab().save(str(artifacts_dir / "mitral-panel.png"))
     # the outline's centre is the lumen centroid and it is drawn where the section is
     outline = view.overlay.polylines[0][0]
-    centroid = np.asarray(window.results_dict["mitral"]["neo_lvot"]["centroid_lps"])
+    centroid = np.asarray(window.results.to_dict()["mitral"]["neo_lvot"]["centroid_lps"])
     assert np.linalg.norm(outline.mean(axis=0) - centroid) < 3.0
     x, y, dz = view.lps_to_widget(centroid)
     assert 0 < x < view.width() and 0 < y < view.height() and abs(dz) < 1.0
 
     # a bigger valve narrows the neo-LVOT: the analysis reruns with it
     _rerun(qtbot, window, lambda: panel.diameter.setValue(40.0))
-    neo = window.results_dict["mitral"]["neo_lvot"]
+    neo = window.results.to_dict()["mitral"]["neo_lvot"]
     assert neo["valve"]["diameter_mm"] == 40.0
     assert neo["area_mm2"] < area_before - 5.0
     assert panel.text("neo.area_mm2") == f"{neo['area_mm2']:.0f} mm²"
@@ -155,7 +155,7 @@ def test_mitral_curve_clicks_drag_and_undo(qtbot, main_window, mac_dir):
 
     # the analysis uses the curve: the annulus comes from MA_*
     _rerun(qtbot, window, window.run_analysis)
-    assert window.results_dict["mitral"]["annulus"]["method"] == "MA_curve"
+    assert window.results.to_dict()["mitral"]["annulus"]["method"] == "MA_curve"
     assert window.mitral_ui.panel.text("annulus.method").startswith("MA_* curve")
 
 

@@ -102,14 +102,14 @@ def test_lesion_row_centres_views_and_highlights_in_3d(qtbot, main_window, phant
     window = main_window
     _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
     table = window.results_panel.lesion_table
-    assert table.rowCount() == len(window.results_dict["lesions"]) >= 3
+    assert table.rowCount() == len(window.results.to_dict()["lesions"]) >= 3
     window.results_panel.tabs.setCurrentWidget(table)
     row = 1
     lesion_id = table.item(row, 0).data(Qt.ItemDataRole.UserRole)
-    lesion = next(les for les in window.results_dict["lesions"] if les["id"] == lesion_id)
+    lesion = next(les for les in window.results.lesions if les.id == lesion_id)
     rect = table.visualItemRect(table.item(row, 0))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    centre = np.asarray(lesion["centroid_lps"])
+    centre = np.asarray(lesion.centroid_lps)
     for name in ("axial", "coronal", "sagittal"):
         view = window.views[name]
         s, _, _ = view.source.from_lps(centre)
@@ -138,7 +138,7 @@ def test_3d_view_shows_the_lesion_colour_where_it_projects(
     image = plotter.grab().toImage()
     image.save(str(artifacts_dir / "window-3d-calcium-only.png"))
     ratio = plotter.devicePixelRatioF()
-    lesions = window.results_dict["lesions"]
+    lesions = window.results.to_dict()["lesions"]
     near = min(lesions, key=lambda les: les["distance_to_conduction_mm"])
     far = max(lesions, key=lambda les: les["distance_to_conduction_mm"])
     colours = {}
@@ -192,7 +192,7 @@ def test_save_and_reopen_session_even_when_the_study_moved(
     window.apply_window_preset(1)
     window.set_color_by("lvot")
     session_file = tmp_path / "case.session.json"
-    window.save_session_to(session_file)
+    window.sessions.save_to(session_file)
     assert session_file.is_file()
     saved = window.landmarks
 
@@ -208,7 +208,7 @@ def test_save_and_reopen_session_even_when_the_study_moved(
         return moved / "dicom"
 
     other.ask_study_location = ask
-    other.open_session(session_file)
+    other.sessions.open(session_file)
     qtbot.waitUntil(lambda: other.analysis_runs >= 1, timeout=LOAD_TIMEOUT_MS)
     assert asked and asked[0].endswith("dicom")
     assert set(other.landmarks.names()) == set(saved.names())
@@ -238,14 +238,14 @@ def test_autosave_and_crash_recovery(qtbot, phantom_dir, user_dirs):
         return bool(np.allclose(saved["LCA_ostium"], expected))
 
     qtbot.waitUntil(autosaved, timeout=10000)
-    window.autosave_enabled = False  # simulate a crash: the autosave file stays behind
+    window.sessions.enabled = False  # simulate a crash: the autosave file stays behind
     window.close()
     assert autosave_path().is_file()
 
     again = MainWindow(settings_org="AnnulusViewTest3", autosave=True)
     qtbot.addWidget(again)
     again.show()
-    box = again.offer_recovery()
+    box = again.sessions.offer_recovery()
     assert box is not None and "did not close normally" in message_text(box)
     box.accept()
     qtbot.waitUntil(lambda: again.analysis_runs >= 1, timeout=LOAD_TIMEOUT_MS)
@@ -403,3 +403,55 @@ def test_signal_emit_keeps_refcounts():
         emitter.plain.emit()
         emitter.carrying.emit(n)
     assert sys.getrefcount(True) >= before - 5
+
+
+def test_opening_a_study_reads_each_header_once(qtbot, main_window, two_series_dir, monkeypatch):
+    """Scan, pick a series, load: every file's header is parsed once (the load reuses the
+    scan's headers; before, the window scanned twice and loaded a third time on no series)."""
+    from collections import Counter
+
+    from annulusview.core.io import loader
+
+    # every file passes the fast header parser once; the full parser reads only those the fast
+    # one cannot (the first file of a series teaches it the layout)
+    reads: Counter[str] = Counter()
+    full_reads: Counter[str] = Counter()
+    native, full = loader.read_native_header, loader.read_frames
+
+    def counted_native(source, cache):
+        reads[source.display] += 1
+        return native(source, cache)
+
+    def counted_full(source, cache):
+        full_reads[source.display] += 1
+        return full(source, cache)
+
+    monkeypatch.setattr(loader, "read_native_header", counted_native)
+    monkeypatch.setattr(loader, "read_frames", counted_full)
+    window = main_window
+    window.open_path(two_series_dir)
+    qtbot.waitUntil(lambda: window.series_dialog is not None, timeout=LOAD_TIMEOUT_MS)
+    window.series_dialog.table.selectRow(1)
+    window.series_dialog.accept()
+    qtbot.waitUntil(lambda: window.volume is not None, timeout=LOAD_TIMEOUT_MS)
+    files = {p.resolve() for p in two_series_dir.rglob("*.dcm")}
+    assert len(files) > window.volume.shape[0]  # both series were scanned
+    dicom_reads = {Path(n).resolve(): c for n, c in reads.items() if n.endswith(".dcm")}
+    assert set(dicom_reads) == files
+    assert set(dicom_reads.values()) == {1}, sorted(dicom_reads.values())[-3:]
+    assert set(full_reads.values()) <= {1}
+    assert len([n for n in full_reads if n.endswith(".dcm")]) <= 2  # one per series
+
+
+def test_empty_folder_says_why_without_loading_again(qtbot, main_window, tmp_path, monkeypatch):
+    """A folder with no CT series gives the plain message from the scan alone."""
+    from annulusview.core.io import loader
+
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    loads: list[object] = []
+    monkeypatch.setattr(loader, "load", lambda *a, **k: loads.append(a))
+    window = main_window
+    window.open_path(tmp_path)
+    qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
+    assert "No usable CT series" in message_text(window.last_message)
+    assert loads == []

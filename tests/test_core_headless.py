@@ -26,7 +26,7 @@ def test_core_pipeline_without_qt_vtk(tmp_path: Path) -> None:
 
         sys.meta_path.insert(0, Refuse())
         import annulusview as av
-        from annulusview.core.phantom.dicom import write_case
+        from annulusview.phantom.dicom import write_case
 
         case = write_case({str(tmp_path / "case")!r}, case="tavr-contrast")
         vol = av.load(case / "dicom")

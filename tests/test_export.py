@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from annulusview.cli import main
-from annulusview.core.deid import case_identity, deidentify_dataset, volume_identity
 from annulusview.core.errors import OutputError
+from annulusview.core.outputs.deid import case_identity, deidentify_dataset, volume_identity
 from export_helpers import assert_no_identity, pdf_all_bytes, pdf_text, png_chunks
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -23,7 +23,7 @@ from export_helpers import assert_no_identity, pdf_all_bytes, pdf_text, png_chun
 
 @pytest.fixture(scope="module")
 def case_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from annulusview.core.phantom.dicom import write_case
+    from annulusview.phantom.dicom import write_case
 
     return write_case(
         tmp_path_factory.mktemp("exp") / "case", "tavr-contrast", seed=0, size="small"
@@ -129,7 +129,7 @@ def test_screenshot_3d_shows_lesion_colours_and_scale(case_dir, loaded, tmp_path
 
 
 def test_screenshot_show_identity_is_opt_in(case_dir, tmp_path) -> None:
-    from annulusview.core.deid import CaseIdentity
+    from annulusview.core.outputs.deid import CaseIdentity
     from annulusview.scene.annotate import ViewInfo, add_annotations
     from annulusview.scene.render import offscreen_plotter
 
@@ -182,7 +182,7 @@ def test_report_pdf(case_dir, loaded, tmp_path, artifacts_dir) -> None:
 
 
 def test_report_uncompressed_mode_and_identity_opt_in(loaded) -> None:
-    from annulusview.core.report import build_report_pdf
+    from annulusview.core.outputs.pdf_report import build_report_pdf
 
     volume, _, results = loaded
     plain = build_report_pdf(results, volume_identity(volume), compress=False)
@@ -196,8 +196,8 @@ def test_report_uncompressed_mode_and_identity_opt_in(loaded) -> None:
 def test_report_mitral_section_matches_mac_truth() -> None:
     """On the MAC phantom the report states the MAC CT score and grade of the truth."""
     from annulusview.core.analysis import analyze
-    from annulusview.core.phantom import make_case
-    from annulusview.core.report import build_report_pdf
+    from annulusview.core.outputs.pdf_report import build_report_pdf
+    from annulusview.phantom import make_case
 
     case = make_case("mac")
     results = analyze(case.volume, case.landmarks)
@@ -240,8 +240,6 @@ def test_dicom_seg_and_sr(case_dir, loaded, tmp_path) -> None:
     import highdicom as hd
     import pydicom
 
-    from annulusview.core.dicom_export import lesion_label_volume
-
     seg_path, sr_path = tmp_path / "seg.dcm", tmp_path / "sr.dcm"
     assert _cli(case_dir, "export", "--seg", str(seg_path), "--sr", str(sr_path)) == 0
     volume, _, results = loaded
@@ -253,11 +251,9 @@ def test_dicom_seg_and_sr(case_dir, loaded, tmp_path) -> None:
         assert ds.PatientID.startswith("AV-") and ds.PatientBirthDate == ""
 
     # SEG: frames equal the lesion mask, coded per DCMQI conventions
-    labels = lesion_label_volume(volume, results)
+    labels = results.lesion_label_volume(volume.shape)
     for lesion in results.lesions:
         assert (labels == lesion.id).sum() == lesion.voxel_count
-    # A results document read back from JSON has no voxels: the recomputed labels must agree.
-    np.testing.assert_array_equal(lesion_label_volume(volume, results.to_dict()), labels)
     seg = hd.seg.segread(seg_path)
     desc = seg.SegmentSequence[0]
     assert desc.SegmentLabel == "Calcium"
@@ -308,7 +304,7 @@ def test_dicom_seg_and_sr(case_dir, loaded, tmp_path) -> None:
 
 
 def test_seg_per_region(loaded) -> None:
-    from annulusview.core.dicom_export import build_segmentation
+    from annulusview.core.outputs.dicom import build_segmentation
 
     volume, _, results = loaded
     seg = build_segmentation(volume, results, volume_identity(volume), per_region=True)
@@ -369,8 +365,8 @@ def _enospc(tmp: Path, *_args) -> None:
     "module, function",
     [
         ("annulusview.scene.views2d", "_write_file"),
-        ("annulusview.core.report", "_write_file"),
-        ("annulusview.core.dicom_export", "_write_dataset"),
+        ("annulusview.core.outputs.pdf_report", "_write_file"),
+        ("annulusview.core.outputs.dicom", "_write_dataset"),
         ("annulusview.scene.mesh_export", "_write_stl"),
     ],
 )
@@ -392,15 +388,15 @@ def test_full_disk_leaves_nothing(loaded, tmp_path, monkeypatch, module, functio
             mod.save_view_png(state, target, "axial", (320, 180))
         elif module.endswith("report"):
             mod.write_report_pdf(target, results, ident)
-        elif module.endswith("dicom_export"):
+        elif module.endswith(".dicom"):
             mod.write_measurement_report(target, volume, results, ident)
         else:
-            mod.write_mesh(target, mod.case_meshes(volume, results, landmarks).all_calcium(), "stl")
+            mod.write_mesh(target, mod.case_meshes(volume, results).all_calcium(), "stl")
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary file
 
 
 def test_cli_full_disk_one_line(case_dir, tmp_path, monkeypatch, capsys) -> None:
-    import annulusview.core.report as report
+    import annulusview.core.outputs.pdf_report as report
 
     monkeypatch.setattr(report, "_write_file", _enospc)
     assert _cli(case_dir, "report", "--out", str(tmp_path / "r.pdf")) == 3

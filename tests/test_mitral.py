@@ -27,7 +27,7 @@ from annulusview.core.mitral import (
     fit_mitral_annulus,
     mac_score,
 )
-from annulusview.core.mitral_common import NotAssessed
+from annulusview.core.mitral.common import NotAssessed
 from annulusview.core.volume import Volume
 
 SPACING_MM = 0.5

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from annulusview.cli import main
-from annulusview.core.phantom.dicom import write_case
+from annulusview.phantom.dicom import write_case
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from annulusview.core.analysis import analyze
 from annulusview.core.errors import InputError
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.mitral import analyze_mitral
-from annulusview.core.mitral_common import NotAssessed
-from annulusview.core.neo_lvot import VirtualValve, analyze_neo_lvot
-from annulusview.core.phantom import make_case
+from annulusview.core.mitral.common import NotAssessed
+from annulusview.core.mitral.neo_lvot import VirtualValve, analyze_neo_lvot
 from annulusview.core.volume import Volume
+from annulusview.phantom import make_case
 
 SPACING_MM = 0.5
 LUMEN_HU, MYOCARDIUM_HU = 450, 100

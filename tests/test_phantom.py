@@ -9,8 +9,8 @@ import pytest
 from scipy import ndimage, spatial
 
 from annulusview.core.landmarks import read_landmarks, write_landmarks
-from annulusview.core.phantom import BUILT_CASES, PhantomCase, PhantomCaseNotBuilt, make_case
-from annulusview.core.phantom.geometry import (
+from annulusview.phantom import BUILT_CASES, PhantomCase, PhantomCaseNotBuilt, make_case
+from annulusview.phantom.geometry import (
     blurred_ball_profile,
     distance_to_annular_wedge,
     ellipse_perimeter,

@@ -12,9 +12,9 @@ import pytest
 from annulusview.cli import main
 from annulusview.core.errors import OutputError
 from annulusview.core.landmarks import read_landmarks
-from annulusview.core.phantom import make_case
-from annulusview.core.phantom import render as phantom_render
-from annulusview.core.phantom.dicom import demo_case_dir, write_case
+from annulusview.phantom import make_case
+from annulusview.phantom import render as phantom_render
+from annulusview.phantom.dicom import demo_case_dir, write_case
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annulusview.core.lesion_labels import lesion_label_crop, lesion_label_volume
 from annulusview.core.reformat import carm_angles
 from annulusview.scene import geometry
 from annulusview.scene.build import (
@@ -49,13 +48,13 @@ def _expected_rgb(distance_mm: float) -> np.ndarray:
 
 def test_lesion_surfaces_match_the_lesion_volumes(phantom_case, phantom_results) -> None:
     res = phantom_results.to_dict()
-    labels = lesion_label_volume(phantom_case.volume, phantom_results)
+    labels = phantom_results.lesion_label_volume(phantom_case.volume.shape)
     vox = phantom_case.volume.voxel_volume_mm3
     for lesion in res["lesions"]:
         # the relabelled component is the lesion the analysis found (same size)
         assert (labels == lesion["id"]).sum() * vox == pytest.approx(lesion["volume_mm3"], rel=0.02)
     mesh = geometry.lesion_surfaces(
-        phantom_case.volume, labels, res["lesions"], "distance_to_conduction_mm"
+        phantom_case.volume, labels, phantom_results.lesions, "distance_to_conduction_mm"
     )
     ids = set(np.unique(mesh.point_data["lesion_id"]).tolist())
     assert ids == {les["id"] for les in res["lesions"]}
@@ -172,7 +171,7 @@ def test_camera_presets_and_carm_angles(phantom_case, phantom_results) -> None:
     plotter = offscreen_plotter(SIZE)
     try:
         handles = build_scene(plotter, state)
-        normal = handles.region.normal
+        normal = handles.region.frame.normal_lps
 
         def view_dir() -> np.ndarray:
             cam = plotter.camera
@@ -191,20 +190,30 @@ def test_camera_presets_and_carm_angles(phantom_case, phantom_results) -> None:
         assert max(ys) - min(ys) < 3.0
         set_camera_preset(plotter, handles, "front")
         assert carm_angles(view_dir()) == pytest.approx((0.0, 0.0), abs=1e-6)
-        set_camera_carm(plotter, handles.region.origin, 30.0, 20.0)
+        set_camera_carm(plotter, handles.region.frame.origin_lps, 30.0, 20.0)
         assert carm_angles(view_dir()) == pytest.approx((30.0, 20.0), abs=1e-6)
     finally:
         plotter.close()
 
 
-def test_regions_from_landmarks_before_analysis(phantom_case) -> None:
-    """While landmarks are placed and no results exist, regions come from the hinges."""
-    geom = geometry.region_geometry(None, phantom_case.landmarks)
+def test_regions_from_landmarks_before_analysis(phantom_case, phantom_results) -> None:
+    """While landmarks are placed and no results exist, the one RegionGeometry is previewed
+    from the hinges: the analysis's frame and bounds, with the hinge circle standing in for R."""
+    from annulusview.core.aortic.regions import RegionGeometry
+
+    state = SceneState(volume=phantom_case.volume, landmarks=phantom_case.landmarks)
+    geom = state.regions
     assert geom is not None
-    truth = phantom_case.truth
-    assert geom.radius_mm > 5
-    assert geometry.region_geometry(None, None) is None
-    assert truth["case"] == "tavr-contrast"
+    used = phantom_results.regions
+    np.testing.assert_allclose(geom.frame.origin_lps, used.frame.origin_lps, atol=1e-9)
+    assert geom.annulus_radius_mm == pytest.approx(used.frame.hinge_radius_mm)
+    assert geom.conduction_angle_deg == pytest.approx(used.conduction_angle_deg)
+    assert geom.lvot_h_min_mm == used.lvot_h_min_mm
+    assert geom.conduction_h_min_mm == used.conduction_h_min_mm
+    # with results the scene uses the analysis's own geometry
+    assert SceneState(results=phantom_results).regions is used
+    assert SceneState().regions is None
+    assert RegionGeometry.preview(phantom_case.landmarks.without("NCC_hinge")) is None
 
 
 def test_save_screenshot_writes_png(tmp_path, phantom_case, phantom_results, artifacts_dir) -> None:
@@ -226,14 +235,14 @@ def test_save_screenshot_writes_png(tmp_path, phantom_case, phantom_results, art
 
 def test_calcium_surfaces_come_from_the_analysis_voxels(phantom_case, phantom_results) -> None:
     volume = phantom_case.volume
-    labels, offset = lesion_label_crop(volume, phantom_results)
+    labels, offset = phantom_results.lesion_label_crop()
     # exactly the lesion voxels the analysis kept, in a small box (not the whole volume)
     assert labels.size < volume.hu.size / 10
     ids, counts = np.unique(phantom_results.lesion_voxel_ids, return_counts=True)
     for lesion_id, count in zip(ids, counts, strict=True):
         assert int((labels == lesion_id).sum()) == int(count)
     # the whole-volume array other callers use holds the same voxels at the same place
-    full = lesion_label_volume(volume, phantom_results)
+    full = phantom_results.lesion_label_volume(volume.shape)
     k, j, i = offset
     np.testing.assert_array_equal(
         full[k : k + labels.shape[0], j : j + labels.shape[1], i : i + labels.shape[2]],
@@ -241,7 +250,7 @@ def test_calcium_surfaces_come_from_the_analysis_voxels(phantom_case, phantom_re
     )
     assert int((full > 0).sum()) == len(phantom_results.lesion_voxel_ids)
     # surfaces from the crop sit where the surfaces from the whole-volume array sit
-    lesions = phantom_results.to_dict()["lesions"]
+    lesions = phantom_results.lesions
     crop_mesh = geometry.lesion_surfaces(
         volume, labels, lesions, "distance_to_conduction_mm", offset_kji=offset
     )
@@ -250,13 +259,15 @@ def test_calcium_surfaces_come_from_the_analysis_voxels(phantom_case, phantom_re
     np.testing.assert_allclose(crop_mesh.points, full_mesh.points, atol=1e-6)
 
 
-def test_plain_results_dict_falls_back_to_thresholding(phantom_case, phantom_results) -> None:
-    res = phantom_results.to_dict()
-    labels, offset = lesion_label_crop(phantom_case.volume, res)
-    vox = phantom_case.volume.voxel_volume_mm3
-    assert min(offset) >= 0
-    for lesion in res["lesions"]:
-        assert (labels == lesion["id"]).sum() * vox == pytest.approx(lesion["volume_mm3"], rel=0.02)
+def test_scene_takes_typed_results_only(phantom_case, phantom_results) -> None:
+    """One currency: the scene reads ``Results``; a JSON dict is a file format, not an input."""
+    state = SceneState(volume=phantom_case.volume, results=phantom_results.to_dict())
+    plotter = offscreen_plotter(SIZE)
+    try:
+        with pytest.raises(AttributeError):
+            build_scene(plotter, state)
+    finally:
+        plotter.close()
 
 
 def test_scene_is_cheap_to_draw(phantom_case, phantom_results) -> None:

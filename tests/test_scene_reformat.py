@@ -73,18 +73,39 @@ def test_oblique_slice_samples_the_plane() -> None:
         assert img[row, col] == pytest.approx(2 * p[0] + 3 * p[1] + 5 * p[2], abs=1e-3)
 
 
-def test_hinge_frame_of_a_known_circle() -> None:
+def test_annulus_view_plane_of_a_known_circle() -> None:
+    """The window and the exports take the annulus plane from the one annulus frame."""
+    from annulusview.core.aortic.frame import AnnulusFrame
+    from annulusview.core.errors import LandmarkError
+    from annulusview.core.landmarks import Landmarks
+
     centre = np.array([3.0, -2.0, 7.0])
     radius = 12.0
     angles = np.radians([90.0, 210.0, 330.0])
     pts = [centre + radius * np.array([np.cos(a), np.sin(a), 0.0]) for a in angles]
-    frame = reformat.hinge_frame(*pts)
-    np.testing.assert_allclose(frame.origin, centre, atol=1e-9)
-    assert frame.radius_mm == pytest.approx(radius)
-    np.testing.assert_allclose(np.abs(frame.normal), [0, 0, 1], atol=1e-9)
-    np.testing.assert_allclose(frame.u, (pts[0] - centre) / radius, atol=1e-9)
-    with pytest.raises(ValueError):
-        reformat.hinge_frame([0, 0, 0], [1, 0, 0], [2, 0, 0])
+    frame = AnnulusFrame.from_landmarks(
+        Landmarks(dict(zip(("RCC_hinge", "LCC_hinge", "NCC_hinge"), pts, strict=True)))
+    )
+    np.testing.assert_allclose(frame.origin_lps, centre, atol=1e-9)
+    assert frame.hinge_radius_mm == pytest.approx(radius)
+    np.testing.assert_allclose(np.abs(frame.normal_lps), [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(frame.u_lps, (pts[0] - centre) / radius, atol=1e-9)
+    plane = reformat.annulus_view_plane(frame)
+    np.testing.assert_allclose(plane.origin, centre, atol=1e-9)
+    np.testing.assert_allclose(np.abs(plane.normal), [0, 0, 1], atol=1e-9)
+    # an axial annulus: screen right is the patient's left, screen down is posterior
+    np.testing.assert_allclose(plane.right, [1, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(plane.down, [0, 1, 0], atol=1e-9)
+    with pytest.raises(LandmarkError):
+        AnnulusFrame.from_landmarks(
+            Landmarks(
+                {
+                    "RCC_hinge": np.array([0.0, 0, 0]),
+                    "LCC_hinge": np.array([10.0, 0, 0]),
+                    "NCC_hinge": np.array([20.0, 0, 0]),
+                }
+            )
+        )
 
 
 @pytest.mark.parametrize(

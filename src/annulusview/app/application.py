@@ -93,5 +93,5 @@ def run_app(path: str | None = None, landmarks: str | None = None, demo: bool = 
     elif path:
         window.open_path(Path(path), landmarks=Path(landmarks) if landmarks else None)
     else:
-        window.offer_recovery()
+        window.sessions.offer_recovery()
     return int(app.exec())  # type: ignore[attr-defined]

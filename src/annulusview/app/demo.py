@@ -43,15 +43,15 @@ def open_demo(window: Any) -> Task:
     def job(progress: Any, cancel: Any) -> Path:
         if cached is not None:
             return cached
-        from annulusview.core.phantom.dicom import demo_case_dir
+        from annulusview.phantom.dicom import demo_case_dir
 
         return demo_case_dir(progress)
 
     task = Task(job, "demo")
-    task.progressed.connect(window._guard(window._on_progress))
-    task.succeeded.connect(window._guard(lambda folder: _open_folder(window, folder)))
-    task.failed.connect(window._guard(lambda exc: messages.show_error(window, exc, "Demo")))
+    task.progressed.connect(window.guard(window.show_progress))
+    task.succeeded.connect(window.guard(lambda folder: _open_folder(window, folder)))
+    task.failed.connect(window.guard(lambda exc: messages.show_error(window, exc, "Demo")))
     window.demo_task = task
-    window._busy("Preparing the demo case…", task)
+    window.set_busy("Preparing the demo case…", task)
     task.start()
     return task

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from annulusview.app.session import AnalysisSettings
-from annulusview.scene.state import default_rules
+from annulusview.core.rules import default_rules
 
 THRESHOLD_CHOICES = (
     ("Lumen + 100 HU (default)", "lumen_plus_100"),
@@ -122,7 +122,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("settings-dialog")
         self.setWindowTitle("Analysis settings")
-        self.defaults = dict(default_rules()["regions"])
+        self.defaults = dict(default_rules().to_dict()["regions"])
         form = QFormLayout()
         self.threshold_box = QComboBox()
         for text, value in THRESHOLD_CHOICES:

@@ -16,7 +16,7 @@ cursor (about 0.3-0.6 s each at 1920x1080 with software OpenGL), and everything 
 encoding, composing the figure, the PDF, meshes, DICOM, every file write) runs on a worker
 :class:`~annulusview.app.workers.Task`.
 
-The menu asks (options dialog, then "replace?" for existing files) and then calls the
+The menu and its options dialog (:mod:`annulusview.app.export_dialog`) ask, then call the
 ``export_*`` functions below; tests and scripts call those functions directly.
 """
 
@@ -35,29 +35,14 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import (
     QApplication,
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QMenu,
-    QMessageBox,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
 )
 
 import annulusview
 from annulusview.app import messages
 from annulusview.app.workers import Task
 from annulusview.core.atomic import atomic_write_bytes, check_output_path
-from annulusview.core.deid import CaseIdentity, volume_identity
 from annulusview.core.errors import OutputError
-from annulusview.scene import geometry
+from annulusview.core.outputs.deid import CaseIdentity, volume_identity
 from annulusview.scene.state import SceneState
 from annulusview.scene.views2d import DEFAULT_SIZE, VIEW_TITLES, png_bytes, render_image
 
@@ -122,236 +107,6 @@ class ExportOptions:
     current_camera: bool = False
 
 
-# --- the menu --------------------------------------------------------------------------------
-
-
-def install_export_actions(window: Any) -> QMenu:
-    """Add File > Export to ``window`` (call while the File menu is being built: the submenu is
-    appended to it). Returns the submenu; its actions are ``window.export_actions[kind]``."""
-    file_menu = next(
-        a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File"
-    )
-    menu = file_menu.addMenu("Export")
-    menu.setObjectName("export-menu")
-    window.export_actions = {}
-    window.export_job = None
-    window.export_dialog = None
-    for key, kind in KINDS.items():
-        action = menu.addAction(f"{kind.title}…")
-        action.setObjectName(f"export-{key}")
-        action.triggered.connect(lambda _=False, k=key: open_export_dialog(window, k))
-        window.export_actions[key] = action
-    window.export_menu = menu
-    return menu
-
-
-def open_export_dialog(window: Any, kind: str) -> ExportDialog | None:
-    """Ask for the options of ``kind`` (non-blocking dialog), then confirm and export."""
-    try:
-        _require(window, kind)
-    except OutputError as exc:
-        messages.show_error(window, exc, KINDS[kind].title)
-        return None
-    dialog = ExportDialog(KINDS[kind], window, _suggested_path(window, kind))
-    dialog.accepted.connect(lambda: confirm_and_export(window, kind, dialog.options()))
-    window.export_dialog = dialog
-    dialog.open()
-    return dialog
-
-
-def confirm_and_export(window: Any, kind: str, options: ExportOptions) -> QMessageBox | None:
-    """Export with ``options``; when files would be replaced, ask first (non-blocking box,
-    returned; the export starts on "Yes")."""
-    window.qsettings.setValue("export/folder", str(_folder_of(kind, options.path)))
-    existing = [p for p in _existing_targets(window, kind, options.path) if p.exists()]
-    if not existing:
-        start_export(window, kind, options, overwrite=False)
-        return None
-    names = "\n".join(str(p) for p in existing[:10])
-    more = f"\n… and {len(existing) - 10} more" if len(existing) > 10 else ""
-    box = messages.show_message(
-        window,
-        KINDS[kind].title,
-        "This would replace existing files." if len(existing) > 1 else f"{existing[0]} exists.",
-        "Replace them?" if len(existing) > 1 else "Replace it?",
-        QMessageBox.Icon.Question,
-        details=names + more if len(existing) > 1 else "",
-    )
-    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-    box.setDefaultButton(QMessageBox.StandardButton.No)
-
-    def clicked(button: Any) -> None:
-        if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-            start_export(window, kind, options, overwrite=True)
-
-    box.buttonClicked.connect(clicked)
-    return box
-
-
-def start_export(
-    window: Any, kind: str, options: ExportOptions, overwrite: bool = False
-) -> ExportJob | None:
-    """Run the ``export_*`` function of ``kind`` with the dialog's options."""
-    o = options
-    if kind == "screenshot":
-        return export_screenshot(
-            window,
-            o.path,
-            o.view,
-            o.size,
-            o.scale,
-            o.show_identity,
-            overwrite,
-            current_camera=o.current_camera,
-        )
-    if kind == "figure":
-        return export_figure(window, o.path, o.size, o.scale, o.figure_slice, overwrite)
-    if kind == "report":
-        return export_report(window, o.path, o.show_identity, overwrite)
-    if kind == "results":
-        return export_results(window, o.path, overwrite)
-    if kind == "meshes":
-        return export_meshes(window, o.path, overwrite)
-    if kind == "dicom":
-        return export_dicom(window, o.path, o.show_identity, overwrite)
-    raise ValueError(f"unknown export {kind!r}")
-
-
-# --- the dialog ------------------------------------------------------------------------------
-
-
-class ExportDialog(QDialog):
-    """Where to write, and for pictures which view and size; the identity opt-in.
-
-    ``path_edit``, ``view_box``, ``size_box``, ``double_box``, ``slice_box`` and
-    ``identity_box`` are public so tests fill the dialog as a user would.
-    """
-
-    def __init__(self, kind: ExportKind, parent: QWidget, suggested: Path) -> None:
-        super().__init__(parent)
-        self.kind = kind
-        self.setObjectName(f"export-dialog-{kind.key}")
-        self.setWindowTitle(f"Export {kind.title.lower()}")
-        form = QFormLayout()
-        self.view_box = QComboBox()
-        self.size_box = QComboBox()
-        self.double_box = QCheckBox("2x (twice the pixels, same layout)")
-        self.slice_box = QComboBox()
-        if kind.key == "screenshot":
-            for key, text in VIEW_CHOICES:
-                self.view_box.addItem(text, key)
-            self.view_box.currentIndexChanged.connect(self._view_changed)
-            form.addRow("View", self.view_box)
-        if kind.key == "figure":
-            for key in FIGURE_SLICES:
-                self.slice_box.addItem(VIEW_TITLES[key], key)
-            form.addRow("Fourth panel", self.slice_box)
-        if kind.key in ("screenshot", "figure"):
-            for w, h in SIZE_CHOICES:
-                self.size_box.addItem(f"{w} × {h}", f"{w}x{h}")
-            form.addRow("Size (pixels)", self.size_box)
-            form.addRow("", self.double_box)
-        self.path_edit = QLineEdit(str(suggested))
-        self.path_edit.setObjectName("export-path")
-        self.path_edit.setMinimumWidth(380)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.path_edit, 1)
-        row.addWidget(browse)
-        form.addRow("Folder" if kind.folder else "File", row)
-        self.identity_box = QCheckBox("Include patient name and ID")
-        self.identity_box.setObjectName("include-identity")
-        self.identity_box.setChecked(False)
-        self.identity_box.setToolTip(
-            "Off: the export names the case only by its de-identified label (Case AV-…)."
-        )
-        if kind.identity_option:
-            form.addRow("", self.identity_box)
-        self.camera_box = QCheckBox("Use the current 3D camera (3D view only)")
-        self.camera_box.setObjectName("current-camera")
-        self.camera_box.setChecked(False)
-        if kind.key == "screenshot":
-            form.addRow("", self.camera_box)
-        notes = {
-            "screenshot": "3D pictures use the front camera preset, as the command line does, "
-            "unless 'Use the current 3D camera' is ticked.",
-            "figure": "3D, annulus plane, LVOT long axis and one slice, with a caption strip. "
-            "Figures are always de-identified.",
-            "report": "Three pages: measurements, risk flags, lesion table and pictures.",
-            "results": f"Writes {' and '.join(RESULTS_FILES)} (no patient identity in either).",
-            "meshes": "Writes calcium (all and per lesion), LVOT and conduction-zone surfaces, "
-            "STL and PLY, LPS millimetres.",
-            "dicom": f"Writes {' and '.join(DICOM_FILES)}, referencing the source series.",
-        }
-        note = QLabel(notes[kind.key])
-        note.setWordWrap(True)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self.path_edit.textChanged.connect(self._path_changed)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(note)
-        layout.addWidget(self.buttons)
-        self._auto_name = Path(suggested).name
-        self._path_changed(self.path_edit.text())
-
-    def _path_changed(self, text: str) -> None:
-        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(bool(text.strip()))
-
-    def _view_changed(self) -> None:
-        """Keep a suggested file name in step with the view (a name the user typed stays)."""
-        path = Path(self.path_edit.text())
-        if path.name == self._auto_name:
-            code = self._auto_name.split("_")[0]
-            self._auto_name = f"{code}_{self.view_box.currentData()}.png"
-            self.path_edit.setText(str(path.with_name(self._auto_name)))
-
-    def _browse(self) -> None:
-        current = self.path_edit.text()
-        if self.kind.folder:
-            chosen = QFileDialog.getExistingDirectory(self, f"Export {self.kind.title}", current)
-        else:
-            # the overwrite question comes after the dialog (also for typed names)
-            chosen, _ = QFileDialog.getSaveFileName(
-                self,
-                f"Export {self.kind.title}",
-                current,
-                self.kind.filter,
-                options=QFileDialog.Option.DontConfirmOverwrite,
-            )
-        if chosen:
-            self.path_edit.setText(chosen)
-
-    def size(self) -> tuple[int, int]:
-        """The chosen size in pixels before the 2x option."""
-        data = self.size_box.currentData()
-        if not data:
-            return DEFAULT_SIZE
-        w, h = (int(v) for v in str(data).split("x"))
-        return w, h
-
-    def options(self) -> ExportOptions:
-        path = Path(self.path_edit.text().strip()).expanduser()
-        if not self.kind.folder and self.kind.suffix and path.suffix.lower() != self.kind.suffix:
-            path = path.with_name(path.name + self.kind.suffix)
-        return ExportOptions(
-            path=path,
-            view=self.view_box.currentData() or "3d",
-            size=self.size(),
-            scale=2 if self.double_box.isChecked() else 1,
-            show_identity=self.kind.identity_option and self.identity_box.isChecked(),
-            figure_slice=self.slice_box.currentData() or "coronal",
-            current_camera=self.kind.key == "screenshot" and self.camera_box.isChecked(),
-        )
-
-
-# --- the job: pictures on the GUI thread, files on a worker ---------------------------------
-
-
 class ExportJob(QObject):
     """One export: ``pictures`` (callables drawing with VTK) run on the GUI thread, one per
     turn of the event loop under a busy cursor; then ``write(pictures, progress, cancel)`` runs
@@ -396,13 +151,13 @@ class ExportJob(QObject):
         QTimer.singleShot(0, self._next_picture)
 
     def _progress(self, fraction: float, text: str) -> None:
-        if not self.window._closed:
+        if not self.window.closed:
             self.window.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
             if text:
                 self.window.status_label.setText(text)
 
     def _next_picture(self) -> None:
-        if self.window._closed:
+        if self.window.closed:
             self._finish(None)
             return
         n = len(self._pictures)
@@ -445,7 +200,7 @@ class ExportJob(QObject):
         self._images = []
         self.error = exc
         self.done = True
-        if not self.window._closed:
+        if not self.window.closed:
             self.window.progress.setVisible(False)
             if exc is not None:
                 self.window.status_label.setText(f"{self.title}: not written.")
@@ -460,10 +215,7 @@ class ExportJob(QObject):
         self.finished.emit()
 
 
-# --- checks ----------------------------------------------------------------------------------
-
-
-def _require(window: Any, kind: str) -> None:
+def require_exportable(window: Any, kind: str) -> None:
     """Raise :class:`OutputError` in plain words when ``kind`` cannot be exported now."""
     volume = window.volume
     if volume is None:
@@ -496,7 +248,8 @@ def _require(window: Any, kind: str) -> None:
 
 
 def _require_planes(window: Any) -> None:
-    if geometry.region_geometry(window.scene_state.results_dict, window.landmarks) is None:
+    window.scene_state.landmarks = window.landmarks
+    if window.scene_state.regions is None:
         raise OutputError(
             "The annulus plane and LVOT views need the three hinge points.",
             "Place RCC, LCC and NCC hinges first.",
@@ -529,7 +282,7 @@ def _folder_targets(folder: Path, names: Sequence[str], overwrite: bool) -> list
     return _check_targets([folder / n for n in names], overwrite)
 
 
-def _existing_targets(window: Any, kind: str, path: Path) -> list[Path]:
+def existing_targets(window: Any, kind: str, path: Path) -> list[Path]:
     """Files an export of ``kind`` to ``path`` would replace."""
     path = Path(path).expanduser()
     if not KINDS[kind].folder:
@@ -543,11 +296,11 @@ def _existing_targets(window: Any, kind: str, path: Path) -> list[Path]:
     return sorted({p for pattern in MESH_PATTERNS for p in path.glob(pattern)})
 
 
-def _folder_of(kind: str, path: Path) -> Path:
+def folder_of(kind: str, path: Path) -> Path:
     return Path(path) if KINDS[kind].folder else Path(path).parent
 
 
-def _suggested_path(window: Any, kind: str) -> Path:
+def suggested_path(window: Any, kind: str) -> Path:
     folder = Path(str(window.qsettings.value("export/folder", "") or Path.home()))
     code = volume_identity(window.volume).code if window.volume is not None else "case"
     names = {
@@ -606,9 +359,6 @@ def _write_png(path: Path, image: Image) -> None:
     atomic_write_bytes(path, png_bytes(image))
 
 
-# --- the exports -----------------------------------------------------------------------------
-
-
 def export_screenshot(
     window: Any,
     path: Path,
@@ -629,7 +379,7 @@ def export_screenshot(
     """
 
     def prepare() -> ExportJob | None:
-        _require(window, "screenshot")
+        require_exportable(window, "screenshot")
         _check_view(window, view)
         (target,) = _check_targets([Path(path)], overwrite)
         state = scene_snapshot(window)
@@ -729,7 +479,7 @@ def export_figure(
     the disclaimer. Always de-identified."""
 
     def prepare() -> ExportJob | None:
-        _require(window, "figure")
+        require_exportable(window, "figure")
         if slice_view not in FIGURE_SLICES:
             raise OutputError(f"The fourth panel must be one of {', '.join(FIGURE_SLICES)}.")
         (target,) = _check_targets([Path(path)], overwrite)
@@ -763,7 +513,7 @@ def export_report(
     from annulusview.scene.report import PICTURE_SIZE, REPORT_VIEWS
 
     def prepare() -> ExportJob | None:
-        _require(window, "report")
+        require_exportable(window, "report")
         (target,) = _check_targets([Path(path)], overwrite)
         state = scene_snapshot(window)
         identity = volume_identity(window.volume, show_identity)
@@ -772,7 +522,7 @@ def export_report(
         ]
 
         def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:
-            from annulusview.core.report import ReportPicture, write_report_pdf
+            from annulusview.core.outputs.pdf_report import ReportPicture, write_report_pdf
 
             progress(0.85, "Laying out the PDF…")
             figures = [
@@ -798,7 +548,7 @@ def export_results(window: Any, folder: Path, overwrite: bool = False) -> Export
     """Write ``results.json`` and ``lesions.csv`` into ``folder``."""
 
     def prepare() -> ExportJob | None:
-        _require(window, "results")
+        require_exportable(window, "results")
         json_path, csv_path = _folder_targets(Path(folder), RESULTS_FILES, overwrite)
         results = window.results
 
@@ -816,16 +566,16 @@ def export_meshes(window: Any, folder: Path, overwrite: bool = False) -> ExportJ
     """Write the calcium (all and per lesion) and region surfaces into ``folder``, STL and PLY."""
 
     def prepare() -> ExportJob | None:
-        _require(window, "meshes")
+        require_exportable(window, "meshes")
         out = Path(folder).expanduser()
         _folder_targets(out, [".annulusview-check"], True)  # exists and is writable
-        existing = _existing_targets(window, "meshes", out)
+        existing = existing_targets(window, "meshes", out)
         if existing and not overwrite:
             raise OutputError(
                 f"{out} already holds mesh files ({existing[0].name}…).",
                 "Choose another folder, or replace them.",
             )
-        volume, results, landmarks = window.volume, window.results, window.landmarks
+        volume, results = window.volume, window.results
 
         def build_and_write() -> Any:
             # VTK filters and writers: on the GUI thread like all VTK work (VTK is not
@@ -833,7 +583,7 @@ def export_meshes(window: Any, folder: Path, overwrite: bool = False) -> ExportJ
             # memory). The meshes are small, so this is a short step.
             from annulusview.scene import mesh_export
 
-            meshes = mesh_export.case_meshes(volume, results, landmarks)
+            meshes = mesh_export.case_meshes(volume, results)
             return mesh_export.write_mesh_folder(out, meshes, force=overwrite)
 
         def written(images: list[Any], progress: Progress, cancel: Any) -> list[Path]:
@@ -851,13 +601,13 @@ def export_dicom(
     ``folder``. Needs a DICOM source series (a NIfTI study is refused with the reason)."""
 
     def prepare() -> ExportJob | None:
-        _require(window, "dicom")
+        require_exportable(window, "dicom")
         seg_path, sr_path = _folder_targets(Path(folder), DICOM_FILES, overwrite)
         volume, results = window.volume, window.results
         identity = volume_identity(volume, show_identity)
 
         def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:
-            from annulusview.core import dicom_export
+            from annulusview.core.outputs import dicom as dicom_export
 
             progress(0.2, "Building the DICOM Segmentation…")
             seg = dicom_export.write_segmentation(seg_path, volume, results, identity)

@@ -12,7 +12,6 @@ analysis and :meth:`MitralUI.show_results` when one is done.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -30,29 +29,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annulusview.app.actions import make_action
 from annulusview.app.slice_view import ObliqueSource, Overlay, SliceView
+from annulusview.app.undo import SetLandmarkCommand
 from annulusview.core.errors import InputError
 from annulusview.core.landmarks import MITRAL_CURVE_PATTERN, Landmarks
-from annulusview.core.neo_lvot import VirtualValve
+from annulusview.core.mitral import MitralResults, VirtualValve
+from annulusview.core.presentation import EMPTY, fmt, level_color
+from annulusview.core.results import Results
 
 MA_CURVE = "MA_curve"  # the checklist item (not a landmark name): clicks add MA_01, MA_02...
 NEO_LVOT_VIEW_MM = 50.0
-LEVEL_COLOURS = {
-    "high": "#CC3311",
-    "moderate": "#EE7733",
-    "low": "#009988",
-    "not_assessed": "#888888",
-}
-
-
-def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return f"{value:.{digits}f}{(' ' + unit) if unit else ''}"
-    return str(value)
 
 
 def next_curve_name(landmarks: Landmarks) -> str:
@@ -201,74 +188,68 @@ class MitralPanel(QWidget):
         self.not_assessed.setText("")
         self.warnings.setText("")
 
-    def show_mitral(self, mitral: Mapping[str, Any] | None) -> None:
-        """Fill the panel from the ``mitral`` section of the results dict."""
+    def show_mitral(self, mitral: MitralResults | None) -> None:
+        """Fill the panel from the mitral section of the results."""
         self.clear()
-        if not mitral:
+        if mitral is None:
             self.not_assessed.setText("No mitral results (run the analysis).")
             return
-        ann = mitral.get("annulus") or {}
-        if ann:
+        ann = mitral.annulus
+        if ann is not None:
             method = {"MA_curve": "MA_* curve", "landmark_curve": "MV_* landmarks"}
             self.labels["annulus.method"].setText(
-                f"{method.get(ann.get('method'), ann.get('method'))} "
-                f"({ann.get('control_points', '?')} points)"
+                f"{method.get(ann.method, ann.method)} ({len(ann.control_points_lps)} points)"
             )
-            self.labels["annulus.perimeter_mm"].setText(_fmt(ann.get("perimeter_mm"), "mm"))
-            self.labels["annulus.area_mm2"].setText(_fmt(ann.get("area_mm2"), "mm²", 0))
-            self.labels["annulus.ap_diameter_mm"].setText(_fmt(ann.get("ap_diameter_mm"), "mm"))
-            self.labels["annulus.ic_diameter_mm"].setText(_fmt(ann.get("ic_diameter_mm"), "mm"))
-        mac = mitral.get("mac") or {}
-        if mac:
-            lesions = mac.get("lesions") or []
+            self.labels["annulus.perimeter_mm"].setText(fmt(ann.perimeter_mm, 1, "mm"))
+            self.labels["annulus.area_mm2"].setText(fmt(ann.area_mm2, 0, "mm2"))
+            self.labels["annulus.ap_diameter_mm"].setText(fmt(ann.ap_diameter_mm, 1, "mm"))
+            self.labels["annulus.ic_diameter_mm"].setText(fmt(ann.ic_diameter_mm, 1, "mm"))
+        mac = mitral.mac
+        if mac is not None:
             self.labels["mac.volume_mm3"].setText(
-                f"{_fmt(mac.get('volume_mm3'), 'mm³', 0)} in {len(lesions)} lesion(s)"
+                f"{fmt(mac.volume_mm3, 0, 'mm3')} in {len(mac.lesions)} lesion(s)"
             )
-            self.labels["mac.extent_deg"].setText(_fmt(mac.get("extent_deg"), "°", 0))
-            self.labels["mac.thickness_mean_mm"].setText(_fmt(mac.get("thickness_mean_mm"), "mm"))
-            self.labels["mac.thickness_max_mm"].setText(_fmt(mac.get("thickness_max_mm"), "mm"))
-            tri = mac.get("trigones") or {}
+            self.labels["mac.extent_deg"].setText(fmt(mac.extent_deg, 0, "deg"))
+            self.labels["mac.thickness_mean_mm"].setText(fmt(mac.thickness_mean_mm, 1, "mm"))
+            self.labels["mac.thickness_max_mm"].setText(fmt(mac.thickness_max_mm, 1, "mm"))
+            tri = mac.trigones
             self.labels["mac.trigones"].setText(
-                f"L {_fmt(tri.get('L'))}, R {_fmt(tri.get('R'))}" if tri else "—"
+                f"L {fmt(tri.get('L'))}, R {fmt(tri.get('R'))}" if tri else EMPTY
             )
             self.labels["mac.leaflets"].setText(
-                f"anterior {_fmt(mac.get('anterior_leaflet'))}, "
-                f"posterior {_fmt(mac.get('posterior_leaflet'))}"
+                f"anterior {fmt(mac.anterior_leaflet)}, posterior {fmt(mac.posterior_leaflet)}"
             )
-            score = mac.get("score") or {}
+            score = mac.score
             for key in ("thickness", "extent", "trigones", "leaflets", "total"):
-                value = score.get(key)
-                self.labels[f"score.{key}"].setText("—" if value is None else str(value))
-            grade = score.get("grade")
-            self.labels["score.grade"].setText(_fmt(grade))
-            colour = {"severe": "#CC3311", "moderate": "#EE7733", "mild": "#009988"}.get(str(grade))
+                self.labels[f"score.{key}"].setText(str(getattr(score, key)))
+            self.labels["score.grade"].setText(score.grade)
+            colour = {"severe": "#CC3311", "moderate": "#EE7733", "mild": "#009988"}.get(
+                score.grade
+            )
             if colour:
                 self.labels["score.grade"].setStyleSheet(f"color: {colour}; font-weight: bold")
-        neo = mitral.get("neo_lvot") or {}
-        if neo:
-            self.labels["neo.area_mm2"].setText(_fmt(neo.get("area_mm2"), "mm²", 0))
-            pos = neo.get("position_lps") or []
-            where = f"{_fmt(neo.get('distance_from_annulus_mm'), 'mm')} below the aortic annulus"
-            if len(pos) == 3:
-                where += f" (LPS {pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f})"
+        neo = mitral.neo_lvot
+        if neo is not None:
+            self.labels["neo.area_mm2"].setText(fmt(neo.area_mm2, 0, "mm2"))
+            pos = neo.position_lps
+            where = f"{fmt(neo.distance_from_annulus_mm, 1, 'mm')} below the aortic annulus"
+            where += f" (LPS {pos[0]:.1f}, {pos[1]:.1f}, {pos[2]:.1f})"
             self.labels["neo.where"].setText(where)
             self.labels["neo.area_without_valve_mm2"].setText(
-                _fmt(neo.get("area_without_valve_mm2"), "mm²", 0)
+                fmt(neo.area_without_valve_mm2, 0, "mm2")
             )
-        for flag in mitral.get("flags") or []:
-            if flag.get("id") == "mitral.neo_lvot":
-                level = str(flag.get("level"))
+        for flag in mitral.flags:
+            if flag.id == "mitral.neo_lvot":
                 label = self.labels["neo.flag"]
-                label.setText(f"{level.replace('_', ' ')}: {flag.get('message', '')}")
-                label.setStyleSheet(f"color: {LEVEL_COLOURS.get(level, '#DDDDDD')}")
-        reasons = mitral.get("not_assessed") or {}
-        if reasons:
+                label.setText(f"{flag.level.replace('_', ' ')}: {flag.message}")
+                label.setStyleSheet(f"color: {level_color(flag.level)}")
+        if mitral.not_assessed:
             self.not_assessed.setText(
-                "Not assessed:\n" + "\n".join(f"• {part}: {why}" for part, why in reasons.items())
+                "Not assessed:\n"
+                + "\n".join(f"• {part}: {why}" for part, why in mitral.not_assessed.items())
             )
-        warnings = mitral.get("warnings") or []
-        if warnings:
-            self.warnings.setText("\n".join(f"• {w}" for w in warnings))
+        if mitral.warnings:
+            self.warnings.setText("\n".join(f"• {w}" for w in mitral.warnings))
 
 
 class MitralUI:
@@ -297,8 +278,8 @@ class MitralUI:
         # 3D toggles, next to the others (refresh_scene copies every toggle action's state)
         tools = window.findChild(QToolBar, "toolbar-view")
         for key, text in (("mitral", "Mitral"), ("virtual_valve", "Virtual valve")):
-            action = window._action(
-                text, lambda _=False: window.refresh_scene(), None, checkable=True
+            action = make_action(
+                window, text, lambda _=False: window.refresh_scene(), None, checkable=True
             )
             action.setChecked(True)
             window.toggle_actions[key] = action
@@ -341,11 +322,9 @@ class MitralUI:
 
     def add_curve_point(self, lps: Any) -> str:
         """Add the next ``MA_nn`` at ``lps`` (undoable); the window keeps placing."""
-        from annulusview.app.main_window import SetLandmarkCommand
-
         name = next_curve_name(self.window.landmarks)
         self.window.undo_stack.push(
-            SetLandmarkCommand(self.window, name, None, lps, f"Place {name}")
+            SetLandmarkCommand(self.window.study, name, None, lps, f"Place {name}")
         )
         self.window.status_label.setText(
             f"{name} placed; click to add the next point of the mitral annulus, Esc to stop."
@@ -360,18 +339,19 @@ class MitralUI:
 
     # --- results ---------------------------------------------------------------------------
 
-    def show_results(self, results: Any, as_dict: Mapping[str, Any] | None) -> None:
-        """Fill the panel and the neo-LVOT view from a finished analysis."""
-        mitral_dict = (as_dict or {}).get("mitral")
-        self.panel.show_mitral(mitral_dict)
+    def show_results(self, results: Results | None) -> None:
+        """Fill the panel and the neo-LVOT view from a finished analysis (None: clear)."""
+        mitral = None if results is None else results.mitral
+        self.panel.show_mitral(mitral)
         self.update_curve_count()
-        self._update_view(getattr(getattr(results, "mitral", None), "neo_lvot", None), mitral_dict)
+        self._update_view(mitral)
 
-    def _update_view(self, neo: Any, mitral_dict: Mapping[str, Any] | None) -> None:
+    def _update_view(self, mitral: MitralResults | None) -> None:
         volume = self.window.volume
-        if neo is None or volume is None:
+        neo = None if mitral is None else mitral.neo_lvot
+        if mitral is None or neo is None or volume is None:
             self.view.set_source(None)
-            reason = ((mitral_dict or {}).get("not_assessed") or {}).get("neo_lvot")
+            reason = None if mitral is None else mitral.not_assessed.get("neo_lvot")
             self.view.overlay = Overlay(text=[reason] if reason else [])
             self.view.update()
             return

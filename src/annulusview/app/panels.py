@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -32,13 +31,8 @@ from annulusview.core.landmarks import (
     MITRAL_NAMES,
     Landmarks,
 )
-
-LEVEL_COLOURS = {
-    "high": "#CC3311",
-    "moderate": "#EE7733",
-    "low": "#009988",
-    "not_assessed": "#888888",
-}
+from annulusview.core.presentation import flag_title, fmt, level_color, level_text
+from annulusview.core.results import Lesion, Results
 
 
 class LandmarkPanel(QWidget):
@@ -160,14 +154,6 @@ class LandmarkPanel(QWidget):
             self.hint.setText("Hinges placed: the analysis runs automatically. Drag to move.")
 
 
-def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float | int):
-        return f"{value:.{digits}f}{(' ' + unit) if unit else ''}"
-    return str(value)
-
-
 class _NumItem(QTableWidgetItem):
     """Sorts by number."""
 
@@ -186,7 +172,8 @@ class ResultsPanel(QWidget):
 
     Signals
     -------
-    lesion_selected(lesion_dict)
+    lesion_selected(lesion)
+        A :class:`~annulusview.core.results.Lesion` picked in the table.
     """
 
     lesion_selected = Signal(object)
@@ -279,7 +266,7 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.warnings)
         layout.addWidget(self.disclaimer)
-        self._lesions: dict[int, Mapping[str, Any]] = {}
+        self._lesions: dict[int, Lesion] = {}
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
@@ -293,84 +280,81 @@ class ResultsPanel(QWidget):
         self.warnings.setText("")
         self._lesions = {}
 
-    def show_results(self, res: Mapping[str, Any]) -> None:
-        """Fill every panel from the results JSON dict."""
-        ann = res.get("annulus") or {}
-        units = {
-            "perimeter_mm": "mm",
-            "area_mm2": "mm²",
-            "d_min_mm": "mm",
-            "d_max_mm": "mm",
-            "d_perimeter_mm": "mm",
-            "d_area_mm": "mm",
-        }
-        for key, unit in units.items():
-            self.annulus_labels[key].setText(_fmt(ann.get(key), unit))
-        self.annulus_labels["method"].setText(str(ann.get("method") or "—"))
+    def show_results(self, res: Results) -> None:
+        """Fill every panel from the analysis results."""
+        ann = res.annulus
+        for key, unit in (
+            ("perimeter_mm", "mm"),
+            ("area_mm2", "mm2"),
+            ("d_min_mm", "mm"),
+            ("d_max_mm", "mm"),
+            ("d_perimeter_mm", "mm"),
+            ("d_area_mm", "mm"),
+        ):
+            self.annulus_labels[key].setText(fmt(getattr(ann, key), 1, unit))
+        self.annulus_labels["method"].setText(ann.method)
         self.annulus_labels["threshold"].setText(
-            f"{_fmt(res.get('threshold_hu'), 'HU', 0)} ({res.get('threshold_method') or '—'})"
+            f"{fmt(res.threshold_hu, 0, 'HU')} ({res.threshold_method})"
         )
-        self.annulus_labels["lumen"].setText(_fmt(res.get("lumen_hu"), "HU", 0))
-        self.annulus_labels["ms_length"].setText(_fmt(res.get("ms_length_mm"), "mm"))
-        heights = res.get("coronary_heights_mm") or {}
-        self.annulus_labels["lca"].setText(_fmt(heights.get("LCA"), "mm"))
-        self.annulus_labels["rca"].setText(_fmt(heights.get("RCA"), "mm"))
+        self.annulus_labels["lumen"].setText(fmt(res.lumen_hu, 0, "HU"))
+        self.annulus_labels["ms_length"].setText(fmt(res.ms_length_mm, 1, "mm"))
+        heights = res.coronary_heights_mm
+        self.annulus_labels["lca"].setText(fmt(heights.get("LCA"), 1, "mm"))
+        self.annulus_labels["rca"].setText(fmt(heights.get("RCA"), 1, "mm"))
 
-        calcium = res.get("calcium") or {}
-        rows: list[tuple[str, Mapping[str, Any]]] = [("Total (analysis region)", calcium)]
-        for region, vals in (calcium.get("by_region") or {}).items():
-            rows.append((f"Region: {region}", vals or {}))
-        for cusp, vals in (calcium.get("by_cusp") or {}).items():
-            rows.append((f"Cusp: {cusp}", vals or {}))
+        calcium = res.calcium
+        rows: list[tuple[str, float, float | None]] = [
+            ("Total (analysis region)", calcium.volume_mm3, calcium.agatston)
+        ]
+        for region, total in calcium.by_region.items():
+            rows.append((f"Region: {region}", total.volume_mm3, total.agatston))
+        for cusp, total in calcium.by_cusp.items():
+            rows.append((f"Cusp: {cusp}", total.volume_mm3, total.agatston))
         self.calcium_table.setRowCount(len(rows))
-        for r, (title, vals) in enumerate(rows):
+        for r, (title, volume, agatston) in enumerate(rows):
             self.calcium_table.setItem(r, 0, QTableWidgetItem(title))
-            self.calcium_table.setItem(r, 1, QTableWidgetItem(_fmt(vals.get("volume_mm3"))))
-            self.calcium_table.setItem(r, 2, QTableWidgetItem(_fmt(vals.get("agatston"), digits=0)))
+            self.calcium_table.setItem(r, 1, QTableWidgetItem(fmt(volume)))
+            self.calcium_table.setItem(r, 2, QTableWidgetItem(fmt(agatston, 0)))
         self.calcium_table.resizeColumnsToContents()
 
-        lesions = list(res.get("lesions") or [])
-        self._lesions = {int(les["id"]): les for les in lesions}
+        self._lesions = {les.id: les for les in res.lesions}
         table = self.lesion_table
         table.setSortingEnabled(False)
         table.blockSignals(True)
-        table.setRowCount(len(lesions))
-        for r, les in enumerate(lesions):
+        table.setRowCount(len(res.lesions))
+        for r, les in enumerate(res.lesions):
             for c, (key, _, _) in enumerate(self.LESION_COLUMNS):
-                value = les.get(key)
+                value = getattr(les, key)
                 digits = 0 if key in ("id", "max_hu") else 1
                 item = (
-                    _NumItem(value, _fmt(value, digits=digits))
+                    _NumItem(value, fmt(value, digits))
                     if not isinstance(value, str)
                     else QTableWidgetItem(value)
                 )
-                item.setData(Qt.ItemDataRole.UserRole, int(les["id"]))
+                item.setData(Qt.ItemDataRole.UserRole, les.id)
                 table.setItem(r, c, item)
         table.blockSignals(False)
         table.setSortingEnabled(True)
         table.resizeColumnsToContents()
 
-        flags = list(res.get("flags") or [])
-        self.flag_table.setRowCount(len(flags))
-        for r, flag in enumerate(flags):
-            level = str(flag.get("level", ""))
+        self.flag_table.setRowCount(len(res.flags))
+        for r, flag in enumerate(res.flags):
             cells = [
-                str(flag.get("id", "")),
-                level,
-                _fmt(flag.get("value"), digits=1),
-                _fmt(flag.get("threshold"), digits=1),
-                str(flag.get("message", "")),
+                flag_title(flag.id),
+                level_text(flag.level),
+                fmt(flag.value, 1, flag.unit),
+                fmt(flag.threshold, 1, flag.unit),
+                flag.message,
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 1:
-                    item.setForeground(QBrush(QColor(LEVEL_COLOURS.get(level, "#DDDDDD"))))
-                item.setToolTip(str(flag.get("reference", "")))
+                    item.setForeground(QBrush(QColor(level_color(flag.level))))
+                item.setToolTip(f"{flag.id}: {flag.reference}")
                 self.flag_table.setItem(r, c, item)
         self.flag_table.resizeColumnsToContents()
-        self.warnings.setText("\n".join(f"⚠ {w}" for w in res.get("warnings") or []))
-        if res.get("disclaimer"):
-            self.disclaimer.setText(str(res["disclaimer"]))
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in res.warnings))
+        self.disclaimer.setText(res.disclaimer)
 
     def lesion_row(self, lesion_id: int) -> int:
         for r in range(self.lesion_table.rowCount()):

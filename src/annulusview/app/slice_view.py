@@ -18,9 +18,9 @@ from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from annulusview.core import reformat
+from annulusview.core.arrays import FloatArray
 from annulusview.core.volume import Volume
 
-FloatArray = npt.NDArray[np.float64]
 LANDMARK_PICK_PX = 9.0
 LANDMARK_SHOW_MM = 2.5
 

@@ -162,6 +162,13 @@ class Viewer3D(QWidget):
     def available(self) -> bool:
         return self.plotter is not None
 
+    def set_camera_position(self, camera: Any) -> None:
+        """Put the camera at ``(position, focal point, view up)`` and keep it on redraws."""
+        if self.plotter is None:
+            return
+        self.plotter.camera_position = [tuple(v) for v in camera]
+        self._has_camera = True
+
     def show_state(self, state: SceneState, reset_camera: bool = False) -> None:
         """Redraw the scene, keeping the camera unless ``reset_camera`` or first draw."""
         if self.plotter is None:

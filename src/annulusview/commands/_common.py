@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from annulusview.core.errors import InputError
 
 if TYPE_CHECKING:
+    from annulusview.core.aortic.valve import PlannedValve
     from annulusview.core.landmarks import Landmarks
-    from annulusview.core.neo_lvot import VirtualValve
+    from annulusview.core.mitral.neo_lvot import VirtualValve
     from annulusview.core.results import Results
-    from annulusview.core.risk import PlannedValve
     from annulusview.core.rules import Rules
     from annulusview.core.volume import Volume
 
@@ -66,11 +66,11 @@ class PreparedCase:
 def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     """Check the cheap inputs (rules, threshold, valves, landmarks) so a bad option does not
     cost a study load. Typed errors propagate to the CLI (exit 3)."""
-    from annulusview.core.calcium import parse_threshold_option
-    from annulusview.core.frame import check_hinges
+    from annulusview.core.aortic.calcium import parse_threshold_option
+    from annulusview.core.aortic.frame import check_hinges
+    from annulusview.core.aortic.valve import PlannedValve
     from annulusview.core.landmarks import read_landmarks
-    from annulusview.core.neo_lvot import VirtualValve
-    from annulusview.core.risk import PlannedValve
+    from annulusview.core.mitral.neo_lvot import VirtualValve
     from annulusview.core.rules import load_rules
 
     rules = load_rules(args.rules)

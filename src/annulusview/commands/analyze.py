@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annulusview.core.atomic import check_output_path
+from annulusview.core.presentation import fmt
 
 if TYPE_CHECKING:
     from annulusview.core.results import Results
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def format_summary(r: Results) -> str:
@@ -23,23 +20,23 @@ def format_summary(r: Results) -> str:
     lines = [
         "AnnulusView analysis",
         f"  series: {r.series_instance_uid or '(no UID)'}",
-        f"  contrast: {'yes' if r.contrast else 'no'} (lumen {_fmt(r.lumen_hu, 0)} HU); "
+        f"  contrast: {'yes' if r.contrast else 'no'} (lumen {fmt(r.lumen_hu, 0)} HU); "
         f"calcium threshold {r.threshold_hu:.0f} HU ({r.threshold_method})",
         "",
         f"Annulus ({a.method})",
         f"  perimeter {a.perimeter_mm:.1f} mm   area {a.area_mm2:.1f} mm^2",
         f"  diameters min {a.d_min_mm:.1f}  max {a.d_max_mm:.1f}  "
         f"area-derived {a.d_area_mm:.1f}  perimeter-derived {a.d_perimeter_mm:.1f} mm",
-        f"  coronary heights LCA {_fmt(r.coronary_heights_mm.get('LCA'))} mm, "
-        f"RCA {_fmt(r.coronary_heights_mm.get('RCA'))} mm; "
-        f"membranous septum {_fmt(r.ms_length_mm)} mm",
+        f"  coronary heights LCA {fmt(r.coronary_heights_mm.get('LCA'))} mm, "
+        f"RCA {fmt(r.coronary_heights_mm.get('RCA'))} mm; "
+        f"membranous septum {fmt(r.ms_length_mm)} mm",
         "",
         f"Calcium: {r.calcium.volume_mm3:.1f} mm^3"
         + (f", Agatston {r.calcium.agatston:.0f}" if r.calcium.agatston is not None else ""),
         f"  {'region':<12}{'mm^3':>10}{'Agatston':>10}",
     ]
     for name, total in r.calcium.by_region.items():
-        lines.append(f"  {name:<12}{total.volume_mm3:>10.1f}{_fmt(total.agatston, 0):>10}")
+        lines.append(f"  {name:<12}{total.volume_mm3:>10.1f}{fmt(total.agatston, 0):>10}")
     for name, total in r.calcium.by_cusp.items():
         lines.append(f"  {name + ' sector':<12}{total.volume_mm3:>10.1f}")
     lines += [
@@ -67,33 +64,32 @@ def format_summary(r: Results) -> str:
 
 def _mitral_summary(r: Results) -> list[str]:
     """Mitral annulus, MAC score and neo-LVOT lines, or why they were not assessed."""
-    if r.mitral is None:
+    m = r.mitral
+    if m is None:
         return []
-    m = r.mitral.to_dict()
     lines = ["", "Mitral"]
-    ann = m.get("annulus")
-    if ann:
+    ann = m.annulus
+    if ann is not None:
         lines.append(
-            f"  annulus perimeter {ann['perimeter_mm']:.1f} mm  area {ann['area_mm2']:.1f} mm^2  "
-            f"AP {_fmt(ann.get('ap_diameter_mm'))}  IC {_fmt(ann.get('ic_diameter_mm'))} mm"
+            f"  annulus perimeter {ann.perimeter_mm:.1f} mm  area {ann.area_mm2:.1f} mm^2  "
+            f"AP {fmt(ann.ap_diameter_mm)}  IC {fmt(ann.ic_diameter_mm)} mm"
         )
-    mac = m.get("mac")
-    if mac:
-        score = mac.get("score") or {}
+    mac = m.mac
+    if mac is not None:
+        score = mac.score
         lines.append(
-            f"  MAC extent {_fmt(mac.get('extent_deg'), 0)} deg, thickness mean "
-            f"{_fmt(mac.get('thickness_mean_mm'))} / max {_fmt(mac.get('thickness_max_mm'))} mm; "
-            f"MAC CT score {score.get('total', '-')} ({score.get('grade', '-')}): thickness "
-            f"{score.get('thickness', '-')}, extent {score.get('extent', '-')}, trigones "
-            f"{score.get('trigones', '-')}, leaflets {score.get('leaflets', '-')}"
+            f"  MAC extent {fmt(mac.extent_deg, 0)} deg, thickness mean "
+            f"{fmt(mac.thickness_mean_mm)} / max {fmt(mac.thickness_max_mm)} mm; "
+            f"MAC CT score {score.total} ({score.grade}): thickness {score.thickness}, "
+            f"extent {score.extent}, trigones {score.trigones}, leaflets {score.leaflets}"
         )
-    neo = m.get("neo_lvot")
-    if neo:
+    neo = m.neo_lvot
+    if neo is not None:
         lines.append(
-            f"  neo-LVOT {neo['area_mm2']:.0f} mm^2, narrowest "
-            f"{_fmt(neo.get('distance_from_annulus_mm'))} mm below the aortic annulus"
+            f"  neo-LVOT {neo.area_mm2:.0f} mm^2, narrowest "
+            f"{fmt(neo.distance_from_annulus_mm)} mm below the aortic annulus"
         )
-    for part, reason in (m.get("not_assessed") or {}).items():
+    for part, reason in m.not_assessed.items():
         lines.append(f"  {part}: not assessed ({reason})")
     return lines
 

@@ -33,11 +33,11 @@ def run_headless(outdir: Path = OUTPUT_DIR) -> tuple[Path, ...]:
     and the results JSON (all de-identified, through the same scene code as the window).
     """
     from annulusview.core.analysis import analyze
-    from annulusview.core.deid import volume_identity
     from annulusview.core.io.loader import load
     from annulusview.core.landmarks import read_landmarks
-    from annulusview.core.phantom.dicom import demo_case_dir
+    from annulusview.core.outputs.deid import volume_identity
     from annulusview.core.results import write_results_json
+    from annulusview.phantom.dicom import demo_case_dir
     from annulusview.scene.report import write_case_report
     from annulusview.scene.state import SceneState
     from annulusview.scene.views2d import save_view_png

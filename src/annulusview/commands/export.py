@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def run(args: argparse.Namespace) -> int:
     """Write every requested output; nothing requested is a usage error (exit 2)."""
-    from annulusview.core.deid import volume_identity
+    from annulusview.core.outputs.deid import volume_identity
 
     outputs = {
         "stl": args.stl,
@@ -54,14 +54,14 @@ def run(args: argparse.Namespace) -> int:
     if "stl" in checked or "ply" in checked or meshes_dir is not None:
         from annulusview.scene import mesh_export
 
-        meshes = mesh_export.case_meshes(case.volume, case.results, case.landmarks)
+        meshes = mesh_export.case_meshes(case.volume, case.results)
         for key in ("stl", "ply"):
             if key in checked:
                 written.append(mesh_export.write_mesh(checked[key], meshes.all_calcium(), key))
         if meshes_dir is not None:
             written.extend(mesh_export.write_mesh_folder(meshes_dir, meshes, args.force))
     if "seg" in checked or "sr" in checked:
-        from annulusview.core import dicom_export
+        from annulusview.core.outputs import dicom as dicom_export
 
         if "seg" in checked:
             written.append(

@@ -12,8 +12,8 @@ EXIT_INPUT = 3
 
 def run(args: argparse.Namespace) -> int:
     """Write the case; print the folder's path. Exit 3 (one line) for an unusable OUTDIR."""
-    from annulusview.core.phantom import BUILT_CASES
-    from annulusview.core.phantom.dicom import write_case
+    from annulusview.phantom import BUILT_CASES
+    from annulusview.phantom.dicom import write_case
 
     if args.case not in BUILT_CASES:
         print(

@@ -10,7 +10,7 @@ from annulusview.core.atomic import check_output_path
 
 def run(args: argparse.Namespace) -> int:
     from annulusview.commands._common import prepare_case
-    from annulusview.core.deid import volume_identity
+    from annulusview.core.outputs.deid import volume_identity
     from annulusview.scene.report import write_case_report
     from annulusview.scene.state import SceneState
 

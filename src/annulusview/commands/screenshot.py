@@ -25,7 +25,7 @@ def parse_size(text: str) -> tuple[int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     from annulusview.commands._common import prepare_case
-    from annulusview.core.deid import volume_identity
+    from annulusview.core.outputs.deid import volume_identity
 
     size = parse_size(args.size)
     if size is None:

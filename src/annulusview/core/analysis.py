@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import numpy as np
 import numpy.typing as npt
 
-from annulusview.core import frame as frame_module
-from annulusview.core.annulus import METHOD_CONTOUR, measure_annulus
-from annulusview.core.calcium import (
+from annulusview.core.aortic import frame as frame_module
+from annulusview.core.aortic.annulus import METHOD_CONTOUR, measure_annulus
+from annulusview.core.aortic.calcium import (
     AgatstonComponents,
     AnalysisRegion,
     Voxels,
@@ -29,21 +29,21 @@ from annulusview.core.calcium import (
     slice_increment_mm,
     voxels_above,
 )
-from annulusview.core.frame import CUSPS, AnnulusFrame, check_landmarks
+from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
+from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
+from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
+from annulusview.core.aortic.valve import PlannedValve
+from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.mitral import MitralResults, analyze_mitral
-from annulusview.core.neo_lvot import VirtualValve
+from annulusview.core.mitral.neo_lvot import VirtualValve
 from annulusview.core.progress import CancelToken, ProgressCallback, check, report
-from annulusview.core.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.results import CalciumSummary, CalciumTotal, Lesion, Results
-from annulusview.core.risk import PlannedValve, RiskInputs, evaluate_flags
 from annulusview.core.rules import Rules, coerce_rules
 from annulusview.core.volume import Volume
 
 log = logging.getLogger(__name__)
 
-IntArray = npt.NDArray[np.intp]
-FloatArray = npt.NDArray[np.float64]
 
 # Leaflet calcium for pvl.leaflet_calcium_850 is counted at this threshold (rules file).
 _LEAFLET_850_KEY = "flags.pvl_leaflet_calcium_850.threshold_hu"
@@ -256,12 +256,7 @@ def analyze(
         for artery in ("LCA", "RCA"):
             pos = landmarks.get(f"{artery}_ostium")
             heights[artery] = None if pos is None else float(frame.cylindrical(pos)[0])
-        ms_sup, ms_inf = landmarks.get("MS_superior"), landmarks.get("MS_inferior")
-        ms_length = (
-            None
-            if ms_sup is None or ms_inf is None
-            else float(np.linalg.norm(np.asarray(ms_sup) - np.asarray(ms_inf)))
-        )
+        ms_length = frame_module.membranous_septum_length_mm(landmarks)
     check(cancel)
 
     with timer.stage("threshold_and_voxels"):
@@ -476,6 +471,7 @@ def analyze(
         calcium=calcium_summary,
         lesions=lesions,
         flags=flags,
+        regions=geometry,
         parameters=parameters,
         warnings=tuple(dict.fromkeys(warnings)),
         timings_s=dict(timer.times),

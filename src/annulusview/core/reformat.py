@@ -13,10 +13,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.arrays import FloatArray
 from annulusview.core.volume import Volume
 
 ViewName = Literal["axial", "coronal", "sagittal"]
-FloatArray = npt.NDArray[np.float64]
 
 # Screen directions in LPS for each orthogonal view (radiological convention):
 # axial is seen from the feet (patient right on screen left, anterior up), coronal from the front
@@ -223,54 +224,64 @@ def orthonormal_pair(right: npt.ArrayLike, down: npt.ArrayLike) -> tuple[FloatAr
     return r, d / norm
 
 
-@dataclass(frozen=True)
-class HingeFrame:
-    """Annulus frame from the three hinge points (clinical-model.md section 3).
+ORTHO_AXES = {
+    "axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+    "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
+    "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
+}
 
-    Attributes
-    ----------
-    origin
-        Centre of the circle through the hinges, LPS mm.
-    normal
-        Unit normal pointing from the ventricle toward the aorta.
-    u, v
-        In-plane unit axes (``u`` toward the RCC hinge, ``v = normal x u``).
-    radius_mm
-        Radius of the hinge circle.
+
+@dataclass(frozen=True)
+class ViewPlane:
+    """A 2-D view plane: centre, screen right and down (unit, LPS), field of view and pixel.
+
+    The window's oblique views and the exported pictures both take their planes from
+    :func:`view_plane`, so what is exported is what was on screen.
     """
 
     origin: FloatArray
-    normal: FloatArray
-    u: FloatArray
-    v: FloatArray
-    radius_mm: float
+    right: FloatArray
+    down: FloatArray
+    size_mm: float
+    pixel_mm: float
+
+    @property
+    def normal(self) -> FloatArray:
+        n = np.cross(self.right, self.down)
+        return n / np.linalg.norm(n)
+
+    def to_xy(self, lps: npt.ArrayLike) -> FloatArray:
+        """LPS points to plane coordinates ``(x right, y up)`` mm, shape (N, 2)."""
+        d = np.asarray(lps, dtype=np.float64).reshape(-1, 3) - self.origin
+        return np.stack([d @ self.right, -(d @ self.down)], axis=1)
 
 
-def hinge_frame(rcc: npt.ArrayLike, lcc: npt.ArrayLike, ncc: npt.ArrayLike) -> HingeFrame:
-    """The annulus frame of three hinge points (circumcentre, normal, in-plane axes).
+def annulus_view_plane(frame: AnnulusFrame) -> ViewPlane:
+    """The annulus plane through ``O``, screen axes as close as possible to an axial view
+    (patient left to the right, posterior down); the frame's ``u, v`` when the plane is
+    (nearly) sagittal-coronal and the axial axes do not project."""
+    n = frame.normal_lps
+    try:
+        right, down = orthonormal_pair(
+            np.array([1.0, 0.0, 0.0]) - n[0] * n, np.array([0.0, 1.0, 0.0]) - n[1] * n
+        )
+    except ValueError:
+        right, down = frame.u_lps, frame.v_lps
+    return ViewPlane(np.asarray(frame.origin_lps), right, down, 60.0, 0.25)
 
-    Raises
-    ------
-    ValueError
-        When the three points are (nearly) collinear.
-    """
-    a = np.asarray(rcc, dtype=np.float64)
-    b = np.asarray(lcc, dtype=np.float64)
-    c = np.asarray(ncc, dtype=np.float64)
-    ab, ac = b - a, c - a
-    cross = np.cross(ab, ac)
-    cross_sq = float(cross @ cross)
-    if cross_sq < 1e-9:
-        raise ValueError("the three hinge points are collinear")
-    normal = cross / np.sqrt(cross_sq)
-    centre = a + (np.cross(cross, ab) * (ac @ ac) + np.cross(ac, cross) * (ab @ ab)) / (
-        2.0 * cross_sq
-    )
-    u = a - centre
-    u = u - (u @ normal) * normal
-    u = u / np.linalg.norm(u)
-    v = np.cross(normal, u)
-    return HingeFrame(centre, normal, u, v, float(np.linalg.norm(a - centre)))
+
+def lvot_view_plane(frame: AnnulusFrame, toward_deg: float) -> ViewPlane:
+    """The long-axis plane through the valve axis toward angle ``toward_deg`` (the conduction
+    zone), aorta up."""
+    radial = frame.to_lps(0.0, 1.0, toward_deg) - frame.origin_lps
+    right, down = orthonormal_pair(radial, -frame.normal_lps)
+    return ViewPlane(np.asarray(frame.origin_lps), right, down, 70.0, 0.3)
+
+
+def patient_view_plane(view: str, centre: npt.ArrayLike) -> ViewPlane:
+    """An axial, coronal or sagittal plane through ``centre``."""
+    right, down = (np.asarray(a, dtype=np.float64) for a in ORTHO_AXES[view])
+    return ViewPlane(np.asarray(centre, dtype=np.float64), right, down, 100.0, 0.4)
 
 
 def carm_angles(view_direction_lps: npt.ArrayLike) -> tuple[float, float]:

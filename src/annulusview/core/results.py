@@ -19,17 +19,18 @@ import numpy as np
 import numpy.typing as npt
 
 from annulusview import DISCLAIMER, __version__
-from annulusview.core.annulus import AnnulusMeasurement
+from annulusview.core.aortic.annulus import AnnulusMeasurement
+from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.aortic.regions import RegionGeometry
+from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.atomic import atomic_write_text
-from annulusview.core.frame import AnnulusFrame
-from annulusview.core.risk import Flag
+from annulusview.core.flags import Flag
 
 if TYPE_CHECKING:
     from annulusview.core.mitral import MitralResults
 
 RESULTS_SCHEMA = "annulusview.results/1"
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
+LabelCrop = tuple[npt.NDArray[np.int32], tuple[int, int, int]]
 
 
 def _point(p: FloatArray) -> list[float]:
@@ -195,6 +196,8 @@ class Results:
         Membranous septum length, mm, or None.
     calcium, lesions, flags
         Calcium totals, lesions (largest first), every risk rule's outcome.
+    regions
+        The region geometry the lesions were assigned with (its ``frame`` is :attr:`frame`).
     parameters
         Every threshold and region setting used.
     warnings
@@ -216,6 +219,7 @@ class Results:
     calcium: CalciumSummary
     lesions: tuple[Lesion, ...]
     flags: tuple[Flag, ...]
+    regions: RegionGeometry
     parameters: Mapping[str, Any]
     warnings: tuple[str, ...] = ()
     timings_s: Mapping[str, float] = field(default_factory=dict)
@@ -224,9 +228,7 @@ class Results:
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
-    def lesion_label_crop(
-        self, margin: int = 1
-    ) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
+    def lesion_label_crop(self, margin: int = 1) -> LabelCrop:
         """Lesion ids painted into the smallest box that holds every lesion voxel.
 
         Returns ``(labels[k, j, i], offset_kji)``: ``labels`` holds lesion ids (0 background)
@@ -242,6 +244,15 @@ class Results:
         idx = self.lesion_voxels_kji - lo
         labels[idx[:, 0], idx[:, 1], idx[:, 2]] = self.lesion_voxel_ids
         return labels, (int(lo[0]), int(lo[1]), int(lo[2]))
+
+    def lesion_label_volume(self, shape_kji: tuple[int, int, int]) -> npt.NDArray[np.int32]:
+        """The lesion ids in an array of the volume's shape (prefer the crop: it is small)."""
+        labels, (k0, j0, i0) = self.lesion_label_crop(margin=0)
+        out = np.zeros(shape_kji, dtype=np.int32)
+        if len(self.lesion_voxel_ids):
+            nk, nj, ni = labels.shape
+            out[k0 : k0 + nk, j0 : j0 + nj, i0 : i0 + ni] = labels
+        return out
 
     @property
     def raised_flags(self) -> tuple[Flag, ...]:

@@ -8,6 +8,7 @@ reported (naming the key) instead of silently falling back to a default.
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,13 +156,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise RulesError(f"Rules file {path} is not valid TOML: {exc}.") from None
 
 
-def load_rules(path: str | Path | None = None) -> Rules:
-    """Load the default rules, with an optional user file merged over them.
+def load_rules(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Rules:
+    """Load the default rules, with an optional user file and overrides merged over them.
 
     Parameters
     ----------
     path
         A TOML file holding only the keys to change (same tables as ``default.toml``).
+    overrides
+        Nested keys to change after the file, e.g. ``{"regions": {"radial_margin_mm": 4}}``
+        (the window's settings); checked exactly like a file.
 
     Raises
     ------
@@ -181,8 +185,17 @@ def load_rules(path: str | Path | None = None) -> Rules:
             )
         _merge(data, user)
         source = f"default + {user_path}"
+    if overrides:
+        _merge(data, overrides)
+        source = f"{source} + settings"
     _validate(data)
     return Rules(_freeze(copy.deepcopy(data)), source)
+
+
+@functools.cache
+def default_rules() -> Rules:
+    """The shipped rules (read once per process; :class:`Rules` is read-only)."""
+    return load_rules()
 
 
 def coerce_rules(rules: Rules | str | Path | None) -> Rules:

@@ -4,50 +4,32 @@ legend, scale bar, orientation letters and the disclaimer.
 Everything is a VTK 2-D actor added to a pyvista plotter, so the window and the off-screen
 export draw the same overlay. Sizes scale with the window height (reference 1080 px), so a
 ``--scale 2`` picture is the same picture at twice the resolution. What identity text may be
-shown is decided by :mod:`annulusview.core.deid` only.
+shown is decided by :mod:`annulusview.core.outputs.deid` only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import vtk
+from pyvista import BasePlotter
 
 from annulusview import DISCLAIMER
-from annulusview.core.deid import CaseIdentity
+from annulusview.core.flags import Flag
+from annulusview.core.outputs.deid import CaseIdentity
+from annulusview.core.presentation import flag_title, fmt, level_color, level_text
+from annulusview.core.results import Results
 from annulusview.scene.build import CALCIUM_CLIM_MM, calcium_cmap
 from annulusview.scene.state import COLOR_BY_TITLE
 
 REFERENCE_HEIGHT_PX = 1080.0
-LEVEL_COLORS = {
-    "high": "#CC3311",
-    "moderate": "#EE7733",
-    "low": "#228833",
-    "not_assessed": "#666666",
-}
-LEVEL_TEXT = {"high": "HIGH", "moderate": "MODERATE", "low": "LOW", "not_assessed": "N/A"}
 TEXT_COLOR = "#F2F2F2"
 PANEL_BG = "#1B1E24"
 SCALE_BAR_CHOICES_MM = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
-
-# Short titles for the risk badges (the report prints the full message and reference).
-FLAG_TITLES = {
-    "pvl.lvot_calcium": "PVL: LVOT calcium",
-    "pvl.leaflet_calcium_850": "PVL: leaflet calcium at 850 HU",
-    "pvl.protrusion": "PVL: protruding calcium",
-    "pvl.undersizing_with_lvot_calcium": "PVL: undersizing with LVOT calcium",
-    "rupture.lvot_calcium_oversizing": "Rupture: LVOT calcium + oversizing",
-    "conduction.ms_length": "Conduction: short membranous septum",
-    "conduction.delta_msid": "Conduction: implant deeper than MS",
-    "conduction.calcium_near_zone": "Conduction: calcium near His zone",
-    "conduction.ncc_lvot_calcium": "Conduction: NCC LVOT calcium",
-    "as.agatston": "AS: valve Agatston score",
-}
-UNIT_TEXT = {"mm3": "mm³", "mm^3": "mm³", "mm2": "mm²", "mm^2": "mm²", "%": "%", "mm": "mm"}
 
 
 def rgb(color: str) -> tuple[float, float, float]:
@@ -82,19 +64,10 @@ class ViewInfo:
     notes: list[str] = field(default_factory=list)
 
 
-def _unit(plotter: Any) -> float:
+def _unit(plotter: BasePlotter) -> float:
     """Pixels per reference pixel: window height / 1080."""
     _, h = plotter.window_size
     return max(float(h), 1.0) / REFERENCE_HEIGHT_PX
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def text_actor(
@@ -140,46 +113,41 @@ def text_actor(
     return actor
 
 
-def _add(plotter: Any, actor: Any, name: str) -> Any:
+def _add(plotter: BasePlotter, actor: Any, name: str) -> Any:
     plotter.add_actor(actor, name=name, reset_camera=False, pickable=False)
     return actor
 
 
-def measurement_lines(res: Mapping[str, Any]) -> list[str]:
+def measurement_lines(res: Results) -> list[str]:
     """Key measurements: annulus area/perimeter/diameters and calcium totals."""
-    a = res.get("annulus") or {}
-    ca = res.get("calcium") or {}
-    by_region = ca.get("by_region") or {}
+    a = res.annulus
+    ca = res.calcium
     lines = [
-        f"ANNULUS ({a.get('method', '-')})",
-        f"Area          {_fmt(a.get('area_mm2')):>7} mm²",
-        f"Perimeter     {_fmt(a.get('perimeter_mm')):>7} mm",
-        f"D min / max   {_fmt(a.get('d_min_mm'))} / {_fmt(a.get('d_max_mm'))} mm",
-        f"D area/perim  {_fmt(a.get('d_area_mm'))} / {_fmt(a.get('d_perimeter_mm'))} mm",
+        f"ANNULUS ({a.method})",
+        f"Area          {fmt(a.area_mm2):>7} mm²",
+        f"Perimeter     {fmt(a.perimeter_mm):>7} mm",
+        f"D min / max   {fmt(a.d_min_mm)} / {fmt(a.d_max_mm)} mm",
+        f"D area/perim  {fmt(a.d_area_mm)} / {fmt(a.d_perimeter_mm)} mm",
         "",
-        f"CALCIUM       {_fmt(ca.get('volume_mm3')):>7} mm³",
+        f"CALCIUM       {fmt(ca.volume_mm3):>7} mm³",
     ]
-    if ca.get("agatston") is not None:
-        lines.append(f"Agatston      {_fmt(ca.get('agatston'), 0):>7}")
+    if ca.agatston is not None:
+        lines.append(f"Agatston      {fmt(ca.agatston, 0):>7}")
     for name in ("leaflet", "annulus", "lvot", "conduction"):
-        total = by_region.get(name)
+        total = ca.by_region.get(name)
         if total is not None:
-            lines.append(f"  {name:<11} {_fmt(total.get('volume_mm3')):>7} mm³")
+            lines.append(f"  {name:<11} {fmt(total.volume_mm3):>7} mm³")
     return lines
 
 
-def flag_badge_text(flag: Mapping[str, Any]) -> str:
-    """``HIGH  PVL: LVOT calcium  66.4 mm³ (> 40)`` for a raised flag."""
-    level = str(flag.get("level", ""))
-    title = FLAG_TITLES.get(str(flag.get("id")), str(flag.get("id")))
-    unit = UNIT_TEXT.get(str(flag.get("unit") or ""), str(flag.get("unit") or ""))
-    value = flag.get("value")
+def flag_badge_text(flag: Flag) -> str:
+    """``HIGH  PVL: LVOT calcium  66.4 mm³ (limit 40)`` for a raised flag."""
     detail = ""
-    if value is not None:
-        detail = f"  {_fmt(value)} {unit}".rstrip()
-        if flag.get("threshold") is not None:
-            detail += f" (limit {float(flag['threshold']):g})"
-    return f" {LEVEL_TEXT.get(level, level.upper())}  {title}{detail} "
+    if flag.value is not None:
+        detail = f"  {fmt(flag.value, 1, flag.unit)}"
+        if flag.threshold is not None:
+            detail += f" (limit {float(flag.threshold):g})"
+    return f" {level_text(flag.level)}  {flag_title(flag.id)}{detail} "
 
 
 def distance_lut() -> vtk.vtkLookupTable:
@@ -269,7 +237,7 @@ def _rect_actor(x0: float, y0: float, x1: float, y1: float, color: str, opacity:
     return actor
 
 
-def add_legend(plotter: Any, title: str) -> None:
+def add_legend(plotter: BasePlotter, title: str) -> None:
     """Horizontal distance colour legend (mm), bottom centre above the disclaimer."""
     u = _unit(plotter)
     w, _ = plotter.window_size
@@ -322,7 +290,7 @@ def add_legend(plotter: Any, title: str) -> None:
     )
 
 
-def add_scale_bar(plotter: Any, px_per_mm: float, note: str = "") -> None:
+def add_scale_bar(plotter: BasePlotter, px_per_mm: float, note: str = "") -> None:
     """A scale bar (mm) bottom left, above the disclaimer line."""
     u = _unit(plotter)
     w, _ = plotter.window_size
@@ -336,7 +304,7 @@ def add_scale_bar(plotter: Any, px_per_mm: float, note: str = "") -> None:
     _add(plotter, text_actor(label, x0, y0 + 12 * u, 18 * u, valign="bottom"), "export_scale_text")
 
 
-def add_orientation(plotter: Any, right_lps: npt.ArrayLike, up_lps: npt.ArrayLike) -> None:
+def add_orientation(plotter: BasePlotter, right_lps: npt.ArrayLike, up_lps: npt.ArrayLike) -> None:
     """Patient-direction letters at the middle of the four screen edges."""
     u = _unit(plotter)
     w, h = plotter.window_size
@@ -356,8 +324,8 @@ def add_orientation(plotter: Any, right_lps: npt.ArrayLike, up_lps: npt.ArrayLik
 
 
 def add_annotations(
-    plotter: Any,
-    results: Mapping[str, Any] | None,
+    plotter: BasePlotter,
+    results: Results | None,
     identity: CaseIdentity,
     view: ViewInfo,
 ) -> None:
@@ -368,15 +336,16 @@ def add_annotations(
     plotter
         A pyvista plotter already holding the scene (3D or 2D view).
     results
-        The results JSON dict (None: only label, orientation and disclaimer).
+        The analysis results (None: only label, orientation and disclaimer).
     identity
-        What may be printed about the case (from :func:`annulusview.core.deid.case_identity`).
+        What may be printed about the case (from
+        :func:`annulusview.core.outputs.deid.case_identity`).
     view
         The view on screen (title, scale, orientation).
     """
     u = _unit(plotter)
     w, h = plotter.window_size
-    res = results or {}
+    res = results
     margin = 24 * u
 
     # header, top left: case label (never the patient's identity unless opted in)
@@ -396,11 +365,10 @@ def add_annotations(
     info = [view.title]
     if view.subtitle:
         info.append(view.subtitle)
-    if res:
-        contrast = "contrast CT" if res.get("contrast") else "non-contrast CT"
+    if res is not None:
+        contrast = "contrast CT" if res.contrast else "non-contrast CT"
         info.append(
-            f"{contrast}, calcium >= {_fmt(res.get('threshold_hu'), 0)} HU "
-            f"({res.get('threshold_method', '-')})"
+            f"{contrast}, calcium >= {fmt(res.threshold_hu, 0, 'HU')} ({res.threshold_method})"
         )
     info.extend(view.notes)
     header_h = (30 * 1.35 * len(id_lines) + 10) * u
@@ -411,7 +379,7 @@ def add_annotations(
     )
 
     # measurements and risk badges, top right
-    if res:
+    if res is not None:
         lines = measurement_lines(res)
         size = 19 * u
         _add(
@@ -428,8 +396,7 @@ def add_annotations(
             "export_measurements",
         )
         y = h - margin - (len(lines) * size * 1.15 * 1.18 + 20 * u)
-        raised = [f for f in res.get("flags") or [] if f.get("level") in ("high", "moderate")]
-        raised.sort(key=lambda f: 0 if f.get("level") == "high" else 1)
+        raised = sorted(res.raised_flags, key=lambda f: 0 if f.level == "high" else 1)
         badge = 17 * u
         _add(
             plotter,
@@ -450,7 +417,7 @@ def add_annotations(
                 y,
                 badge,
                 justify="right",
-                background=LEVEL_COLORS.get(str(flag.get("level")), "#666666"),
+                background=level_color(flag.level),
                 background_opacity=0.95,
                 color="#FFFFFF",
                 bold=True,
@@ -458,7 +425,7 @@ def add_annotations(
             _add(plotter, actor, f"export_flag_{i}")
             y -= badge * 1.75
 
-    if view.legend_title and res.get("lesions"):
+    if view.legend_title and res is not None and res.lesions:
         add_legend(plotter, view.legend_title)
     if view.px_per_mm:
         add_scale_bar(plotter, view.px_per_mm)

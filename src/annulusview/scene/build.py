@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyvista as pv
+from pyvista import BasePlotter
 from scipy import ndimage
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPropAssembly, vtkTextMapper
 
+from annulusview.core.aortic.regions import RegionGeometry
 from annulusview.core.landmarks import AORTIC_REQUIRED, DESCRIPTIONS
-from annulusview.core.lesion_labels import lesion_label_crop
 from annulusview.core.reformat import carm_angles, carm_direction, format_carm
+from annulusview.core.results import Results
 from annulusview.scene import geometry
 from annulusview.scene.mitral import add_mitral
 from annulusview.scene.state import COLOR_BY_FIELD, COLOR_BY_TITLE, SceneState
@@ -66,7 +68,7 @@ class SceneHandles:
     actors: dict[str, Any] = field(default_factory=dict)
     lesion_mesh: pv.PolyData | None = None
     teaching: list[TeachingItem] = field(default_factory=list)
-    region: geometry.RegionGeometry | None = None
+    region: RegionGeometry | None = None
     bounds_centre: npt.NDArray[np.float64] | None = None
 
 
@@ -94,20 +96,16 @@ def prepare_labels(state: SceneState) -> None:
     Safe on a worker thread; the VTK surfaces are made from it by :func:`calcium_mesh` on the
     thread that renders.
     """
-    volume = state.volume
-    res = state.results_dict
-    if volume is None or res is None or not res.get("lesions"):
+    if state.volume is None or state.results is None or not state.results.lesions:
         return
     _lesion_labels(state)
 
 
 def _lesion_labels(state: SceneState) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
-    volume = state.volume
-    assert volume is not None
+    results = state.results
+    assert results is not None
     labels: tuple[npt.NDArray[np.int32], tuple[int, int, int]] = _cached(
-        state,
-        ("labels", id(volume), id(state.results)),
-        lambda: lesion_label_crop(volume, state.results),
+        state, ("labels", id(state.volume), id(results)), results.lesion_label_crop
     )
     return labels
 
@@ -119,20 +117,20 @@ def calcium_mesh(state: SceneState, field_name: str) -> pv.PolyData:
     the lesions of the results.
     """
     volume = state.volume
-    res = state.results_dict or {}
-    assert volume is not None
+    results = state.results
+    assert volume is not None and results is not None
     labels, offset = _lesion_labels(state)
     mesh: pv.PolyData = _cached(
         state,
         ("surf_" + field_name, id(labels)),
         lambda: geometry.lesion_surfaces(
-            volume, labels, res.get("lesions") or [], field_name, offset_kji=offset
+            volume, labels, results.lesions, field_name, offset_kji=offset
         ),
     )
     return mesh
 
 
-def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
+def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
     """Clear ``plotter`` and draw ``state`` into it.
 
     Parameters
@@ -150,17 +148,18 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
     handles = SceneHandles()
     plotter.clear()
     # a plain background: the gradient costs a full-screen pass per frame on software OpenGL
-    plotter.set_background(BACKGROUND)
+    # pyvista's decorated method hides its signature from mypy
+    plotter.set_background(BACKGROUND)  # type: ignore[arg-type]
     _cheap_translucency(plotter)
-    res = state.results_dict
+    res = state.results
     volume = state.volume
     lms = state.landmarks
     toggles = state.toggles
-    geom = geometry.region_geometry(res, lms)
+    geom = state.regions
     handles.region = geom
 
     # calcium
-    if volume is not None and res is not None and res.get("lesions"):
+    if volume is not None and res is not None and res.lesions:
         field_name = COLOR_BY_FIELD[state.color_by]
         mesh = calcium_mesh(state, field_name)
         handles.lesion_mesh = mesh
@@ -178,7 +177,8 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
                 pickable=True,
                 render=False,
             )
-            handles.actors["scalar_bar"] = plotter.add_scalar_bar(
+            # pyvista's decorated method hides its signature from mypy
+            handles.actors["scalar_bar"] = plotter.add_scalar_bar(  # type: ignore[call-arg]
                 title=COLOR_BY_TITLE[state.color_by],
                 mapper=handles.actors["calcium"].mapper,
                 vertical=False,
@@ -301,13 +301,14 @@ def build_scene(plotter: Any, state: SceneState) -> SceneHandles:
     add_mitral(plotter, state, handles)
 
     if toggles.orientation_marker:
-        plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2)
+        # pyvista's decorated method hides its signature from mypy
+        plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2)  # type: ignore[call-arg]
     if geom is not None:
-        handles.bounds_centre = geom.origin
+        handles.bounds_centre = np.asarray(geom.frame.origin_lps)
     return handles
 
 
-def _cheap_translucency(plotter: Any) -> None:
+def _cheap_translucency(plotter: BasePlotter) -> None:
     """Plain alpha blending for the few translucent shapes (LVOT, conduction zone, annulus
     plane): VTK's default order-independent translucency and depth peeling cost full-screen
     passes that halve the frame rate on software OpenGL, and these convex shapes need neither."""
@@ -318,7 +319,7 @@ def _cheap_translucency(plotter: Any) -> None:
 
 
 def add_text_labels(
-    plotter: Any,
+    plotter: BasePlotter,
     points: npt.ArrayLike,
     texts: list[str],
     *,
@@ -363,12 +364,13 @@ def add_text_labels(
         actor.SetPickable(False)
         assembly.AddPart(actor)
     assembly.SetPickable(False)
-    plotter.add_actor(assembly, name=name, pickable=False, render=False, reset_camera=False)
+    # pyvista's decorated method hides its signature from mypy
+    plotter.add_actor(assembly, name=name, pickable=False, render=False, reset_camera=False)  # type: ignore[arg-type]
     return assembly
 
 
 def _add_distance_lines(
-    plotter: Any, state: SceneState, res: dict[str, Any], handles: SceneHandles
+    plotter: BasePlotter, state: SceneState, res: Results, handles: SceneHandles
 ) -> None:
     """A line with its length from each lesion near the chosen region to that region."""
     target = state.color_by
@@ -376,13 +378,11 @@ def _add_distance_lines(
     pts: list[npt.NDArray[np.float64]] = []
     texts: list[str] = []
     mids: list[npt.NDArray[np.float64]] = []
-    for lesion in res.get("lesions") or []:
-        dist = lesion.get(field_name)
-        if dist is None or dist > CALCIUM_CLIM_MM[1]:
+    for lesion in res.lesions:
+        dist = float(getattr(lesion, field_name))
+        if not np.isfinite(dist) or dist > CALCIUM_CLIM_MM[1]:
             continue
         pair = geometry.closest_point_pair(lesion, target)
-        if pair is None:
-            continue
         pts.append(pair)
         mids.append(pair.mean(axis=0))
         texts.append(f"{float(dist):.1f} mm")
@@ -404,11 +404,12 @@ def _add_distance_lines(
 
 
 def _add_lumen_volume(
-    plotter: Any, state: SceneState, geom: geometry.RegionGeometry, handles: SceneHandles
+    plotter: BasePlotter, state: SceneState, geom: RegionGeometry, handles: SceneHandles
 ) -> None:
     """Volume rendering of the contrast lumen in a 70 mm box around the annulus."""
     volume = state.volume
     assert volume is not None
+    origin = np.asarray(geom.frame.origin_lps)
 
     def make() -> pv.ImageData:
         step = 1.0
@@ -416,21 +417,21 @@ def _add_lumen_volume(
         half = (n - 1) / 2.0 * step
         axis = np.arange(n) * step - half
         zz, yy, xx = np.meshgrid(axis, axis, axis, indexing="ij")
-        lps = np.stack([xx, yy, zz], axis=-1) + geom.origin
+        lps = np.stack([xx, yy, zz], axis=-1) + origin
         ijk = volume.lps_to_index(lps.reshape(-1, 3))
         vals = ndimage.map_coordinates(
             volume.hu, ijk[:, ::-1].T, order=1, cval=-1024.0, output=np.float32
         )
         grid = pv.ImageData(
-            dimensions=(n, n, n), spacing=(step, step, step), origin=tuple(geom.origin - half)
+            dimensions=(n, n, n), spacing=(step, step, step), origin=tuple(origin - half)
         )
         grid.point_data["hu"] = vals.astype(np.float32)
         return grid
 
-    grid = _cached(state, ("lumen", id(volume), tuple(np.round(geom.origin, 1))), make)
-    res = state.results_dict or {}
-    lumen = float(res.get("lumen_hu") or 350.0)
-    opacity = [0.0, 0.0, 0.25, 0.25, 0.0]
+    grid = _cached(state, ("lumen", id(volume), tuple(np.round(origin, 1))), make)
+    measured = None if state.results is None else state.results.lumen_hu
+    lumen = 350.0 if measured is None else float(measured)
+    opacity = np.array([0.0, 0.0, 0.25, 0.25, 0.0])
     clim = (lumen - 250.0, lumen + 250.0)
     handles.actors["lumen_volume"] = plotter.add_volume(
         grid,
@@ -445,15 +446,16 @@ def _add_lumen_volume(
     )
 
 
-def teaching_items(state: SceneState, geom: geometry.RegionGeometry) -> list[TeachingItem]:
+def teaching_items(state: SceneState, geom: RegionGeometry) -> list[TeachingItem]:
     """Labels for cusps, commissures, LVOT, membranous septum and conduction zone."""
     items: list[TeachingItem] = []
     lms = state.landmarks
+    normal = np.asarray(geom.frame.normal_lps)
     if lms is not None:
         for name in AORTIC_REQUIRED:
             if name in lms:
                 cusp = name.split("_")[0]
-                items.append(TeachingItem(cusp, lms[name] + 3.0 * geom.normal, TEACHING_TEXT[cusp]))
+                items.append(TeachingItem(cusp, lms[name] + 3.0 * normal, TEACHING_TEXT[cusp]))
         for name in ("RCC_LCC_commissure", "LCC_NCC_commissure", "NCC_RCC_commissure"):
             if name in lms:
                 items.append(
@@ -462,11 +464,13 @@ def teaching_items(state: SceneState, geom: geometry.RegionGeometry) -> list[Tea
         if "MS_superior" in lms and "MS_inferior" in lms:
             mid = (lms["MS_superior"] + lms["MS_inferior"]) / 2.0
             items.append(TeachingItem("Membranous septum", mid, TEACHING_TEXT["Membranous septum"]))
-    lvot_c = geom.origin - 6.0 * geom.normal
+    lvot_c = geom.frame.to_lps(-6.0, 0.0, 0.0)
     items.append(TeachingItem("LVOT", lvot_c, TEACHING_TEXT["LVOT"]))
     items.append(
         TeachingItem(
-            "Conduction zone", geometry.conduction_centre(geom), TEACHING_TEXT["Conduction zone"]
+            "Conduction zone",
+            np.asarray(geom.conduction_centre_lps(), dtype=np.float64),
+            TEACHING_TEXT["Conduction zone"],
         )
     )
     return items
@@ -476,7 +480,7 @@ def teaching_items(state: SceneState, geom: geometry.RegionGeometry) -> list[Tea
 
 
 def set_camera_preset(
-    plotter: Any, handles: SceneHandles, name: str, distance_mm: float = 120.0
+    plotter: BasePlotter, handles: SceneHandles, name: str, distance_mm: float = 120.0
 ) -> None:
     """Point the camera: ``aorta`` (down the valve axis from above), ``lv`` (from below),
     ``front`` (anterior view, head up), ``coplanar`` (annulus plane edge-on, hinges in a line).
@@ -484,27 +488,30 @@ def set_camera_preset(
     geom = handles.region
     focal = handles.bounds_centre if handles.bounds_centre is not None else np.zeros(3)
     up = np.array([0.0, 0.0, 1.0])
+    normal = np.zeros(3) if geom is None else np.asarray(geom.frame.normal_lps)
     if name == "front" or geom is None:
         direction = np.array([0.0, 1.0, 0.0])  # camera anterior, looking posterior
     elif name == "aorta":
-        direction = -geom.normal
+        direction = -normal
         up = np.array([0.0, -1.0, 0.0])  # anterior up
     elif name == "lv":
-        direction = geom.normal
+        direction = normal
         up = np.array([0.0, -1.0, 0.0])
     elif name == "coplanar":
         anterior = np.array([0.0, -1.0, 0.0])
-        in_plane = anterior - (anterior @ geom.normal) * geom.normal
+        in_plane = anterior - (anterior @ normal) * normal
         in_plane /= np.linalg.norm(in_plane)
         direction = -in_plane  # camera on the anterior side of the plane, looking through it
-        up = geom.normal
+        up = normal
     else:
         raise ValueError(f"unknown camera preset {name!r}; choose from {CAMERA_PRESETS}")
     if abs(float(up @ direction)) > 0.95:
         up = np.array([0.0, -1.0, 0.0]) if abs(direction[1]) < 0.95 else np.array([0.0, 0.0, 1.0])
     position = focal - distance_mm * direction
     plotter.camera_position = [tuple(position), tuple(focal), tuple(up)]
-    plotter.reset_camera(render=False)  # keeps the direction, fits the distance to what is drawn
+    # keeps the direction, fits the distance to what is drawn
+    # pyvista's decorated method hides its signature from mypy
+    plotter.reset_camera(render=False)  # type: ignore[call-arg]
     cam = plotter.camera
     shift = np.asarray(focal, dtype=float) - np.asarray(cam.focal_point)
     # back onto the annulus centre (reset_camera recentres on the bounds), direction unchanged
@@ -515,7 +522,7 @@ def set_camera_preset(
 
 
 def set_camera_carm(
-    plotter: Any,
+    plotter: BasePlotter,
     focal: npt.ArrayLike,
     lao_deg: float,
     cranial_deg: float,
@@ -530,14 +537,14 @@ def set_camera_carm(
     plotter.camera_position = [tuple(f - distance_mm * direction), tuple(f), tuple(up)]
 
 
-def camera_carm_text(plotter: Any) -> str:
+def camera_carm_text(plotter: BasePlotter) -> str:
     """The current view direction as C-arm angles, e.g. ``"LAO 20° CRA 10°"``."""
     cam = plotter.camera
     direction = np.asarray(cam.focal_point) - np.asarray(cam.position)
     return format_carm(*carm_angles(direction))
 
 
-def project_to_display(plotter: Any, point_lps: npt.ArrayLike) -> tuple[float, float]:
+def project_to_display(plotter: BasePlotter, point_lps: npt.ArrayLike) -> tuple[float, float]:
     """Display coordinates (pixels, origin bottom-left) of a world point."""
     renderer = plotter.renderer
     x, y, z = (float(v) for v in np.asarray(point_lps).reshape(3))

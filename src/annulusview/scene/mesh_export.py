@@ -19,11 +19,9 @@ import pyvista as pv
 import vtk
 
 from annulusview.core.atomic import atomic_write_with, check_output_path
-from annulusview.core.landmarks import Landmarks
-from annulusview.core.lesion_labels import lesion_label_volume
+from annulusview.core.results import Results
 from annulusview.core.volume import Volume
 from annulusview.scene import geometry
-from annulusview.scene.state import results_as_dict
 
 FORMATS = ("stl", "ply")
 HEADER = "AnnulusView calcium surface, coordinates LPS mm"
@@ -44,14 +42,14 @@ class CaseMeshes:
         return parts[0].copy() if len(parts) == 1 else pv.merge(parts)
 
 
-def case_meshes(volume: Volume, results: Any, landmarks: Landmarks | None = None) -> CaseMeshes:
+def case_meshes(volume: Volume, results: Results) -> CaseMeshes:
     """Per-lesion calcium surfaces and the LVOT / conduction-zone region shells."""
-    res = results_as_dict(results) or {}
     out = CaseMeshes()
-    lesions = res.get("lesions") or []
-    if lesions:
-        labels = lesion_label_volume(volume, results)
-        merged = geometry.lesion_surfaces(volume, labels, lesions, "distance_to_conduction_mm")
+    if results.lesions:
+        labels, offset = results.lesion_label_crop()
+        merged = geometry.lesion_surfaces(
+            volume, labels, results.lesions, "distance_to_conduction_mm", offset_kji=offset
+        )
         if merged.n_points:
             ids = np.asarray(merged.point_data["lesion_id"])
             for lesion_id in sorted(set(ids.tolist())):
@@ -60,10 +58,8 @@ def case_meshes(volume: Volume, results: Any, landmarks: Landmarks | None = None
                 plain = pv.PolyData(np.asarray(surf.points, dtype=np.float64), faces=surf.faces)
                 plain.point_data["lesion_id"] = np.full(plain.n_points, lesion_id, np.int32)
                 out.lesions[int(lesion_id)] = plain
-    geom = geometry.region_geometry(res, landmarks)
-    if geom is not None:
-        out.regions["lvot"] = geometry.lvot_mesh(geom)
-        out.regions["conduction"] = geometry.conduction_mesh(geom)
+    out.regions["lvot"] = geometry.lvot_mesh(results.regions)
+    out.regions["conduction"] = geometry.conduction_mesh(results.regions)
     return out
 
 

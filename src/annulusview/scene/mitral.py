@@ -3,8 +3,7 @@
 No Qt here. :func:`add_mitral` is called by :func:`annulusview.scene.build.build_scene`; the
 window and the off-screen export therefore draw the same thing. The geometry comes from the
 ``mitral`` section of the results: the drawing data kept on the result objects
-(``annulus.curve_lps``, ``mac.lesion_kji``, ``neo_lvot.section_mask``) when the results are a
-``Results`` object, the JSON dict otherwise (then without the MAC surface, which needs voxels).
+(``annulus.curve_lps``, ``mac.lesion_kji``, ``neo_lvot.section_mask``).
 """
 
 from __future__ import annotations
@@ -14,11 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyvista as pv
+from pyvista import BasePlotter
 
+from annulusview.core.arrays import FloatArray
+from annulusview.core.mitral import MitralResults, NeoLvotResult
 from annulusview.core.volume import Volume
-from annulusview.scene.state import SceneState, as_points
-
-FloatArray = npt.NDArray[np.float64]
+from annulusview.scene.state import SceneState
 
 MITRAL_ANNULUS_COLOR = "#BBCC33"  # lime: the mitral annulus curve (orange is conduction)
 MAC_COLOR = "#EE3377"  # magenta: MAC, apart from the aortic calcium colour map (cividis)
@@ -27,26 +27,17 @@ VALVE_OPACITY = 0.3
 NEO_LVOT_COLOR = "#EE3377"
 
 
-def mitral_objects(results: Any) -> Any:
-    """The ``MitralResults`` of a ``Results`` object (None for a dict or no mitral section)."""
-    return getattr(results, "mitral", None)
-
-
-def mitral_dict(state: SceneState) -> dict[str, Any]:
-    """The ``mitral`` section of the results dict ({} when absent)."""
-    res = state.results_dict or {}
-    section = res.get("mitral")
-    return section if isinstance(section, dict) else {}
+def mitral_results(state: SceneState) -> MitralResults | None:
+    """The mitral section of the results (None without results or mitral section)."""
+    return None if state.results is None else state.results.mitral
 
 
 def annulus_curve_lps(state: SceneState) -> FloatArray | None:
     """Points of the closed mitral annulus curve, LPS mm (None when not assessed)."""
-    mitral = mitral_objects(state.results)
-    annulus = getattr(mitral, "annulus", None)
-    if annulus is not None:
-        return np.asarray(annulus.curve_lps, dtype=np.float64)
-    section = mitral_dict(state).get("annulus") or {}
-    return as_points(section.get("curve_lps") or section.get("control_points"))
+    mitral = mitral_results(state)
+    if mitral is None or mitral.annulus is None:
+        return None
+    return np.asarray(mitral.annulus.curve_lps, dtype=np.float64)
 
 
 def mac_voxels_mesh(volume: Volume, lesion_kji: npt.ArrayLike) -> pv.PolyData:
@@ -76,26 +67,28 @@ def mac_voxels_mesh(volume: Volume, lesion_kji: npt.ArrayLike) -> pv.PolyData:
 
 def valve_cylinder(state: SceneState) -> pv.PolyData | None:
     """The virtual valve as a closed cylinder (None without a neo-LVOT result)."""
-    neo = (mitral_dict(state).get("neo_lvot") or {}).get("valve") or {}
-    atrial = as_points(neo.get("atrial_end_lps"))
-    ventricular = as_points(neo.get("ventricular_end_lps"))
-    if atrial is None or ventricular is None or neo.get("diameter_mm") is None:
+    mitral = mitral_results(state)
+    neo = None if mitral is None else mitral.neo_lvot
+    if neo is None:
         return None
-    axis = ventricular[0] - atrial[0]
+    atrial, ventricular = neo.valve.ends(
+        np.asarray(neo.valve_center_lps), np.asarray(neo.valve_axis_lps)
+    )
+    axis = ventricular - atrial
     height = float(np.linalg.norm(axis))
     if height <= 0:
         return None
     return pv.Cylinder(
-        center=(atrial[0] + ventricular[0]) / 2.0,
+        center=(atrial + ventricular) / 2.0,
         direction=axis / height,
-        radius=float(neo["diameter_mm"]) / 2.0,
+        radius=neo.valve.radius_mm,
         height=height,
         resolution=48,
         capping=True,
     )
 
 
-def neo_lvot_outline_lps(neo_lvot: Any) -> list[FloatArray]:
+def neo_lvot_outline_lps(neo_lvot: NeoLvotResult) -> list[FloatArray]:
     """Closed outlines of the remaining LVOT lumen in the narrowest neo-LVOT plane, LPS mm.
 
     ``neo_lvot`` is a ``NeoLvotResult``: its ``section_mask`` is sampled at ``pixel_mm`` on a
@@ -130,7 +123,7 @@ def neo_lvot_outline_lps(neo_lvot: Any) -> list[FloatArray]:
     return outlines
 
 
-def add_mitral(plotter: Any, state: SceneState, handles: Any) -> None:
+def add_mitral(plotter: BasePlotter, state: SceneState, handles: Any) -> None:
     """Draw the mitral annulus curve, MAC lesions and the virtual valve into ``plotter``.
 
     Toggles ``state.toggles.mitral`` (curve and MAC) and ``state.toggles.virtual_valve`` (both
@@ -138,7 +131,8 @@ def add_mitral(plotter: Any, state: SceneState, handles: Any) -> None:
     actors go into ``handles.actors`` as ``mitral_annulus``, ``mac`` and ``virtual_valve``.
     """
     toggles = state.toggles
-    if not state.results_dict:
+    mitral = mitral_results(state)
+    if mitral is None:
         return
     if getattr(toggles, "mitral", False):
         curve = annulus_curve_lps(state)
@@ -152,7 +146,7 @@ def add_mitral(plotter: Any, state: SceneState, handles: Any) -> None:
                 pickable=False,
                 render=False,
             )
-        mac = getattr(mitral_objects(state.results), "mac", None)
+        mac = mitral.mac
         if mac is not None and state.volume is not None and len(mac.lesion_kji):
             key = ("mac_mesh", id(state.volume), id(mac))
             if state.cache.get("mac_mesh_key") != key:

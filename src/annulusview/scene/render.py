@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyvista as pv
+from pyvista import BasePlotter
 
 from annulusview.core.atomic import atomic_write_with
 from annulusview.scene.build import SceneHandles, build_scene, camera_carm_text, set_camera_preset
@@ -39,7 +39,7 @@ def render_scene(
     return image, p, handles
 
 
-def add_annotations(plotter: Any) -> None:
+def add_annotations(plotter: BasePlotter) -> None:
     """Disclaimer (bottom left) and C-arm angles (top left) as screen text."""
     plotter.add_text(
         DISCLAIMER_SHORT, position="lower_left", font_size=9, color="white", name="disclaimer"

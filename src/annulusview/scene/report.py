@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from annulusview.core.deid import CaseIdentity
-from annulusview.core.report import ReportPicture, write_report_pdf
+from annulusview.core.outputs.deid import CaseIdentity
+from annulusview.core.outputs.pdf_report import ReportPicture, write_report_pdf
 from annulusview.scene.state import SceneState
 from annulusview.scene.views2d import png_bytes, render_image
 

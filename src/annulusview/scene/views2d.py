@@ -22,13 +22,22 @@ import numpy.typing as npt
 import PIL.Image
 import pyvista as pv
 import vtk
+from pyvista import BasePlotter
 from scipy import ndimage
 from vtkmodules.util.numpy_support import numpy_to_vtk
 
+from annulusview.core.arrays import FloatArray
 from annulusview.core.atomic import atomic_write_with
-from annulusview.core.deid import CaseIdentity, volume_identity
-from annulusview.core.lesion_labels import LabelCrop, lesion_label_crop
-from annulusview.core.reformat import oblique_slice, window_to_uint8
+from annulusview.core.outputs.deid import CaseIdentity, volume_identity
+from annulusview.core.reformat import (
+    ViewPlane,
+    annulus_view_plane,
+    lvot_view_plane,
+    oblique_slice,
+    patient_view_plane,
+    window_to_uint8,
+)
+from annulusview.core.results import LabelCrop, Results
 from annulusview.scene import annotate, geometry
 from annulusview.scene.build import (
     ANNULUS_COLOR,
@@ -41,7 +50,6 @@ from annulusview.scene.build import (
 )
 from annulusview.scene.state import COLOR_BY_FIELD, SceneState
 
-FloatArray = npt.NDArray[np.float64]
 VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
 VIEW_TITLES = {
     "3d": "3D view",
@@ -54,33 +62,6 @@ VIEW_TITLES = {
 DEFAULT_SIZE = (1920, 1080)
 LESION_SLAB_MM = 2.0  # lesion outlines: labels within +-2 mm of the plane
 CROSSHAIR_COLOR = "#66CCEE"
-# screen (right, down) in LPS for the orthogonal views, radiological convention
-_ORTHO_AXES = {
-    "axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-    "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
-    "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
-}
-
-
-@dataclass(frozen=True)
-class Plane:
-    """A 2-D view plane: centre, screen right and down (unit, LPS), field of view and pixel."""
-
-    origin: FloatArray
-    right: FloatArray
-    down: FloatArray
-    size_mm: float
-    pixel_mm: float
-
-    @property
-    def normal(self) -> FloatArray:
-        n = np.cross(self.right, self.down)
-        return n / np.linalg.norm(n)
-
-    def to_xy(self, lps: npt.ArrayLike) -> FloatArray:
-        """LPS points to plane coordinates ``(x right, y up)`` mm, shape (N, 2)."""
-        d = np.asarray(lps, dtype=np.float64).reshape(-1, 3) - self.origin
-        return np.stack([d @ self.right, -(d @ self.down)], axis=1)
 
 
 @dataclass
@@ -90,7 +71,7 @@ class ViewResult:
     view: str
     info: annotate.ViewInfo
     handles: SceneHandles | None = None
-    plane: Plane | None = None
+    plane: ViewPlane | None = None
 
 
 def _unit(v: npt.ArrayLike) -> FloatArray:
@@ -98,42 +79,29 @@ def _unit(v: npt.ArrayLike) -> FloatArray:
     return a / np.linalg.norm(a)
 
 
-def view_plane(state: SceneState, view: str) -> Plane:
-    """The plane of a 2-D view, through the annulus centre (the same planes as the window).
+def view_plane(state: SceneState, view: str) -> ViewPlane:
+    """The plane of a 2-D view (the same planes as the window: :mod:`annulusview.core.reformat`).
 
     ``annulus``: the annulus plane, screen axes close to an axial view. ``lvot``: long axis
     through the valve axis and the conduction zone centre, aorta up. ``axial``/``coronal``/
-    ``sagittal``: patient axes through the annulus centre.
+    ``sagittal``: patient axes through the annulus centre (the volume centre without hinges).
     """
-    geom = geometry.region_geometry(state.results_dict, state.landmarks)
     if state.volume is None:
         raise ValueError("no volume to reformat")
+    geom = state.regions
     if geom is None:
-        centre = state.volume.index_to_lps((np.array(state.volume.shape[::-1]) - 1) / 2.0)
         if view in ("annulus", "lvot"):
             raise ValueError(f"the {view} view needs the hinge landmarks")
-    else:
-        centre = geom.origin
+        centre = state.volume.index_to_lps((np.array(state.volume.shape[::-1]) - 1) / 2.0)
+        return patient_view_plane(view, centre)
     if view == "annulus":
-        assert geom is not None
-        n = geom.normal
-        right = np.array([1.0, 0.0, 0.0]) - n[0] * n
-        down = np.array([0.0, 1.0, 0.0]) - n[1] * n
-        right = _unit(right)
-        down = _unit(down - (down @ right) * right)
-        return Plane(centre, right, down, 60.0, 0.25)
+        return annulus_view_plane(geom.frame)
     if view == "lvot":
-        assert geom is not None
-        theta = geom.conduction[0]
-        radial = geom.to_lps(np.array(1.0), np.array(theta), np.array(0.0)) - geom.origin
-        right = _unit(radial)
-        down = _unit(-geom.normal - (-geom.normal @ right) * right)
-        return Plane(centre, right, down, 70.0, 0.3)
-    right, down = (np.asarray(a) for a in _ORTHO_AXES[view])
-    return Plane(centre, right, down, 100.0, 0.4)
+        return lvot_view_plane(geom.frame, geom.conduction_angle_deg)
+    return patient_view_plane(view, geom.frame.origin_lps)
 
 
-def _image_actor(image_u8: npt.NDArray[np.uint8], plane: Plane) -> Any:
+def _image_actor(image_u8: npt.NDArray[np.uint8], plane: ViewPlane) -> Any:
     """A VTK image actor of a reformat, placed in plane coordinates (row 0 at the top)."""
     n_rows, n_cols = image_u8.shape
     img = vtk.vtkImageData()
@@ -155,9 +123,9 @@ def _polyline(xy: FloatArray, closed: bool = False, z: float = 0.5) -> pv.PolyDa
     return pv.PolyData(pts, lines=np.array([len(idx), *idx]))
 
 
-def _window(res: dict[str, Any] | None) -> tuple[float, float]:
+def _window(res: Results | None) -> tuple[float, float]:
     """(width, level) HU: calcium stays white, the contrast lumen grey."""
-    if res and res.get("contrast"):
+    if res is not None and res.contrast:
         return 1200.0, 350.0
     return 700.0, 150.0
 
@@ -169,12 +137,12 @@ def _lesion_labels(state: SceneState) -> LabelCrop | None:
     key = ("labels2d", id(state.volume), id(state.results))
     if state.cache.get("labels2d_key") != key:
         state.cache["labels2d_key"] = key
-        state.cache["labels2d"] = lesion_label_crop(state.volume, state.results)
+        state.cache["labels2d"] = state.results.lesion_label_crop()
     crop: LabelCrop = state.cache["labels2d"]
     return crop
 
 
-def _slab_labels(state: SceneState, plane: Plane, n: int) -> npt.NDArray[np.int32] | None:
+def _slab_labels(state: SceneState, plane: ViewPlane, n: int) -> npt.NDArray[np.int32] | None:
     """Lesion ids on the plane's pixel grid: the largest id within +-slab of the plane."""
     crop = _lesion_labels(state)
     volume = state.volume
@@ -197,17 +165,18 @@ def _slab_labels(state: SceneState, plane: Plane, n: int) -> npt.NDArray[np.int3
     return out
 
 
-def _add_lesion_outlines(plotter: Any, state: SceneState, plane: Plane, u: float) -> int:
+def _add_lesion_outlines(
+    plotter: BasePlotter, state: SceneState, plane: ViewPlane, u: float
+) -> int:
     """Outline each lesion in the slab, coloured by its distance. Returns the number drawn."""
-    res = state.results_dict or {}
     n = max(2, round(plane.size_mm / plane.pixel_mm))
     slab = _slab_labels(state, plane, n)
-    if slab is None:
+    if slab is None or state.results is None:
         return 0
     field = COLOR_BY_FIELD[state.color_by]
     drawn = 0
-    for lesion in res.get("lesions") or []:
-        mask = slab == int(lesion["id"])
+    for lesion in state.results.lesions:
+        mask = slab == lesion.id
         if not mask.any():
             continue
         grid = pv.ImageData(
@@ -221,10 +190,10 @@ def _add_lesion_outlines(plotter: Any, state: SceneState, plane: Plane, u: float
             continue
         plotter.add_mesh(
             lines,
-            color=annotate.distance_color(lesion.get(field)),
+            color=annotate.distance_color(getattr(lesion, field)),
             line_width=max(2.0, 3.0 * u),
             lighting=False,
-            name=f"lesion_outline_{lesion['id']}",
+            name=f"lesion_outline_{lesion.id}",
             pickable=False,
         )
         drawn += 1
@@ -232,14 +201,15 @@ def _add_lesion_outlines(plotter: Any, state: SceneState, plane: Plane, u: float
 
 
 def _add_region_overlays(
-    plotter: Any, state: SceneState, plane: Plane, view: str, u: float
+    plotter: BasePlotter, state: SceneState, plane: ViewPlane, view: str, u: float
 ) -> None:
-    geom = geometry.region_geometry(state.results_dict, state.landmarks)
+    geom = state.regions
     if geom is None:
         return
+    frame = geom.frame
     width = max(1.5, 2.0 * u)
     if view == "annulus":
-        contour = geometry.annulus_contour_points(state.results_dict, geom)
+        contour = geometry.annulus_contour_points(state.results, geom)
         if contour is not None:
             plotter.add_mesh(
                 _polyline(plane.to_xy(contour), closed=True),
@@ -250,11 +220,11 @@ def _add_region_overlays(
             )
     else:
         # where the annulus plane cuts this view
-        along = np.cross(geom.normal, plane.normal)
+        along = np.cross(frame.normal_lps, plane.normal)
         if np.linalg.norm(along) > 1e-3:
             along = _unit(along)
-            r = geom.radius_mm + 6.0
-            ends = np.array([geom.origin - r * along, geom.origin + r * along])
+            r = geom.annulus_radius_mm + 6.0
+            ends = np.array([frame.origin_lps - r * along, frame.origin_lps + r * along])
             plotter.add_mesh(
                 _polyline(plane.to_xy(ends)),
                 color=ANNULUS_COLOR,
@@ -265,7 +235,7 @@ def _add_region_overlays(
     if view == "lvot":
         # the view runs through the valve axis and the conduction zone centre:
         # x = r toward the zone, y = h (aorta up), so the regions are rectangles
-        h_lo, h_hi, r_max = geom.lvot
+        h_lo, h_hi, r_max = geom.lvot_h_min_mm, geom.lvot_h_max_mm, geom.r_max_mm
         box = np.array([[-r_max, h_lo], [r_max, h_lo], [r_max, h_hi], [-r_max, h_hi]])
         plotter.add_mesh(
             _polyline(box, closed=True),
@@ -274,7 +244,8 @@ def _add_region_overlays(
             lighting=False,
             name="lvot_outline",
         )
-        _, _, ch_lo, ch_hi, cr_lo, cr_hi = geom.conduction
+        ch_lo, ch_hi = geom.conduction_h_range_mm
+        cr_lo, cr_hi = geom.conduction_rho_range_mm
         box = np.array([[cr_lo, ch_lo], [cr_hi, ch_lo], [cr_hi, ch_hi], [cr_lo, ch_hi]])
         plotter.add_mesh(
             _polyline(box, closed=True),
@@ -285,7 +256,7 @@ def _add_region_overlays(
         )
 
 
-def _add_crosshair(plotter: Any, plane: Plane, u: float) -> None:
+def _add_crosshair(plotter: BasePlotter, plane: ViewPlane, u: float) -> None:
     half = plane.size_mm / 2.0
     gap = 3.0
     segs = [
@@ -305,7 +276,7 @@ def _add_crosshair(plotter: Any, plane: Plane, u: float) -> None:
     )
 
 
-def _add_landmarks_2d(plotter: Any, state: SceneState, plane: Plane, u: float) -> None:
+def _add_landmarks_2d(plotter: BasePlotter, state: SceneState, plane: ViewPlane, u: float) -> None:
     """Landmarks within 3 mm of the plane, as dots with their names."""
     lms = state.landmarks
     if lms is None:
@@ -330,17 +301,18 @@ def _add_landmarks_2d(plotter: Any, state: SceneState, plane: Plane, u: float) -
     )
 
 
-def _render_2d(plotter: Any, state: SceneState, view: str) -> ViewResult:
+def _render_2d(plotter: BasePlotter, state: SceneState, view: str) -> ViewResult:
     if state.volume is None:
         raise ValueError("a 2-D view needs a volume")
     plane = view_plane(state, view)
     u = annotate._unit(plotter)
     plotter.clear()
-    plotter.set_background("#000000")
+    # pyvista's decorated method hides its signature from mypy
+    plotter.set_background("#000000")  # type: ignore[arg-type]
     image = oblique_slice(
         state.volume, plane.origin, plane.right, plane.down, plane.size_mm, plane.pixel_mm
     )
-    width, level = _window(state.results_dict)
+    width, level = _window(state.results)
     plotter.add_actor(
         _image_actor(window_to_uint8(image, width, level), plane),
         name="reformat",
@@ -381,14 +353,16 @@ def _render_2d(plotter: Any, state: SceneState, view: str) -> ViewResult:
 CameraSpec = str | tuple[tuple[float, float, float], ...]
 
 
-def _render_3d(plotter: Any, state: SceneState, camera: CameraSpec = "front") -> ViewResult:
+def _render_3d(plotter: BasePlotter, state: SceneState, camera: CameraSpec = "front") -> ViewResult:
     # the export draws its own orientation letters and legend, scaled with the picture
     toggles = dataclasses.replace(state.toggles, orientation_marker=False)
     export_state = dataclasses.replace(state, toggles=toggles)
     handles = build_scene(plotter, export_state)
     state.cache.update(export_state.cache)
     if handles.actors.pop("scalar_bar", None) is not None:
-        plotter.remove_scalar_bar()  # the export's own legend is scaled with the picture
+        # the export's own legend is scaled with the picture
+        # pyvista's decorated method hides its signature from mypy
+        plotter.remove_scalar_bar()  # type: ignore[call-arg]
     if isinstance(camera, str):
         set_camera_preset(plotter, handles, camera)
     else:  # a camera_position (position, focal point, view up) taken from the window
@@ -420,7 +394,7 @@ def _render_3d(plotter: Any, state: SceneState, camera: CameraSpec = "front") ->
 
 
 def render_view(
-    plotter: Any,
+    plotter: BasePlotter,
     state: SceneState,
     view: str = "3d",
     identity: CaseIdentity | None = None,
@@ -456,7 +430,7 @@ def render_view(
                 if state.volume is not None
                 else CaseIdentity("AV-UNKNOWN")
             )
-        annotate.add_annotations(plotter, state.results_dict, identity, result.info)
+        annotate.add_annotations(plotter, state.results, identity, result.info)
     return result
 
 

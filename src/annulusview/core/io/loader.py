@@ -132,7 +132,44 @@ def scan(
     if p.is_file() and is_nifti(p):
         return scan_nifti(p)
     stacks, skipped = _scan_stacks(p, progress, cancel)
-    return ScanResult(str(p), tuple(s.summary() for s in stacks), tuple(skipped))
+    return ScanResult(
+        str(p), tuple(s.summary() for s in stacks), tuple(skipped), stacks=tuple(stacks)
+    )
+
+
+def load_scanned(
+    scanned: ScanResult,
+    series: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Volume:
+    """Load one series of a finished :func:`scan` without reading any header again.
+
+    Same result as ``load(scanned.path, series)``; the window scans first (to let the user pick
+    a series) and then reads only the pixels.
+
+    Raises
+    ------
+    NoSeriesError, SeriesNotFoundError
+        As :func:`load`.
+    """
+    p = Path(scanned.path)
+    if not scanned.stacks:  # NIfTI (no DICOM headers), or nothing usable was found
+        if p.is_file() and is_nifti(p):
+            return load_nifti(p, progress, cancel)
+        raise no_series_error(p, scanned.skipped)
+    stacks: list[Stack] = list(scanned.stacks)
+    stack = select_stack(stacks, series)
+    if stack is None:
+        available = ", ".join(s.id for s in stacks)
+        raise SeriesNotFoundError(
+            f"Series {series} is not in {p}. Available: {available}.",
+            "Pick one of the listed series ('annulusview info PATH' lists them).",
+        )
+    with WorkerPool() as pool:
+        if sum(1 for f in stack.plan.frames if not f.native) >= POOL_MIN_FILES:
+            pool.start()  # compressed images: decode in worker processes, as load() does
+        return _read_volume(p, stack, stacks, series, progress, cancel, pool)
 
 
 def load(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -111,11 +111,16 @@ class ScanResult:
         Loadable series, the default one first.
     skipped
         Files not used, with reasons.
+    stacks
+        The headers behind each series (in ``series`` order), so that
+        :func:`~annulusview.core.io.loader.load_scanned` reads only pixels afterwards; empty
+        for NIfTI.
     """
 
     path: str
     series: tuple[SeriesSummary, ...]
     skipped: tuple[SkippedFile, ...]
+    stacks: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def default(self) -> SeriesSummary | None:

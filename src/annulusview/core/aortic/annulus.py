@@ -17,13 +17,13 @@ import numpy.typing as npt
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from annulusview.core.frame import AnnulusFrame
+from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.arrays import FloatArray
 from annulusview.core.rules import Rules
 from annulusview.core.volume import Volume
 
 log = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
 
 METHOD_CONTOUR = "lumen_contour"
 METHOD_HINGE_CIRCLE = "hinge_circle"

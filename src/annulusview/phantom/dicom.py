@@ -26,8 +26,8 @@ from pydicom.uid import (
 
 from annulusview.core.errors import OutputError
 from annulusview.core.landmarks import write_landmarks
-from annulusview.core.phantom.case import PhantomCase, make_case
 from annulusview.core.progress import ProgressCallback, report
+from annulusview.phantom.case import PhantomCase, make_case
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special, stats
 
-FloatArray = npt.NDArray[np.float64]
+from annulusview.core.arrays import FloatArray
 
 
 def unit(vector: npt.ArrayLike) -> FloatArray:

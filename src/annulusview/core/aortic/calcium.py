@@ -13,13 +13,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.errors import InputError
-from annulusview.core.frame import AnnulusFrame
 from annulusview.core.rules import CONTRAST_METHODS, Rules
 from annulusview.core.volume import Volume
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
 
 # 26-connectivity for 3-D lesions; 8-connectivity within each image slice for Agatston.
 _STRUCTURE_3D = np.ones((3, 3, 3), dtype=bool)

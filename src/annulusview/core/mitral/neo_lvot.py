@@ -45,8 +45,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from annulusview.core.arrays import BoolArray
 from annulusview.core.errors import InputError
-from annulusview.core.mitral_common import (
+from annulusview.core.mitral.common import (
     FloatArray,
     NotAssessed,
     inside_cylinder,
@@ -58,8 +59,6 @@ from annulusview.core.mitral_common import (
 from annulusview.core.progress import CancelToken, check
 from annulusview.core.rules import Rules, coerce_rules
 from annulusview.core.volume import Volume
-
-BoolArray = npt.NDArray[np.bool_]
 
 _STRUCTURE_6 = ndimage.generate_binary_structure(3, 1)
 _STRUCTURE_4 = ndimage.generate_binary_structure(2, 1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from annulusview.core.phantom.anatomy import (
+from annulusview.phantom.anatomy import (
     ANATOMY,
     BLUR_SIGMA_MM,
     COMMISSURE_ANGLES_DEG,
@@ -22,7 +22,7 @@ from annulusview.core.phantom.anatomy import (
     MacArc,
     SphereLesion,
 )
-from annulusview.core.phantom.geometry import (
+from annulusview.phantom.geometry import (
     FloatArray,
     blurred_ball_profile,
     distance_to_annular_wedge,
@@ -30,7 +30,7 @@ from annulusview.core.phantom.geometry import (
     iso_radius_ball,
     iso_radius_cylinder,
 )
-from annulusview.core.phantom.render import GridSpec, mac_curve
+from annulusview.phantom.render import GridSpec, mac_curve
 
 SCHEMA = "annulusview.phantom-truth/1"
 PATIENT_SEX = "M"

@@ -16,13 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from annulusview.core.frame import AnnulusFrame
-from annulusview.core.rules import Rules
-
-FloatArray = npt.NDArray[np.floating]
-BoolArray = npt.NDArray[np.bool_]
+from annulusview.core.aortic.frame import AnnulusFrame, membranous_septum_length_mm
+from annulusview.core.arrays import BoolArray, FloatArray
+from annulusview.core.errors import LandmarkError
+from annulusview.core.landmarks import Landmarks
+from annulusview.core.rules import Rules, default_rules
 
 DISJOINT_REGIONS = ("leaflet", "annulus", "lvot")
 REGIONS = (*DISJOINT_REGIONS, "conduction")
@@ -35,6 +34,8 @@ class RegionGeometry:
 
     Attributes
     ----------
+    frame
+        The annulus frame the bounds live in (positions in LPS go through it).
     annulus_radius_mm
         ``R``: D_perimeter / 2 of the measured annulus, else the hinge-circle radius.
     ms_length_mm
@@ -43,6 +44,7 @@ class RegionGeometry:
         Angle of the NCC-RCC commissure, centre of the conduction wedge.
     """
 
+    frame: AnnulusFrame
     annulus_radius_mm: float
     ms_length_mm: float
     conduction_angle_deg: float
@@ -67,6 +69,7 @@ class RegionGeometry:
             else rules.number("regions.conduction_default_ms_length_mm")
         )
         return cls(
+            frame=frame,
             annulus_radius_mm=float(annulus_radius_mm),
             ms_length_mm=float(length),
             conduction_angle_deg=float(frame.commissure_angles_deg["NCC_RCC_commissure"]),
@@ -79,6 +82,21 @@ class RegionGeometry:
             conduction_r_inner_mm=rules.number("regions.conduction_r_inner_mm"),
             conduction_r_outer_mm=rules.number("regions.conduction_r_outer_mm"),
             conduction_extra_depth_mm=rules.number("regions.conduction_extra_depth_mm"),
+        )
+
+    @classmethod
+    def preview(cls, landmarks: Landmarks, rules: Rules | None = None) -> RegionGeometry | None:
+        """The regions as far as the landmarks alone define them (before any analysis): the
+        hinge-circle radius stands in for ``R``. None without a usable hinge triangle."""
+        try:
+            frame = AnnulusFrame.from_landmarks(landmarks)
+        except LandmarkError:
+            return None
+        return cls.from_rules(
+            rules or default_rules(),
+            frame.hinge_radius_mm,
+            membranous_septum_length_mm(landmarks),
+            frame,
         )
 
     # Derived bounds, in one place so masks and distances cannot disagree.
@@ -100,6 +118,34 @@ class RegionGeometry:
             max(0.0, self.annulus_radius_mm - self.conduction_r_inner_mm),
             self.annulus_radius_mm + self.conduction_r_outer_mm,
         )
+
+    @property
+    def lvot_r_range_mm(self) -> tuple[float, float]:
+        return (0.0, self.r_max_mm)
+
+    @property
+    def conduction_theta_range_deg(self) -> tuple[float, float]:
+        return (
+            self.conduction_angle_deg - self.conduction_half_angle_deg,
+            self.conduction_angle_deg + self.conduction_half_angle_deg,
+        )
+
+    @property
+    def conduction_h_range_mm(self) -> tuple[float, float]:
+        return (self.conduction_h_min_mm, 0.0)
+
+    def conduction_centre_lps(self) -> FloatArray:
+        """A point in the middle of the conduction zone (for labels and views)."""
+        rho_lo, rho_hi = self.conduction_rho_range_mm
+        return self.frame.to_lps(
+            self.conduction_h_min_mm / 2.0, (rho_lo + rho_hi) / 2.0, self.conduction_angle_deg
+        )
+
+    def hinge_circle_lps(self, n: int = 96, radius_mm: float | None = None) -> FloatArray:
+        """``n`` points of the circle of radius ``R`` (or ``radius_mm``) in the annulus plane."""
+        theta = np.linspace(0.0, 360.0, n + 1)[:-1]
+        radius = self.annulus_radius_mm if radius_mm is None else radius_mm
+        return self.frame.to_lps(np.zeros_like(theta), np.full_like(theta, radius), theta)
 
     def masks(self, h: FloatArray, r: FloatArray, theta_deg: FloatArray) -> dict[str, BoolArray]:
         """Membership of each point in each region (same shape as the inputs)."""

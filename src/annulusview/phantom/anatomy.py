@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from annulusview.core.phantom.geometry import (
+from annulusview.phantom.geometry import (
     AnnulusFrame,
     FloatArray,
     ellipse_perimeter,

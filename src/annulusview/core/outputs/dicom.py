@@ -2,17 +2,16 @@
 Measurement Report (Comprehensive 3D SR) of the annulus, calcium and risk flags.
 
 Both reference the source CT series (headers read from ``Volume.source_paths``) and are
-de-identified by default through :mod:`annulusview.core.deid`: patient name and ID become the
-case code, birth date and accession number are emptied; study, series and frame-of-reference
-UIDs are kept so the references stay valid.
+de-identified by default through :mod:`annulusview.core.outputs.deid`: patient name and ID
+become the case code, birth date and accession number are emptied; study, series and
+frame-of-reference UIDs are kept so the references stay valid.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import highdicom as hd
 import numpy as np
@@ -24,9 +23,9 @@ from pydicom.sr.codedict import codes
 
 from annulusview import __version__
 from annulusview.core.atomic import atomic_write_with
-from annulusview.core.deid import CaseIdentity, deidentify_dataset
 from annulusview.core.errors import OutputError
-from annulusview.core.lesion_labels import lesion_label_volume
+from annulusview.core.outputs.deid import CaseIdentity, deidentify_dataset
+from annulusview.core.results import Lesion, Results
 from annulusview.core.volume import Volume
 
 MANUFACTURER = "AnnulusView project"
@@ -94,13 +93,13 @@ def read_source_datasets(volume: Volume) -> list[Dataset]:
 
 
 def _segments(
-    labels: npt.NDArray[np.int32], lesions: Sequence[Mapping[str, Any]], per_region: bool
+    labels: npt.NDArray[np.int32], lesions: Sequence[Lesion], per_region: bool
 ) -> tuple[npt.NDArray[np.uint8], list[hd.seg.SegmentDescription]]:
     """Binary masks (frames, rows, cols, segments) and their descriptions."""
     if per_region:
         groups: dict[str, list[int]] = {}
         for les in lesions:
-            groups.setdefault(str(les.get("region", "other")), []).append(int(les["id"]))
+            groups.setdefault(les.region, []).append(les.id)
         names = [n for n in ("leaflet", "annulus", "lvot", "other") if n in groups]
         masks = [np.isin(labels, groups[n]) for n in names]
         titles = [f"Calcium ({REGION_TEXT[n]})" for n in names]
@@ -129,7 +128,7 @@ def _segments(
 
 def build_segmentation(
     volume: Volume,
-    results: Any,
+    results: Results,
     identity: CaseIdentity,
     per_region: bool = False,
     source: Sequence[Dataset] | None = None,
@@ -141,7 +140,7 @@ def build_segmentation(
     volume
         The analysed volume (its slices must be the source images, in order).
     results
-        ``Results`` or the results dict.
+        The analysis results.
     identity
         De-identification decision (the case code replaces name and ID unless opted in).
     per_region
@@ -149,10 +148,9 @@ def build_segmentation(
     source
         The source headers (read from ``volume.source_paths`` when None).
     """
-    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
     datasets = list(source) if source is not None else read_source_datasets(volume)
-    labels = lesion_label_volume(volume, res)
-    masks, descriptions = _segments(labels, res.get("lesions") or [], per_region)
+    labels = results.lesion_label_volume(volume.shape)
+    masks, descriptions = _segments(labels, results.lesions, per_region)
     if not masks.any():
         raise OutputError("There is no calcium to segment.", "Nothing was written.")
     seg = hd.seg.Segmentation(
@@ -210,7 +208,7 @@ def _group(
 
 def build_measurement_report(
     volume: Volume,
-    results: Any,
+    results: Results,
     identity: CaseIdentity,
     source: Sequence[Dataset] | None = None,
 ) -> hd.sr.Comprehensive3DSR:
@@ -220,43 +218,42 @@ def build_measurement_report(
     Calcium: total and per-region volume (mm^3), Agatston when reported. Risk flags: one
     qualitative evaluation each (name = rule, value = High/Moderate/Low/Not assessed).
     """
-    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
     datasets = list(source) if source is not None else read_source_datasets(volume)
-    a = res.get("annulus") or {}
+    a = results.annulus
     method_area = _code("AREADERIVED", "Area-derived diameter 2*sqrt(area/pi)")
     method_perim = _code("PERIMDERIVED", "Perimeter-derived diameter perimeter/pi")
     annulus = _group(
         "Aortic annulus",
         REGION_SITES["annulus"],
         [
-            _measurement(codes.SCT.Perimeter, a.get("perimeter_mm"), "mm"),
-            _measurement(codes.SCT.Area, a.get("area_mm2"), "mm2"),
-            _measurement(codes.SCT.Diameter, a.get("d_min_mm"), "mm", codes.SCT.Minimum),
-            _measurement(codes.SCT.Diameter, a.get("d_max_mm"), "mm", codes.SCT.Maximum),
-            _measurement(codes.SCT.Diameter, a.get("d_area_mm"), "mm", None, method_area),
-            _measurement(codes.SCT.Diameter, a.get("d_perimeter_mm"), "mm", None, method_perim),
+            _measurement(codes.SCT.Perimeter, a.perimeter_mm, "mm"),
+            _measurement(codes.SCT.Area, a.area_mm2, "mm2"),
+            _measurement(codes.SCT.Diameter, a.d_min_mm, "mm", codes.SCT.Minimum),
+            _measurement(codes.SCT.Diameter, a.d_max_mm, "mm", codes.SCT.Maximum),
+            _measurement(codes.SCT.Diameter, a.d_area_mm, "mm", None, method_area),
+            _measurement(codes.SCT.Diameter, a.d_perimeter_mm, "mm", None, method_perim),
         ],
     )
-    ca = res.get("calcium") or {}
+    ca = results.calcium
     groups = [annulus]
-    calcium_total = [_measurement(codes.SCT.Volume, ca.get("volume_mm3"), "mm3")]
-    if ca.get("agatston") is not None:
-        calcium_total.append(_measurement(codes.DCM.CalciumScore, ca.get("agatston"), "score"))
+    calcium_total = [_measurement(codes.SCT.Volume, ca.volume_mm3, "mm3")]
+    if ca.agatston is not None:
+        calcium_total.append(_measurement(codes.DCM.CalciumScore, ca.agatston, "score"))
     groups.append(_group("Calcium (all)", AORTIC_VALVE, calcium_total))
-    for name, total in (ca.get("by_region") or {}).items():
+    for name, total in ca.by_region.items():
         site = REGION_SITES.get(
             name, CodedConcept("CONDUCTIONZONE", PRIVATE_SCHEME, "Conduction zone")
         )
-        items = [_measurement(codes.SCT.Volume, total.get("volume_mm3"), "mm3")]
-        if total.get("agatston") is not None:
-            items.append(_measurement(codes.DCM.CalciumScore, total.get("agatston"), "score"))
+        items = [_measurement(codes.SCT.Volume, total.volume_mm3, "mm3")]
+        if total.agatston is not None:
+            items.append(_measurement(codes.DCM.CalciumScore, total.agatston, "score"))
         groups.append(_group(f"Calcium ({REGION_TEXT.get(name, name)})", site, items))
     evaluations = [
         hd.sr.QualitativeEvaluation(
-            name=_code(str(f["id"]), f"Risk flag {f['id']}"),
-            value=LEVEL_CODES.get(str(f.get("level")), LEVEL_CODES["not_assessed"]),
+            name=_code(f.id, f"Risk flag {f.id}"),
+            value=LEVEL_CODES.get(f.level, LEVEL_CODES["not_assessed"]),
         )
-        for f in res.get("flags") or []
+        for f in results.flags
     ]
     groups.append(_group("Risk flags", AORTIC_VALVE, [], evaluations))
     observer = hd.sr.ObservationContext(
@@ -304,7 +301,7 @@ def _save(path: str | Path, ds: Dataset) -> Path:
 def write_segmentation(
     path: str | Path,
     volume: Volume,
-    results: Any,
+    results: Results,
     identity: CaseIdentity,
     per_region: bool = False,
 ) -> Path:
@@ -313,7 +310,7 @@ def write_segmentation(
 
 
 def write_measurement_report(
-    path: str | Path, volume: Volume, results: Any, identity: CaseIdentity
+    path: str | Path, volume: Volume, results: Results, identity: CaseIdentity
 ) -> Path:
     """Build the TID 1500 SR and write it atomically. Returns the path."""
     return _save(path, build_measurement_report(volume, results, identity))

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from annulusview.core.arrays import FloatArray
 from annulusview.core.errors import LandmarkError
 from annulusview.core.landmarks import AORTIC_OPTIONAL, AORTIC_REQUIRED, Landmarks
 from annulusview.core.volume import Volume
-
-FloatArray = npt.NDArray[np.float64]
 
 CUSPS = ("RCC", "LCC", "NCC")
 # Commissure between each cusp and the next one counter-clockwise (seen from the aorta).
@@ -116,6 +115,15 @@ def check_landmarks(landmarks: Landmarks, volume: Volume) -> tuple[str, ...]:
             "MS_superior and MS_inferior."
         )
     return tuple(warnings)
+
+
+def membranous_septum_length_mm(landmarks: Landmarks) -> float | None:
+    """Membranous septum length from ``MS_superior`` and ``MS_inferior``, mm (None without
+    both): the distance between the two points."""
+    sup, inf = landmarks.get("MS_superior"), landmarks.get("MS_inferior")
+    if sup is None or inf is None:
+        return None
+    return float(np.linalg.norm(np.asarray(sup, dtype=np.float64) - np.asarray(inf)))
 
 
 def _circular_midpoint_deg(a: float, b: float) -> float:

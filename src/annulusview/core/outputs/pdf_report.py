@@ -3,7 +3,7 @@ pictures, with the disclaimer on every page.
 
 Pictures arrive as PNG bytes rendered by the scene layer, so this module stays free of VTK and
 Qt. The document title is the de-identified case label; patient identity is printed only when
-the :class:`~annulusview.core.deid.CaseIdentity` says the user opted in.
+the :class:`~annulusview.core.outputs.deid.CaseIdentity` says the user opted in.
 """
 
 from __future__ import annotations
@@ -33,15 +33,11 @@ from reportlab.platypus import (
 
 from annulusview import DISCLAIMER, __version__
 from annulusview.core.atomic import atomic_write_with
-from annulusview.core.deid import CaseIdentity
+from annulusview.core.mitral import MitralResults
+from annulusview.core.outputs.deid import CaseIdentity
+from annulusview.core.presentation import EMPTY, flag_title, fmt, level_color, level_text
+from annulusview.core.results import Results
 
-LEVEL_COLORS = {
-    "high": colors.HexColor("#CC3311"),
-    "moderate": colors.HexColor("#EE7733"),
-    "low": colors.HexColor("#228833"),
-    "not_assessed": colors.HexColor("#888888"),
-}
-UNITS = {"mm3": "mm³", "mm^3": "mm³", "mm2": "mm²", "mm^2": "mm²"}
 HEADER_BG = colors.HexColor("#E8EAEE")
 GRID = colors.HexColor("#B8BCC4")
 
@@ -52,17 +48,6 @@ class ReportPicture:
 
     caption: str
     png: bytes
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def _esc(text: Any) -> str:
@@ -104,12 +89,12 @@ def _table(
     return t
 
 
-def _unit(unit: Any) -> str:
-    return UNITS.get(str(unit or ""), str(unit or ""))
+def _mm(value: float | None, digits: int = 1) -> str:
+    return fmt(value, digits, "mm")
 
 
 def report_story(
-    res: Mapping[str, Any],
+    res: Results,
     identity: CaseIdentity,
     pictures: Sequence[ReportPicture],
     series_description: str = "",
@@ -122,137 +107,94 @@ def report_story(
     story.append(Paragraph(_esc(" · ".join(identity.display_lines())), st["h2"]))
 
     # case summary
-    thr = (res.get("parameters") or {}).get("threshold") or {}
     summary = [
         ["Case", identity.label],
-        ["Series", f"{res.get('series_instance_uid') or '-'}"],
-        ["Series description", series_description or "-"],
-        [
-            "Contrast",
-            f"{_fmt(res.get('contrast'))} (LVOT lumen {_fmt(res.get('lumen_hu'), 0)} HU)",
-        ],
+        ["Series", res.series_instance_uid or EMPTY],
+        ["Series description", series_description or EMPTY],
+        ["Contrast", f"{fmt(res.contrast)} (LVOT lumen {fmt(res.lumen_hu, 0, 'HU')})"],
         [
             "Calcium threshold",
             Paragraph(
                 _esc(
-                    f"{_fmt(res.get('threshold_hu'), 0)} HU, {res.get('threshold_method', '-')}: "
-                    f"{thr.get('reference') or res.get('threshold_reference') or ''}"
+                    f"{fmt(res.threshold_hu, 0, 'HU')}, {res.threshold_method}: "
+                    f"{res.threshold_reference}"
                 ),
                 st["cell"],
             ),
         ],
-        ["Software", f"AnnulusView {res.get('app_version') or __version__}"],
+        ["Software", f"AnnulusView {__version__}"],
     ]
     story += [Spacer(1, 3 * mm), _table(summary, [40 * mm, width - 40 * mm], header=False)]
 
     # annulus
-    a = res.get("annulus") or {}
-    heights = res.get("coronary_heights_mm") or {}
+    a = res.annulus
+    heights = res.coronary_heights_mm
     ann = [
         ["Annulus", "Value", "Annulus", "Value"],
-        [
-            "Area",
-            f"{_fmt(a.get('area_mm2'))} mm²",
-            "Perimeter",
-            f"{_fmt(a.get('perimeter_mm'))} mm",
-        ],
-        ["D min", f"{_fmt(a.get('d_min_mm'))} mm", "D max", f"{_fmt(a.get('d_max_mm'))} mm"],
-        [
-            "D area-derived",
-            f"{_fmt(a.get('d_area_mm'))} mm",
-            "D perimeter-derived",
-            f"{_fmt(a.get('d_perimeter_mm'))} mm",
-        ],
-        [
-            "LCA height",
-            f"{_fmt(heights.get('LCA'))} mm",
-            "RCA height",
-            f"{_fmt(heights.get('RCA'))} mm",
-        ],
-        [
-            "Membranous septum",
-            f"{_fmt(res.get('ms_length_mm'))} mm",
-            "Method",
-            a.get("method", "-"),
-        ],
+        ["Area", fmt(a.area_mm2, 1, "mm2"), "Perimeter", _mm(a.perimeter_mm)],
+        ["D min", _mm(a.d_min_mm), "D max", _mm(a.d_max_mm)],
+        ["D area-derived", _mm(a.d_area_mm), "D perimeter-derived", _mm(a.d_perimeter_mm)],
+        ["LCA height", _mm(heights.get("LCA")), "RCA height", _mm(heights.get("RCA"))],
+        ["Membranous septum", _mm(res.ms_length_mm), "Method", a.method],
     ]
     story += [Paragraph("Annulus (SCCT 2019 conventions)", st["h2"])]
     story.append(_table(ann, [38 * mm, 36 * mm, 42 * mm, width - 116 * mm]))
 
     # calcium by region and cusp
-    ca = res.get("calcium") or {}
+    ca = res.calcium
     rows: list[list[Any]] = [["Calcium", "Volume", "Agatston"]]
-    rows.append(
-        [
-            "Total (analysis region)",
-            f"{_fmt(ca.get('volume_mm3'))} mm³",
-            _fmt(ca.get("agatston"), 0),
-        ]
-    )
-    for name, total in (ca.get("by_region") or {}).items():
+    rows.append(["Total (analysis region)", fmt(ca.volume_mm3, 1, "mm3"), fmt(ca.agatston, 0)])
+    for name, total in ca.by_region.items():
+        rows.append([f"Region: {name}", fmt(total.volume_mm3, 1, "mm3"), fmt(total.agatston, 0)])
+    for name, total in ca.by_cusp.items():
         rows.append(
-            [
-                f"Region: {name}",
-                f"{_fmt(total.get('volume_mm3'))} mm³",
-                _fmt(total.get("agatston"), 0),
-            ]
+            [f"Cusp sector: {name}", fmt(total.volume_mm3, 1, "mm3"), fmt(total.agatston, 0)]
         )
-    for name, total in (ca.get("by_cusp") or {}).items():
-        rows.append(
-            [
-                f"Cusp sector: {name}",
-                f"{_fmt(total.get('volume_mm3'))} mm³",
-                _fmt(total.get("agatston"), 0),
-            ]
-        )
-    if ca.get("leaflet_volume_850_mm3") is not None:
-        rows.append(["Leaflet at 850 HU", f"{_fmt(ca.get('leaflet_volume_850_mm3'))} mm³", "-"])
+    if ca.leaflet_volume_850_mm3 is not None:
+        rows.append(["Leaflet at 850 HU", fmt(ca.leaflet_volume_850_mm3, 1, "mm3"), EMPTY])
     story += [Paragraph("Calcium by region and cusp", st["h2"])]
     story.append(_table(rows, [60 * mm, 35 * mm, 30 * mm]))
 
     # lesions
-    lesions = res.get("lesions") or []
     rows = [["#", "Volume", "Max HU", "Region", "Cusp", "To LVOT", "To conduction", "Inward"]]
-    for les in lesions:
+    for les in res.lesions:
         rows.append(
             [
-                str(les.get("id")),
-                f"{_fmt(les.get('volume_mm3'))} mm³",
-                _fmt(les.get("max_hu"), 0),
-                les.get("region", "-"),
-                les.get("cusp", "-"),
-                f"{_fmt(les.get('distance_to_lvot_mm'))} mm",
-                f"{_fmt(les.get('distance_to_conduction_mm'))} mm",
-                f"{_fmt(les.get('inward_extent_mm'))} mm",
+                str(les.id),
+                fmt(les.volume_mm3, 1, "mm3"),
+                fmt(les.max_hu, 0),
+                les.region,
+                les.cusp,
+                _mm(les.distance_to_lvot_mm),
+                _mm(les.distance_to_conduction_mm),
+                _mm(les.inward_extent_mm),
             ]
         )
-    story += [Paragraph(f"Lesions ({len(lesions)})", st["h2"])]
+    story += [Paragraph(f"Lesions ({len(res.lesions)})", st["h2"])]
     story.append(
         _table(rows, [10 * mm, 24 * mm, 18 * mm, 22 * mm, 14 * mm, 24 * mm, 28 * mm, 22 * mm])
     )
 
-    story += _mitral_story(res.get("mitral"), st, width)
+    story += _mitral_story(res.mitral, st, width)
 
     # risk flags
-    flags = list(res.get("flags") or [])
     order = {"high": 0, "moderate": 1, "low": 2, "not_assessed": 3}
-    flags.sort(key=lambda f: order.get(str(f.get("level")), 4))
+    flags = sorted(res.flags, key=lambda f: order.get(f.level, 4))
     rows = [["Level", "Rule and finding", "Reference (N/A = not assessed)"]]
     extra: list[Any] = []
     for i, f in enumerate(flags, start=1):
-        level = str(f.get("level"))
-        finding = f"<b>{_esc(f.get('id'))}</b>: {_esc(f.get('message'))}"
-        if f.get("reason") and str(f.get("reason")) not in str(f.get("message")):
-            finding += f" <i>{_esc(f.get('reason'))}</i>"
+        finding = f"<b>{_esc(flag_title(f.id))}</b> ({_esc(f.id)}): {_esc(f.message)}"
+        if f.reason and f.reason not in f.message:
+            finding += f" <i>{_esc(f.reason)}</i>"
         rows.append(
             [
-                "N/A" if level == "not_assessed" else level.upper(),
+                level_text(f.level),
                 Paragraph(finding, st["cell"]),
-                Paragraph(_esc(f.get("reference") or ""), st["small"]),
+                Paragraph(_esc(f.reference), st["small"]),
             ]
         )
         extra += [
-            ("BACKGROUND", (0, i), (0, i), LEVEL_COLORS.get(level, colors.grey)),
+            ("BACKGROUND", (0, i), (0, i), colors.HexColor(level_color(f.level))),
             ("TEXTCOLOR", (0, i), (0, i), colors.white),
             ("FONT", (0, i), (0, i), "Helvetica-Bold", 8),
         ]
@@ -262,10 +204,9 @@ def report_story(
     # parameters
     story += [Paragraph("Parameters used", st["h2"])]
     story.append(_table(parameter_rows(res), [55 * mm, width - 55 * mm], header=False))
-    warnings = res.get("warnings") or []
-    if warnings:
+    if res.warnings:
         story += [Paragraph("Warnings", st["h2"])]
-        story += [Paragraph("• " + _esc(w), st["body"]) for w in warnings]
+        story += [Paragraph("• " + _esc(w), st["body"]) for w in res.warnings]
 
     # pictures: the first full width, the others two by two
     if pictures:
@@ -290,32 +231,31 @@ def report_story(
     return story
 
 
-def _mitral_story(mitral: Mapping[str, Any] | None, st: dict[str, Any], width: float) -> list[Any]:
+def _mitral_story(mitral: MitralResults | None, st: dict[str, Any], width: float) -> list[Any]:
     """Mitral annulus, MAC CT score with its components, neo-LVOT (clinical-model.md 8)."""
-    if not mitral:
+    if mitral is None:
         return []
     rows: list[list[Any]] = [["Mitral", "Value"]]
-    ann = mitral.get("annulus") or {}
-    if ann:
+    ann = mitral.annulus
+    if ann is not None:
         rows.append(
             [
                 "Annulus",
-                f"perimeter {_fmt(ann.get('perimeter_mm'))} mm, area {_fmt(ann.get('area_mm2'))} "
-                f"mm², AP {_fmt(ann.get('ap_diameter_mm'))} mm, "
-                f"intercommissural {_fmt(ann.get('ic_diameter_mm'))} mm",
+                f"perimeter {_mm(ann.perimeter_mm)}, area {fmt(ann.area_mm2, 1, 'mm2')}, "
+                f"AP {_mm(ann.ap_diameter_mm)}, intercommissural {_mm(ann.ic_diameter_mm)}",
             ]
         )
-    mac = mitral.get("mac") or {}
-    if mac:
-        score = mac.get("score") or {}
-        trig = mac.get("trigones") or {}
+    mac = mitral.mac
+    if mac is not None:
+        score = mac.score
+        trig = mac.trigones
         rows.append(
             [
                 "MAC",
-                f"extent {_fmt(mac.get('extent_deg'), 0)}°, thickness mean "
-                f"{_fmt(mac.get('thickness_mean_mm'))} / max {_fmt(mac.get('thickness_max_mm'))} "
-                f"mm, trigones L {_fmt(trig.get('L'))} / R {_fmt(trig.get('R'))}, anterior "
-                f"leaflet {_fmt(mac.get('anterior_leaflet'))}",
+                f"extent {fmt(mac.extent_deg, 0, 'deg')}, thickness mean "
+                f"{fmt(mac.thickness_mean_mm)} / max {_mm(mac.thickness_max_mm)}, "
+                f"trigones L {fmt(trig.get('L'))} / R {fmt(trig.get('R'))}, anterior "
+                f"leaflet {fmt(mac.anterior_leaflet)}",
             ]
         )
         rows.append(
@@ -323,34 +263,33 @@ def _mitral_story(mitral: Mapping[str, Any] | None, st: dict[str, Any], width: f
                 "MAC CT score",
                 Paragraph(
                     _esc(
-                        f"{score.get('total', '-')} ({score.get('grade', '-')}): thickness "
-                        f"{score.get('thickness', '-')} + extent {score.get('extent', '-')} + "
-                        f"trigones {score.get('trigones', '-')} + leaflets "
-                        f"{score.get('leaflets', '-')}. {score.get('reference') or ''}"
+                        f"{score.total} ({score.grade}): thickness {score.thickness} + extent "
+                        f"{score.extent} + trigones {score.trigones} + leaflets "
+                        f"{score.leaflets}. {score.to_dict().get('reference') or ''}"
                     ),
                     st["cell"],
                 ),
             ]
         )
-    neo = mitral.get("neo_lvot") or {}
-    if neo:
-        valve = neo.get("valve") or {}
+    neo = mitral.neo_lvot
+    if neo is not None:
+        valve = neo.valve
         rows.append(
             [
                 "Neo-LVOT",
                 Paragraph(
                     _esc(
-                        f"{_fmt(neo.get('area_mm2'), 0)} mm² at "
-                        f"{_fmt(neo.get('distance_from_annulus_mm'))} mm below the aortic "
-                        f"annulus; virtual valve {_fmt(valve.get('diameter_mm'))} mm x "
-                        f"{_fmt(valve.get('height_mm'))} mm, "
-                        f"{_fmt((valve.get('ventricular_share') or 0) * 100, 0)} % ventricular"
+                        f"{fmt(neo.area_mm2, 0, 'mm2')} at "
+                        f"{_mm(neo.distance_from_annulus_mm)} below the aortic "
+                        f"annulus; virtual valve {_mm(valve.diameter_mm)} x "
+                        f"{_mm(valve.height_mm)}, "
+                        f"{fmt(valve.ventricular_share * 100, 0, 'pct')} ventricular"
                     ),
                     st["cell"],
                 ),
             ]
         )
-    for part, reason in (mitral.get("not_assessed") or {}).items():
+    for part, reason in mitral.not_assessed.items():
         rows.append([f"{part}", Paragraph(_esc(f"not assessed: {reason}"), st["cell"])])
     if len(rows) == 1:
         return []
@@ -367,57 +306,58 @@ def _picture(pic: ReportPicture, width: float, st: dict[str, ParagraphStyle]) ->
     return [Spacer(1, 2 * mm), img, Paragraph(_esc(pic.caption), st["caption"])]
 
 
-def parameter_rows(res: Mapping[str, Any]) -> list[list[Any]]:
-    """The settings that decided the numbers, as (name, value) rows."""
-    p = res.get("parameters") or {}
+def parameter_rows(res: Results) -> list[list[Any]]:
+    """The settings that decided the numbers, as (name, value) rows (from the record of the
+    settings used, ``res.parameters``)."""
+    p = res.parameters
     regions = p.get("regions") or {}
     area = p.get("analysis_region") or {}
     valve = p.get("valve") or {}
     sex = p.get("sex") or {}
     rows: list[list[Any]] = [
-        ["Rules", str(p.get("rules_source", "-"))],
-        ["Contrast if lumen >=", f"{_fmt(p.get('contrast_min_hu'), 0)} HU"],
+        ["Rules", str(p.get("rules_source", EMPTY))],
+        ["Contrast if lumen >=", f"{fmt(p.get('contrast_min_hu'), 0)} HU"],
         [
             "Annulus radius R",
-            f"{_fmt(p.get('annulus_radius_mm'), 2)} mm ({p.get('annulus_radius_source', '-')})",
+            f"{fmt(p.get('annulus_radius_mm'), 2)} mm ({p.get('annulus_radius_source', EMPTY)})",
         ],
         [
             "Analysis region",
-            f"r <= {_fmt(area.get('r_le_mm'))} mm, {_fmt(area.get('h_ge_mm'))} <= h <= "
-            f"{_fmt(area.get('h_le_mm'))} mm",
+            f"r <= {fmt(area.get('r_le_mm'))} mm, {fmt(area.get('h_ge_mm'))} <= h <= "
+            f"{fmt(area.get('h_le_mm'))} mm",
         ],
         [
             "Minimum lesion",
-            f"{_fmt(p.get('min_lesion_mm3'))} mm³ ({p.get('lesion_connectivity', '')})",
+            f"{fmt(p.get('min_lesion_mm3'))} mm³ ({p.get('lesion_connectivity', '')})",
         ],
     ]
     for name in ("leaflet", "annulus", "lvot", "conduction"):
         spec = regions.get(name)
         if isinstance(spec, Mapping):
             text = ", ".join(
-                f"{k.replace('_mm', '').replace('_deg', '')} {_fmt(v)}" for k, v in spec.items()
+                f"{k.replace('_mm', '').replace('_deg', '')} {fmt(v)}" for k, v in spec.items()
             )
             rows.append([f"Region {name}", text])
     if regions.get("ms_length_used_mm") is not None:
-        rows.append(["MS length used", f"{_fmt(regions.get('ms_length_used_mm'))} mm"])
+        rows.append(["MS length used", f"{fmt(regions.get('ms_length_used_mm'))} mm"])
     rows.append(
         [
             "Planned valve",
-            f"size {_fmt(valve.get('size_mm'))} mm, type {valve.get('type') or '-'}, "
-            f"implant depth {_fmt(valve.get('implant_depth_mm'))} mm",
+            f"size {fmt(valve.get('size_mm'))} mm, type {valve.get('type') or EMPTY}, "
+            f"implant depth {fmt(valve.get('implant_depth_mm'))} mm",
         ]
     )
     rows.append(
         [
             "Patient sex (for Agatston rule)",
-            f"{sex.get('value') or '-'} ({sex.get('source') or '-'})",
+            f"{sex.get('value') or EMPTY} ({sex.get('source') or EMPTY})",
         ]
     )
     return rows
 
 
 def build_report_pdf(
-    results: Any,
+    results: Results,
     identity: CaseIdentity,
     pictures: Sequence[ReportPicture] = (),
     series_description: str = "",
@@ -428,7 +368,7 @@ def build_report_pdf(
     Parameters
     ----------
     results
-        A ``Results`` (with ``to_dict()``) or the results JSON dict.
+        The analysis results.
     identity
         What may be printed about the case; the PDF title is ``identity.title`` (the label).
     pictures
@@ -438,7 +378,6 @@ def build_report_pdf(
     compress
         Compress page streams (off for tests that read the text without a PDF library).
     """
-    res = results.to_dict() if hasattr(results, "to_dict") else dict(results)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -473,7 +412,7 @@ def build_report_pdf(
         canvas.restoreState()
 
     doc.build(
-        report_story(res, identity, pictures, series_description),
+        report_story(results, identity, pictures, series_description),
         onFirstPage=on_page,
         onLaterPages=on_page,
     )
@@ -489,7 +428,7 @@ def _write_file(tmp: Path, data: bytes) -> None:
 
 def write_report_pdf(
     path: str | Path,
-    results: Any,
+    results: Results,
     identity: CaseIdentity,
     pictures: Sequence[ReportPicture] = (),
     series_description: str = "",

@@ -14,94 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from annulusview.core.aortic.valve import PlannedValve
+from annulusview.core.flags import HIGH, LOW, MODERATE, NOT_ASSESSED, Flag
 from annulusview.core.rules import Rules
-
-LOW, MODERATE, HIGH, NOT_ASSESSED = "low", "moderate", "high", "not_assessed"
-RAISED_LEVELS = frozenset({MODERATE, HIGH})
-
-
-@dataclass(frozen=True)
-class PlannedValve:
-    """Planned transcatheter valve (all optional).
-
-    Attributes
-    ----------
-    size_mm
-        Nominal valve size, mm.
-    valve_type
-        ``"balloon"`` or ``"self-expanding"``.
-    implant_depth_mm
-        Planned implant depth below the annulus, mm.
-    """
-
-    size_mm: float | None = None
-    valve_type: str | None = None
-    implant_depth_mm: float | None = None
-
-    def area_oversizing_pct(self, annulus_area_mm2: float) -> float | None:
-        """``(pi (size/2)^2 / annulus area - 1) x 100``, or None without a size."""
-        if self.size_mm is None or annulus_area_mm2 <= 0:
-            return None
-        return (3.141592653589793 * (self.size_mm / 2.0) ** 2 / annulus_area_mm2 - 1.0) * 100.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "size_mm": self.size_mm,
-            "type": self.valve_type,
-            "implant_depth_mm": self.implant_depth_mm,
-        }
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One risk rule's outcome.
-
-    Attributes
-    ----------
-    id
-        Rule id, e.g. ``"pvl.lvot_calcium"``.
-    level
-        ``low``, ``moderate``, ``high`` or ``not_assessed``.
-    value
-        The measured value the rule looked at (units in ``unit``), None when not assessed.
-    threshold
-        The threshold that decided the level (for ``low``: the lowest raising threshold).
-    message
-        One plain sentence.
-    reference
-        Published source, from the rules file.
-    unit
-        Unit of ``value`` and ``threshold``.
-    reason
-        Why the rule was not assessed (empty otherwise).
-    """
-
-    id: str
-    level: str
-    value: float | None
-    threshold: float | None
-    message: str
-    reference: str
-    unit: str = ""
-    reason: str = ""
-
-    @property
-    def raised(self) -> bool:
-        """True for ``moderate`` and ``high``."""
-        return self.level in RAISED_LEVELS
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "level": self.level,
-            "raised": self.raised,
-            "value": self.value,
-            "threshold": self.threshold,
-            "unit": self.unit,
-            "message": self.message,
-            "reference": self.reference,
-            "reason": self.reason or None,
-        }
 
 
 @dataclass(frozen=True)

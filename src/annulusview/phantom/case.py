@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from annulusview.core.landmarks import Landmarks
-from annulusview.core.phantom.anatomy import ANATOMY, BUILT_CASES, CASES, case_spec
-from annulusview.core.phantom.render import SIZES, render
-from annulusview.core.phantom.truth import PATIENT_SEX, build_truth
 from annulusview.core.progress import ProgressCallback
 from annulusview.core.volume import Volume
+from annulusview.phantom.anatomy import ANATOMY, BUILT_CASES, CASES, case_spec
+from annulusview.phantom.render import SIZES, render
+from annulusview.phantom.truth import PATIENT_SEX, build_truth
 
 log = logging.getLogger(__name__)
 

@@ -2,16 +2,16 @@
 
 Used by the tests of every layer, the benchmarks and the demo::
 
-    from annulusview.core.phantom import make_case, write_case
+    from annulusview.phantom import make_case, write_case
     case = make_case("tavr-contrast", seed=0, size="small")   # volume, landmarks, truth
     folder = write_case("out/", "tavr-contrast", seed=0, size="small")
 """
 
 from __future__ import annotations
 
-from annulusview.core.phantom.anatomy import BUILT_CASES, CASES
-from annulusview.core.phantom.case import PhantomCase, PhantomCaseNotBuilt, make_case
-from annulusview.core.phantom.render import SIZES
+from annulusview.phantom.anatomy import BUILT_CASES, CASES
+from annulusview.phantom.case import PhantomCase, PhantomCaseNotBuilt, make_case
+from annulusview.phantom.render import SIZES
 
 __all__ = [
     "BUILT_CASES",

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.errors import AnnulusViewError
 from annulusview.core.volume import Volume
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
 
 
 class NotAssessed(AnnulusViewError):
@@ -170,3 +168,11 @@ def inside_cylinder(
     dist2 = np.einsum("...i,...i->...", radial, radial)
     result: npt.NDArray[np.bool_] = (along >= 0.0) & (along <= height_mm) & (dist2 <= radius_mm**2)
     return result
+
+
+def round_opt(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def round_list(arr: npt.ArrayLike, digits: int = 2) -> list[float]:
+    return [round(float(v), digits) for v in np.asarray(arr).reshape(-1)]

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage, spatial
 
-from annulusview.core.phantom.anatomy import (
+from annulusview.core.progress import ProgressCallback, report
+from annulusview.phantom.anatomy import (
     ANATOMY,
     BLUR_SIGMA_MM,
     NOISE_SD_HU,
@@ -23,8 +24,7 @@ from annulusview.core.phantom.anatomy import (
     MacArc,
     Materials,
 )
-from annulusview.core.phantom.geometry import FloatArray, blurred_ball_profile, unit
-from annulusview.core.progress import ProgressCallback, report
+from annulusview.phantom.geometry import FloatArray, blurred_ball_profile, unit
 
 log = logging.getLogger(__name__)
 

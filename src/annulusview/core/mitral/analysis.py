@@ -1,0 +1,317 @@
+"""The mitral section of an analysis: annulus, MAC and neo-LVOT, with their flags.
+
+The entry point is :func:`analyze_mitral`; it never raises for missing or unusable mitral
+inputs, it records ``not_assessed`` with the reason instead. Decision support for planning and
+teaching, not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from annulusview.core.flags import HIGH, LOW, MODERATE, NOT_ASSESSED, Flag
+from annulusview.core.landmarks import Landmarks
+from annulusview.core.mitral.annulus import MitralAnnulus, fit_mitral_annulus
+from annulusview.core.mitral.common import (
+    NotAssessed,
+    median_hu_in_sphere,
+    unit,
+)
+from annulusview.core.mitral.mac import MacResult, analyze_mac
+from annulusview.core.mitral.neo_lvot import NeoLvotResult, VirtualValve, analyze_neo_lvot
+from annulusview.core.progress import CancelToken, ProgressCallback, report
+from annulusview.core.rules import Rules, coerce_rules
+from annulusview.core.volume import Volume
+
+LANDMARK_CURVE = ("MV_anterior", "MV_AL_commissure", "MV_posterior", "MV_PM_commissure")
+
+TRIGONES = {"L": "L_trigone", "R": "R_trigone"}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class MitralResults:
+    """The ``mitral`` section of the results.
+
+    Attributes
+    ----------
+    annulus, mac, neo_lvot
+        Each part, or None when not assessed (``not_assessed`` says why).
+    flags
+        ``mitral.mac_score`` and ``mitral.neo_lvot`` (always both; ``not_assessed`` when their
+        inputs are missing).
+    warnings
+        Findings the user must know about.
+    not_assessed
+        Part name (``annulus``, ``mac``, ``neo_lvot``) -> reason.
+    parameters
+        Every rule value and input setting used.
+    """
+
+    annulus: MitralAnnulus | None
+    mac: MacResult | None
+    neo_lvot: NeoLvotResult | None
+    flags: tuple[Flag, ...] = ()
+    warnings: tuple[str, ...] = ()
+    not_assessed: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``assessed`` (all parts), ``partial`` or ``not_assessed`` (nothing)."""
+        parts = (self.annulus, self.mac, self.neo_lvot)
+        done = sum(p is not None for p in parts)
+        return "assessed" if done == 3 else "not_assessed" if done == 0 else "partial"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready ``mitral`` section (layout in ``.notes-mitral.md`` / the docs)."""
+        return {
+            "status": self.status,
+            "annulus": self.annulus.to_dict() if self.annulus else None,
+            "mac": self.mac.to_dict() if self.mac else None,
+            "neo_lvot": self.neo_lvot.to_dict() if self.neo_lvot else None,
+            "flags": [flag.to_dict() for flag in self.flags],
+            "warnings": list(self.warnings),
+            "not_assessed": dict(self.not_assessed),
+            "parameters": dict(self.parameters),
+        }
+
+
+def _mac_flag(mac: MacResult | None, reason: str, rules: Rules) -> Flag:
+    reference = str(rules.get("mitral.reference"))
+    moderate = float(rules.number("mitral.grade_moderate_min"))
+    severe = float(rules.number("mitral.grade_severe_min"))
+    if mac is None:
+        return Flag(
+            "mitral.mac_score",
+            NOT_ASSESSED,
+            None,
+            None,
+            "MAC CT score not assessed.",
+            reference,
+            "points",
+            reason,
+        )
+    s = mac.score
+    level = {"severe": HIGH, "moderate": MODERATE}.get(s.grade, LOW)
+    threshold = severe if level == HIGH else moderate
+    parts = (
+        f"thickness {s.thickness}, extent {s.extent}, trigones {s.trigones}, leaflets {s.leaflets}"
+    )
+    if s.grade == "none":
+        message = "No mitral annular calcification near the annulus (MAC CT score 0)."
+    else:
+        message = f"MAC CT score {s.total} of 10, {s.grade} MAC ({parts})."
+    return Flag("mitral.mac_score", level, float(s.total), threshold, message, reference, "points")
+
+
+def _neo_flag(neo: NeoLvotResult | None, reason: str, rules: Rules) -> Flag:
+    high = rules.number("neo_lvot.high_le_mm2")
+    moderate = rules.number("neo_lvot.moderate_le_mm2")
+    ref_high = str(rules.get("neo_lvot.reference_high"))
+    ref_moderate = str(rules.get("neo_lvot.reference_moderate"))
+    if neo is None:
+        return Flag(
+            "mitral.neo_lvot",
+            NOT_ASSESSED,
+            None,
+            None,
+            "Neo-LVOT area not assessed.",
+            f"{ref_high}; {ref_moderate}",
+            "mm2",
+            reason,
+        )
+    area = neo.area_mm2
+    if area <= high:
+        level, threshold, ref = HIGH, high, ref_high
+        message = (
+            f"Predicted neo-LVOT area {area:.0f} mm2 <= {high:.0f} mm2: high risk of LVOT "
+            "obstruction after transcatheter mitral valve replacement."
+        )
+    elif area <= moderate:
+        level, threshold, ref = MODERATE, moderate, ref_moderate
+        message = (
+            f"Predicted neo-LVOT area {area:.0f} mm2 <= {moderate:.0f} mm2: moderate risk of LVOT "
+            "obstruction."
+        )
+    else:
+        level, threshold, ref = LOW, moderate, f"{ref_high}; {ref_moderate}"
+        message = f"Predicted neo-LVOT area {area:.0f} mm2 (> {moderate:.0f} mm2)."
+    return Flag("mitral.neo_lvot", level, round(area, 1), threshold, message, ref, "mm2")
+
+
+def _parameters(
+    rules: Rules, valve: VirtualValve | None, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    data = rules.to_dict()
+    out: dict[str, Any] = {
+        "mitral": data.get("mitral", {}),
+        "neo_lvot": data.get("neo_lvot", {}),
+        "min_lesion_mm3": data.get("threshold", {}).get("min_lesion_mm3"),
+    }
+    if valve is not None:
+        out["valve"] = valve.to_dict()
+    out.update(extra)
+    return out
+
+
+def analyze_mitral(
+    volume: Volume,
+    landmarks: Landmarks,
+    calcium_mask_or_threshold: npt.NDArray[np.bool_] | float | None = None,
+    *,
+    aortic_origin: npt.ArrayLike | None = None,
+    aortic_normal: npt.ArrayLike | None = None,
+    lumen_hu: float | None = None,
+    contrast: bool = True,
+    valve: VirtualValve | None = None,
+    lv_direction: npt.ArrayLike | None = None,
+    rules: Rules | str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> MitralResults:
+    """Mitral annulus, MAC, MAC CT score and neo-LVOT: the ``mitral`` section of the results.
+
+    Never raises for missing or unusable mitral inputs: each part that cannot be made is None
+    with its reason in ``not_assessed``, and the two flags say ``not_assessed``.
+
+    Parameters
+    ----------
+    volume
+        The CT volume.
+    landmarks
+        Landmarks (``MA_*`` and/or ``MV_*``, trigones), LPS mm.
+    calcium_mask_or_threshold
+        Calcium as a boolean mask over the whole volume, or a threshold in HU (the engine's
+        ``T``). None: 130 HU on non-contrast CT, ``lumen_hu + 100`` on contrast CT (section 5).
+    aortic_origin, aortic_normal
+        Aortic annulus centre ``O`` (LPS mm) and normal ``n`` (toward the aorta). Needed for the
+        neo-LVOT; ``n`` also orients the mitral normal toward the LV.
+    lumen_hu
+        Lumen attenuation ``LA`` (HU); measured at ``O - 5 n`` when None.
+    contrast
+        Contrast-enhanced study; the neo-LVOT needs contrast.
+    valve
+        Virtual valve for the neo-LVOT; the rules defaults when None.
+    lv_direction
+        Optional explicit direction toward the LV apex (LPS).
+    rules
+        Rules (or a path to a user rules file); the defaults when None.
+    progress, cancel
+        Progress callback and cancellation token.
+    """
+    rules = coerce_rules(rules)
+    warnings: list[str] = []
+    reasons: dict[str, str] = {}
+    report(progress, 0.0, "Mitral annulus")
+    origin = None if aortic_origin is None else np.asarray(aortic_origin, dtype=np.float64)
+    normal = None if aortic_normal is None else unit(aortic_normal)
+    if lumen_hu is None and origin is not None and normal is not None:
+        centre = origin - rules.number("contrast.lumen_sphere_offset_mm") * normal
+        lumen_hu = median_hu_in_sphere(
+            volume, centre, rules.number("contrast.lumen_sphere_radius_mm")
+        )
+    if valve is None:
+        valve = VirtualValve.from_rules(rules)
+
+    annulus: MitralAnnulus | None = None
+    try:
+        annulus, found = fit_mitral_annulus(
+            landmarks,
+            lv_direction=lv_direction,
+            aortic_normal=normal,
+            aortic_origin=origin,
+            rules=rules,
+        )
+        warnings.extend(found)
+    except NotAssessed as exc:
+        reasons["annulus"] = exc.message
+    for name in (*LANDMARK_CURVE, *TRIGONES.values()):
+        pos = landmarks.get(name)
+        if pos is not None and not volume.contains_lps(pos):
+            warnings.append(f"Mitral landmark {name} lies outside the CT volume.")
+
+    threshold: npt.NDArray[np.bool_] | float | None = calcium_mask_or_threshold
+    if threshold is None:
+        if not contrast:
+            threshold = rules.number("threshold.noncontrast_hu")
+        elif lumen_hu is not None:
+            threshold = lumen_hu + rules.number("threshold.lumen_plus_offset_hu")
+
+    mac: MacResult | None = None
+    if annulus is None:
+        reasons["mac"] = "MAC not assessed: no mitral annulus (see annulus)."
+    elif threshold is None:
+        reasons["mac"] = (
+            "MAC not assessed: no calcium threshold (contrast CT without a lumen attenuation; "
+            "place the aortic hinges or give a threshold)."
+        )
+    else:
+        report(progress, 0.2, "Mitral annular calcification")
+        try:
+            mac, found = analyze_mac(
+                volume, annulus, threshold, landmarks, rules=rules, cancel=cancel
+            )
+            warnings.extend(found)
+        except NotAssessed as exc:
+            reasons["mac"] = exc.message
+
+    neo: NeoLvotResult | None = None
+    if annulus is None:
+        reasons["neo_lvot"] = "Neo-LVOT not assessed: no mitral annulus (see annulus)."
+    else:
+        report(progress, 0.6, "Neo-LVOT")
+        try:
+            neo = analyze_neo_lvot(
+                volume,
+                annulus.center_lps,
+                annulus.normal_lps,
+                aortic_origin_lps=origin,
+                aortic_normal_lps=normal,
+                valve=valve,
+                lumen_hu=lumen_hu,
+                contrast=contrast,
+                calcium=threshold,
+                rules=rules,
+                cancel=cancel,
+            )
+            warnings.extend(neo.warnings)
+        except NotAssessed as exc:
+            reasons["neo_lvot"] = exc.message
+    report(progress, 1.0, "Mitral done")
+
+    flags = (
+        _mac_flag(mac, reasons.get("mac", ""), rules),
+        _neo_flag(neo, reasons.get("neo_lvot", ""), rules),
+    )
+    params = _parameters(
+        rules,
+        valve,
+        {
+            "threshold_hu": None
+            if threshold is None or isinstance(threshold, np.ndarray)
+            else float(threshold),
+            "calcium_input": "mask" if isinstance(threshold, np.ndarray) else "threshold",
+            "lumen_hu": None if lumen_hu is None else round(float(lumen_hu), 1),
+            "contrast": bool(contrast),
+            "lv_direction_given": lv_direction is not None,
+        },
+    )
+    for reason in reasons.values():
+        log.info("%s", reason)
+    return MitralResults(
+        annulus=annulus,
+        mac=mac,
+        neo_lvot=neo,
+        flags=flags,
+        warnings=tuple(dict.fromkeys(warnings)),
+        not_assessed=reasons,
+        parameters=params,
+    )

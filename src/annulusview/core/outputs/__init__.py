@@ -1,0 +1,1 @@
+"""What leaves the program: the PDF report, DICOM SEG/SR, de-identification, lesion labels."""
