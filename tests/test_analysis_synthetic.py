@@ -56,7 +56,8 @@ def test_default_rules_load_with_references():
     rules = load_rules()
     assert rules.number("contrast.contrast_min_hu") == 200.0
     assert rules.get("threshold.contrast_method") == "lumen_plus_100"
-    assert "Jilaihawi" in rules.get("flags.pvl_lvot_calcium.reference")
+    assert "Jilaihawi" in rules.evidence("flags.pvl_lvot_calcium").reference
+    assert rules.number("contrast.non_contrast_max_hu") == 100.0
 
 
 def test_user_rules_merge_over_defaults(tmp_path):
@@ -203,8 +204,10 @@ def test_noncontrast_uses_hinge_circle_with_warning():
     res = analyze(case.volume, case.landmarks)
     assert not res.contrast
     assert res.annulus.method == "hinge_circle"
-    assert res.annulus.perimeter_mm == pytest.approx(2 * math.pi * 11.5)
-    assert any("hinge_circle" in w for w in res.warnings)
+    # not sized without contrast (v2 section 4.1); the hinge radius only places the regions
+    assert res.annulus.perimeter_mm is None
+    assert res.parameters["annulus_radius_mm"] == pytest.approx(11.5)
+    assert any("not sized" in w for w in res.warnings)
 
 
 # ---------------------------------------------------------------- calcium, regions, distances
@@ -341,7 +344,7 @@ def _agatston_case():
     i, j, k = paint(8.0, 5.0, 250.0, 4, 4, 2, 250)
     hu[k, j + 1, i + 2] = 450
     paint(6.0, 6.0, 0.0, 1, 3, 3, 500)
-    volume = Volume(hu, case.volume.affine, metadata={"patient_sex": "F"})
+    volume = Volume(hu, case.volume.affine, metadata={"patient_sex": "F", "kvp": 120.0})
     return case, volume
 
 
@@ -357,14 +360,14 @@ def test_agatston_hand_computed():
     assert res.calcium.by_cusp["NCC"].agatston == pytest.approx(12.0)
     scores = sorted(les.agatston for les in res.lesions)
     assert scores == pytest.approx([0.0, 12.0, 72.0])
-    # Women: 84 < 1200 -> low (assessed, not raised).
-    assert res.flag("as.agatston").level == "low"
+    # Women: 84 < 800 -> not met (severe AS unlikely by calcium), at 120 kVp.
+    assert res.flag("as.agatston").status == "not_met"
 
 
 def test_agatston_null_on_contrast(result):
     assert result.calcium.agatston is None
     assert all(t.agatston is None for t in result.calcium.by_region.values())
-    assert result.flag("as.agatston").level == "not_assessed"
+    assert result.flag("as.agatston").status == "not_assessed"
     assert any("Agatston" in w for w in result.warnings)
 
 
@@ -373,81 +376,123 @@ def test_agatston_null_on_contrast(result):
 
 def _inputs(**kw):
     base = dict(
-        contrast=True, annulus_area_mm2=450.0, lvot_calcium_mm3=0.0, lvot_calcium_lcc_mm3=0.0,
-        lvot_calcium_ncc_mm3=0.0, leaflet_calcium_850_mm3=0.0, max_protrusion_mm=0.0,
-        min_distance_to_conduction_mm=None, ms_length_mm=None, valve_agatston=None, sex="M",
-        valve=PlannedValve(),
+        contrast_state="contrast", calcium_reason="", annulus_area_mm2=450.0,
+        annulus_perimeter_mm=76.0, lvot_calcium_mm3=0.0, lvot_grade="none",
+        leaflet_calcium_850_mm3=0.0, leaflet_850_reason="", protrusion_mm=0.0,
+        adherent_inward_mm=0.0, conduction_calcium_mm3=0.0, iams_mm=None, valve_agatston=None,
+        kvp=120.0, sex="M", valve=PlannedValve(),
     )  # fmt: skip
     base.update(kw)
     return RiskInputs(**base)
 
 
-def _levels(**kw):
-    return {f.id: f.level for f in evaluate_flags(_inputs(**kw), load_rules())}
+def _outcomes(**kw):
+    return {f.id: (f.status, f.level) for f in evaluate_flags(_inputs(**kw), load_rules())}
 
 
-# Valve 26 mm over 450 mm^2: pi 13^2 / 450 - 1 = 17.99 %; 23 mm: -7.67 %; 29 mm: 46.8 %.
+NC = {"contrast_state": "non_contrast"}
+BE = "balloon"
+MET_H, MET_M = ("met", "high"), ("met", "moderate")
+NOT_MET, NA, IND = ("not_met", None), ("not_assessed", None), ("indeterminate", None)
+
+
+# Hand-derived from the v2 rule table (clinical-model.md 7.2) and the evidence in the rules file
+# (unverified sources are capped at moderate). Valve 26 mm over 450 mm^2: pi 13^2 / 450 - 1 =
+# 17.99 %; 23 mm: -7.67 %; 29 mm: 46.8 %.
 @pytest.mark.parametrize(
-    ("kw", "rule", "level"),
+    ("kw", "rule", "outcome"),
     [
-        ({}, "pvl.lvot_calcium", "low"),
-        ({"lvot_calcium_mm3": 0.1}, "pvl.lvot_calcium", "moderate"),
-        ({"lvot_calcium_mm3": 40.0}, "pvl.lvot_calcium", "moderate"),
-        ({"lvot_calcium_mm3": 40.1}, "pvl.lvot_calcium", "high"),
-        ({"leaflet_calcium_850_mm3": 235.0}, "pvl.leaflet_calcium_850", "high"),
-        ({"leaflet_calcium_850_mm3": None}, "pvl.leaflet_calcium_850", "not_assessed"),
-        ({"max_protrusion_mm": 4.0}, "pvl.protrusion", "low"),
-        ({"max_protrusion_mm": 4.01}, "pvl.protrusion", "high"),
-        ({}, "pvl.undersizing_with_lvot_calcium", "not_assessed"),
+        ({}, "pvl.lvot_calcium", NOT_MET),
+        ({"lvot_calcium_mm3": 0.1}, "pvl.lvot_calcium", MET_M),
+        ({"lvot_calcium_mm3": 400.0, "lvot_grade": "severe"}, "pvl.lvot_calcium", MET_M),
+        ({"lvot_calcium_mm3": 5.0, **NC}, "pvl.lvot_calcium", NA),
+        ({"lvot_calcium_mm3": None, "calcium_reason": "LA 180 HU"}, "pvl.lvot_calcium", NA),
+        ({"leaflet_calcium_850_mm3": 235.0}, "pvl.leaflet_calcium_850", MET_M),
+        ({"leaflet_calcium_850_mm3": 234.9}, "pvl.leaflet_calcium_850", NOT_MET),
+        ({"leaflet_calcium_850_mm3": None, "leaflet_850_reason": "x"},
+         "pvl.leaflet_calcium_850", NA),
+        ({"protrusion_mm": 4.0}, "pvl.protrusion", NOT_MET),
+        ({"protrusion_mm": 4.01}, "pvl.protrusion", MET_H),
+        ({"protrusion_mm": 1.0, "adherent_inward_mm": 6.0}, "pvl.protrusion", NOT_MET),
+        ({}, "pvl.undersizing_with_lvot_calcium", NA),
+        ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(23.0, BE)},
+         "pvl.undersizing_with_lvot_calcium", MET_M),
+        ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(23.0, "self-expanding")},
+         "pvl.undersizing_with_lvot_calcium", NA),
         ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(23.0)},
-         "pvl.undersizing_with_lvot_calcium", "moderate"),
-        ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(26.0)},
-         "pvl.undersizing_with_lvot_calcium", "low"),
-        ({"valve": PlannedValve(23.0)}, "pvl.undersizing_with_lvot_calcium", "low"),
-        ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(26.0)},
-         "rupture.lvot_calcium_oversizing", "low"),
-        ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(29.0)},
-         "rupture.lvot_calcium_oversizing", "moderate"),
-        ({"lvot_calcium_mm3": 5.0, "lvot_calcium_lcc_mm3": 1.0, "valve": PlannedValve(29.0)},
-         "rupture.lvot_calcium_oversizing", "high"),
-        ({"ms_length_mm": 2.9}, "conduction.ms_length", "high"),
-        ({"ms_length_mm": 3.0}, "conduction.ms_length", "moderate"),
-        ({"ms_length_mm": 6.0}, "conduction.ms_length", "moderate"),
-        ({"ms_length_mm": 6.1}, "conduction.ms_length", "low"),
-        ({"ms_length_mm": 4.0}, "conduction.delta_msid", "not_assessed"),
-        ({"ms_length_mm": 4.0, "valve": PlannedValve(26.0, "balloon", 5.0)},
-         "conduction.delta_msid", "high"),
-        ({"ms_length_mm": 4.0, "valve": PlannedValve(26.0, "balloon", 3.0)},
-         "conduction.delta_msid", "low"),
-        ({"min_distance_to_conduction_mm": 0.0}, "conduction.calcium_near_zone", "high"),
-        ({"min_distance_to_conduction_mm": 2.0}, "conduction.calcium_near_zone", "moderate"),
-        ({"min_distance_to_conduction_mm": 2.1}, "conduction.calcium_near_zone", "low"),
-        ({"lvot_calcium_ncc_mm3": 0.5}, "conduction.ncc_lvot_calcium", "moderate"),
-        ({"contrast": False, "valve_agatston": 3000.0}, "as.agatston", "high"),
-        ({"contrast": False, "valve_agatston": 2999.0}, "as.agatston", "moderate"),
-        ({"contrast": False, "valve_agatston": 1999.0}, "as.agatston", "low"),
-        ({"contrast": False, "valve_agatston": 1600.0, "sex": "F"}, "as.agatston", "high"),
-        ({"contrast": False, "valve_agatston": 1200.0, "sex": "F"}, "as.agatston", "moderate"),
-        ({"contrast": False, "valve_agatston": 5000.0, "sex": None}, "as.agatston",
-         "not_assessed"),
-        ({"valve_agatston": 5000.0}, "as.agatston", "not_assessed"),
+         "pvl.undersizing_with_lvot_calcium", NA),
+        ({"lvot_calcium_mm3": 5.0, "valve": PlannedValve(26.0, BE)},
+         "pvl.undersizing_with_lvot_calcium", NOT_MET),
+        ({"valve": PlannedValve(23.0, BE)}, "pvl.undersizing_with_lvot_calcium", NOT_MET),
+        ({"annulus_area_mm2": None, "lvot_calcium_mm3": 5.0, "valve": PlannedValve(23.0, BE)},
+         "pvl.undersizing_with_lvot_calcium", NA),
+        ({"lvot_grade": "mild", "valve": PlannedValve(26.0, BE)},
+         "rupture.lvot_calcium_oversizing", NOT_MET),
+        ({"lvot_grade": "mild", "valve": PlannedValve(29.0, BE)},
+         "rupture.lvot_calcium_oversizing", MET_M),
+        ({"lvot_grade": "moderate", "valve": PlannedValve(26.0, BE)},
+         "rupture.lvot_calcium_oversizing", MET_M),
+        # both criteria: high in the table, capped at moderate (Barbanti's ORs were not read)
+        ({"lvot_grade": "severe", "valve": PlannedValve(29.0, BE)},
+         "rupture.lvot_calcium_oversizing", MET_M),
+        # a 29 mm self-expanding valve at 48 % oversizing: outside the rule's evidence
+        ({"lvot_grade": "severe", "valve": PlannedValve(29.0, "self-expanding")},
+         "rupture.lvot_calcium_oversizing", NA),
+        ({"annulus_area_mm2": None, "valve": PlannedValve(29.0, BE)},
+         "rupture.lvot_calcium_oversizing", NA),
+        ({"iams_mm": 2.9}, "conduction.ms_length", MET_H),
+        ({"iams_mm": 2.1}, "conduction.ms_length", MET_H),
+        ({"iams_mm": 3.0}, "conduction.ms_length", MET_M),
+        ({"iams_mm": 6.0}, "conduction.ms_length", MET_M),
+        ({"iams_mm": 6.1}, "conduction.ms_length", NOT_MET),
+        ({}, "conduction.ms_length", NA),
+        ({"iams_mm": 4.0}, "conduction.delta_msid", NA),
+        # delta < 0: high in the table, capped at moderate (MIDAS abstract not read)
+        ({"iams_mm": 4.0, "valve": PlannedValve(26.0, BE, 5.0)}, "conduction.delta_msid", MET_M),
+        ({"iams_mm": 4.0, "valve": PlannedValve(26.0, BE, 3.0)},
+         "conduction.delta_msid", NOT_MET),
+        ({"iams_mm": 2.1, "valve": PlannedValve(26.0, BE, 0.0)},
+         "conduction.delta_msid", NOT_MET),
+        ({"conduction_calcium_mm3": 0.5}, "conduction.zone_calcium", MET_M),
+        ({}, "conduction.zone_calcium", NOT_MET),
+        ({"conduction_calcium_mm3": None, "calcium_reason": "x"}, "conduction.zone_calcium", NA),
+        # very likely: high in the table, capped (thresholds read in summaries only)
+        ({**NC, "valve_agatston": 3000.0}, "as.agatston", MET_M),
+        ({**NC, "valve_agatston": 2000.0}, "as.agatston", MET_M),
+        ({**NC, "valve_agatston": 1999.0}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 1600.0}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 1599.0}, "as.agatston", NOT_MET),
+        ({**NC, "valve_agatston": 1600.0, "sex": "F"}, "as.agatston", MET_M),
+        ({**NC, "valve_agatston": 1200.0, "sex": "F"}, "as.agatston", MET_M),
+        ({**NC, "valve_agatston": 1000.0, "sex": "F"}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 799.0, "sex": "F"}, "as.agatston", NOT_MET),
+        ({**NC, "valve_agatston": 5000.0, "kvp": 100.0}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 100.0, "kvp": None}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 5000.0, "sex": None}, "as.agatston", NA),
+        ({"valve_agatston": 5000.0}, "as.agatston", NA),
+        ({"contrast_state": "indeterminate", "valve_agatston": None}, "as.agatston", NA),
     ],
 )  # fmt: skip
-def test_risk_rules(kw, rule, level):
-    assert _levels(**kw)[rule] == level
+def test_risk_rules(kw, rule, outcome):
+    assert _outcomes(**kw)[rule] == outcome
 
 
-def test_every_flag_has_value_threshold_reference():
-    flags = evaluate_flags(_inputs(ms_length_mm=4.0, valve=PlannedValve(26.0, None, 2.0)),
-                           load_rules())  # fmt: skip
-    assert len(flags) == 10
+def test_every_flag_has_value_threshold_evidence():
+    flags = evaluate_flags(
+        _inputs(iams_mm=4.0, valve=PlannedValve(26.0, "balloon", 2.0)), load_rules()
+    )
+    assert len(flags) == 9
     for flag in flags:
         assert flag.reference and flag.message
-        assert flag.level in ("low", "moderate", "high", "not_assessed")
-        if flag.level != "not_assessed":
+        assert flag.evidence.population and flag.evidence.endpoint and flag.evidence.effect
+        assert flag.status in ("met", "not_met", "indeterminate", "not_assessed")
+        if flag.status in ("met", "not_met"):
             assert flag.threshold is not None
-        else:
+        if flag.status in ("not_assessed", "indeterminate"):
             assert flag.reason
+        # never a "high" on a source that was not checked
+        assert flag.level != "high" or flag.evidence.verified
+        assert "low" not in (flag.level or "")
 
 
 def test_oversizing_formula():
@@ -462,10 +507,12 @@ def test_valve_and_sex_options_feed_the_rules():
                                                      "MS_inferior": (-2, 12, 300)},
     )  # fmt: skip
     res = analyze(case.volume, case.landmarks, valve=PlannedValve(29.0, "balloon", 6.0), sex="F")
-    assert res.ms_length_mm == pytest.approx(4.0)
-    assert res.flag("conduction.delta_msid").value == pytest.approx(-2.0)
-    assert res.flag("conduction.delta_msid").level == "high"
-    assert res.flag("rupture.lvot_calcium_oversizing").level in ("moderate", "high")
+    # infra-annular: MS_inferior at h = -2 -> 2 mm (the distance between the points is 4 mm)
+    assert res.ms_length_mm == pytest.approx(2.0)
+    assert res.ms_height_mm == pytest.approx(4.0)
+    assert res.flag("conduction.delta_msid").value == pytest.approx(-4.0)
+    assert res.flag("conduction.delta_msid").status == "met"
+    assert res.flag("rupture.lvot_calcium_oversizing").status == "met"
     assert res.parameters["sex"] == {"value": "F", "source": "option"}
     assert res.parameters["valve"]["size_mm"] == 29.0
 
@@ -473,7 +520,9 @@ def test_valve_and_sex_options_feed_the_rules():
 # ---------------------------------------------------------------- results document
 
 CONTRACT_FIELDS = {
-    "schema", "series_instance_uid", "contrast", "threshold_hu", "threshold_method", "lumen_hu",
+    "schema", "series_instance_uid", "contrast", "contrast_state", "calcium_assessed",
+    "lumen_hu_sd", "ms_height_mm", "lvot_calcium_grade", "threshold_hu", "threshold_method",
+    "lumen_hu",
     "annulus", "coronary_heights_mm", "ms_length_mm", "calcium", "lesions", "flags",
     "parameters", "warnings", "disclaimer",
 }  # fmt: skip
@@ -486,13 +535,16 @@ LESION_FIELDS = {
     "volume_by_region_mm3", "distance_to_lvot_mm", "distance_to_conduction_mm",
     "inward_extent_mm",
 }  # fmt: skip
-FLAG_FIELDS = {"id", "level", "value", "threshold", "message", "reference"}
+FLAG_FIELDS = {
+    "id", "status", "level", "value", "threshold", "message", "reference", "evidence",
+    "inputs_unconfirmed",
+}  # fmt: skip
 
 
 def check_results_document(doc: dict) -> None:
     """Every field of the cli-and-files.md results contract is present with its type."""
     assert doc.keys() >= CONTRACT_FIELDS
-    assert doc["schema"] == "annulusview.results/1"
+    assert doc["schema"] == "annulusview.results/2"
     assert doc["annulus"].keys() >= ANNULUS_FIELDS
     assert set(doc["coronary_heights_mm"]) == {"LCA", "RCA"}
     assert {"volume_mm3", "agatston", "by_region", "by_cusp"} <= doc["calcium"].keys()

@@ -455,3 +455,48 @@ def test_empty_folder_says_why_without_loading_again(qtbot, main_window, tmp_pat
     qtbot.waitUntil(lambda: window.last_message is not None, timeout=LOAD_TIMEOUT_MS)
     assert "No usable CT series" in message_text(window.last_message)
     assert loads == []
+
+
+def test_valve_picker_zero_depth_and_evidence_card(qtbot, main_window, phantom_dir, artifacts_dir):
+    """Settings: a valve family with its suggested size preselected (from the IFU ranges), an
+    implant at 0 mm (the annular plane) accepted; each rule opens its evidence card."""
+    import json
+
+    window = main_window
+    _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
+    area = json.loads((phantom_dir / "truth.json").read_text())["annulus"]["area_mm2"]
+    # SAPIEN 3 by area (IFU): 20 mm 273-345, 23 mm 338-430, 26 mm 430-546, 29 mm 540-683 mm2
+    expected = next(s for s, lo, hi in ((20, 273, 345), (23, 338, 430), (26, 430, 546),
+                                        (29, 540, 683)) if lo <= area <= hi)  # fmt: skip
+    window.open_settings()
+    dialog = window.settings_dialog
+    dialog.valve_family.setCurrentIndex(dialog.valve_family.findData("sapien3"))
+    assert dialog.family_size.currentData() == float(expected)
+    assert "suggested" in dialog.family_size.currentText()
+    assert not dialog.valve_size.isEnabled()  # the family names size and type
+    dialog.implant_depth.setValue(0.0)
+    assert dialog.implant_depth.text() != "not planned"
+    runs = window.analysis_runs
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.analysis_runs > runs, timeout=LOAD_TIMEOUT_MS)
+    valve = window.results.parameters["valve"]
+    assert (valve["family"], valve["size_mm"], valve["implant_depth_mm"]) == (
+        "sapien3",
+        float(expected),
+        0.0,
+    )
+    assert window.results.flag("rupture.lvot_calcium_oversizing").status != "not_assessed"
+    delta = window.results.flag("conduction.delta_msid")
+    assert delta.status == "not_met" and delta.value == pytest.approx(window.results.ms_length_mm)
+    # the rule table: not met rows are grey, never green; double-click opens the evidence card
+    panel = window.results_panel
+    table = panel.flag_table
+    outcomes = [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert "NOT MET" in outcomes and not any("LOW" in o for o in outcomes)
+    card = panel.show_evidence(0)
+    assert card is not None
+    assert "Population" in card.text and "Endpoint" in card.text
+    assert card.flag.id == table.item(0, 0).toolTip().split(":")[0]
+    qtbot.wait(100)
+    card.grab().save(str(artifacts_dir / "evidence-card.png"))
+    window.grab().save(str(artifacts_dir / "main-window-v2-rules.png"))

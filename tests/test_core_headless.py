@@ -32,7 +32,7 @@ def test_core_pipeline_without_qt_vtk(tmp_path: Path) -> None:
         vol = av.load(case / "dicom")
         res = av.analyze(vol, av.read_landmarks(case / "landmarks.mrk.json"))
         doc = res.to_dict()
-        assert doc["schema"] == "annulusview.results/1"
+        assert doc["schema"] == "annulusview.results/2"
         import json
         truth = json.loads((case / "truth.json").read_text())
         assert len(doc["lesions"]) == len(truth["lesions"]), doc["lesions"]

@@ -48,6 +48,6 @@ def test_headless_demo_writes_pictures_report_results(tmp_path: Path) -> None:
     assert (folder / "demo-report.pdf").read_bytes().startswith(b"%PDF")
     doc = json.loads((folder / "demo-results.json").read_text())
     truth = json.loads(next((tmp_path / "cache").rglob("truth.json")).read_text())
-    assert doc["schema"] == "annulusview.results/1"
+    assert doc["schema"] == "annulusview.results/2"
     assert abs(doc["annulus"]["area_mm2"] / truth["annulus"]["area_mm2"] - 1) < 0.02
     assert len(doc["lesions"]) == len(truth["lesions"])

@@ -145,7 +145,8 @@ def test_mac_against_closed_form(arc, rho, trigones, leaflets):
     )
     assert (score.total, score.grade) == (total, grade)
     flag = next(f for f in result.flags if f.id == "mitral.mac_score")
-    assert flag.level == {"mild": "low", "moderate": "moderate", "severe": "high"}[grade]
+    # a descriptor (derived for valve-in-MAC embolisation): met, with no risk level (v2)
+    assert (flag.status, flag.level) == ("met", None)
     assert flag.value == total
     assert "Guerrero" in flag.reference
 
@@ -174,7 +175,8 @@ def test_no_calcium_scores_zero():
     assert result.mac.extent_deg == 0.0
     assert result.mac.thickness_mean_mm is None
     assert (result.mac.score.total, result.mac.score.grade) == (0, "none")
-    assert next(f for f in result.flags if f.id == "mitral.mac_score").level == "low"
+    mac_flag = next(f for f in result.flags if f.id == "mitral.mac_score")
+    assert (mac_flag.status, mac_flag.level) == ("met", None)
 
 
 @pytest.mark.parametrize(
@@ -306,8 +308,8 @@ def test_three_mitral_points_are_not_assessed_and_do_not_raise():
     assert set(result.not_assessed) == {"annulus", "mac", "neo_lvot"}
     assert "(2 given)" in result.not_assessed["annulus"]
     flags = {f.id: f for f in result.flags}
-    assert flags["mitral.mac_score"].level == "not_assessed"
-    assert flags["mitral.neo_lvot"].level == "not_assessed"
+    assert flags["mitral.mac_score"].status == "not_assessed"
+    assert flags["mitral.neo_lvot"].status == "not_assessed"
     assert flags["mitral.mac_score"].reason
     with pytest.raises(NotAssessed, match="MV_PM_commissure"):
         fit_mitral_annulus(landmarks)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from annulusview.core import presentation
-from annulusview.core.flags import Flag
 from rule_ids import ALL_RULE_IDS
 
 
@@ -36,19 +35,51 @@ def test_fmt(value, digits, unit, text) -> None:
     assert presentation.fmt(value, digits, unit) == text
 
 
-def test_levels_have_one_colour_and_word() -> None:
-    assert presentation.level_text("not_assessed") == "N/A"
-    assert presentation.level_color("high") != presentation.level_color("moderate")
-    assert presentation.level_color("something else") == presentation.UNKNOWN_LEVEL_COLOR
+def test_outcomes_have_one_colour_and_word() -> None:
+    from annulusview.core.flags import Evidence, Flag
+
+    ev = Evidence("source", verified=True)
+
+    def flag(status, level=None):
+        return Flag("x.y", status, level, None, None, "m", ev)
+
+    words = {
+        presentation.flag_word(flag("met", "high")),
+        presentation.flag_word(flag("met", "moderate")),
+        presentation.flag_word(flag("not_met")),
+        presentation.flag_word(flag("indeterminate")),
+        presentation.flag_word(flag("not_assessed")),
+    }
+    assert len(words) == 5 and "LOW" not in words
+    colours = [
+        presentation.flag_color(flag(s, lv))
+        for s, lv in (
+            ("met", "high"),
+            ("met", "moderate"),
+            ("met", None),
+            ("not_met", None),
+            ("indeterminate", None),
+            ("not_assessed", None),
+        )
+    ]
+    assert len(set(colours)) == 6  # indeterminate and not assessed are visibly different
+    for colour in colours:  # nothing green: not met is not "safe"
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        assert not (g > r + 30 and g > b + 30)
+    ranks = [presentation.flag_rank(flag("met", "high")), presentation.flag_rank(flag("not_met"))]
+    assert ranks[0] < ranks[1]
     assert presentation.flag_title("future.new_rule") == "Future: new rule"
 
 
 def test_badge_text_uses_titles_and_units() -> None:
+    from annulusview.core.flags import Evidence, met
     from annulusview.scene.annotate import flag_badge_text
 
-    mitral = Flag("mitral.mac_score", "high", 8.0, 7.0, "MAC CT score 8", "Guerrero 2020", "points")
+    ev = Evidence("Guerrero 2020", verified=True)
+    mitral = met("mitral.neo_lvot", "high", 150.0, 189.4, "neo-LVOT 150 mm2", ev, "mm2")
     text = flag_badge_text(mitral)
-    assert "Mitral: MAC CT score" in text and "mitral.mac_score" not in text
-    rupture = Flag("rupture.lvot_calcium_oversizing", "moderate", 24.0, 20.0, "m", "r", "pct")
+    assert "Mitral: neo-LVOT area" in text and "mitral.neo_lvot" not in text
+    assert "MET · HIGH" in text and "150.0 mm²" in text
+    rupture = met("rupture.lvot_calcium_oversizing", "moderate", 24.0, 20.0, "m", ev, "pct")
     text = flag_badge_text(rupture)
     assert "24.0%" in text and "pct" not in text

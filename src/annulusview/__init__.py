@@ -27,6 +27,7 @@ __all__ = [
     "Volume",
     "__version__",
     "analyze",
+    "calcium_score",
     "load",
     "read_landmarks",
 ]
@@ -41,6 +42,7 @@ _LAZY = {
     "load": ("annulusview.core.io.loader", "load"),
     "read_landmarks": ("annulusview.core.landmarks", "read_landmarks"),
     "analyze": ("annulusview.core.analysis", "analyze"),
+    "calcium_score": ("annulusview.core.calcium_score", "calcium_score"),
 }
 
 

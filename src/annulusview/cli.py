@@ -32,9 +32,19 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
         metavar="METHOD|HU",
         help="calcium threshold: lumen_plus_100, fixed_850, by_lumen_450_850 or a HU value",
     )
+    p.add_argument(
+        "--valve",
+        metavar="FAMILY:SIZE",
+        help="planned valve from resources/devices.toml, e.g. sapien3:26 or evolut:29",
+    )
     p.add_argument("--valve-size", type=float, metavar="MM", help="planned valve nominal size")
     p.add_argument("--valve-type", choices=("balloon", "self-expanding"), help="planned valve type")
-    p.add_argument("--implant-depth", type=float, metavar="MM", help="planned implant depth")
+    p.add_argument(
+        "--implant-depth",
+        type=float,
+        metavar="MM",
+        help="planned implant depth below the annular plane (NCC side), mm; 0 = at the plane",
+    )
     p.add_argument("--sex", choices=("M", "F"), help="patient sex when the header lacks it")
     p.add_argument(
         "--mitral-valve",

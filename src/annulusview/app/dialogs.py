@@ -1,8 +1,9 @@
-"""Dialogs: series picker and analysis settings."""
+"""Dialogs: series picker, analysis settings and a rule's evidence card."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -17,11 +18,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from annulusview.app.session import AnalysisSettings
+from annulusview.core.aortic.devices import load_devices
+from annulusview.core.flags import Flag
+from annulusview.core.presentation import evidence_lines, flag_color, flag_title, flag_word
 from annulusview.core.rules import default_rules
 
 THRESHOLD_CHOICES = (
@@ -118,9 +123,15 @@ class SeriesDialog(QDialog):
 class SettingsDialog(QDialog):
     """Calcium threshold, region parameters and planned valve, with reset to defaults."""
 
-    def __init__(self, settings: AnalysisSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: AnalysisSettings,
+        parent: QWidget | None = None,
+        sizing: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("settings-dialog")
+        self.sizing = {str(row["family"]): row for row in sizing}
         self.setWindowTitle("Analysis settings")
         self.defaults = dict(default_rules().to_dict()["regions"])
         form = QFormLayout()
@@ -141,16 +152,30 @@ class SettingsDialog(QDialog):
             box.setSingleStep(0.5)
             self.region_boxes[key] = box
             form.addRow(title, box)
+        # device family and size from resources/devices.toml; "generic" = size and type below
+        self.valve_family = QComboBox()
+        self.valve_family.setObjectName("valve-family")
+        self.valve_family.addItem("generic (size and type below)", None)
+        for key, device in load_devices().items():
+            self.valve_family.addItem(f"{device.name} ({device.sizing}-sized)", key)
+        self.family_size = QComboBox()
+        self.family_size.setObjectName("valve-family-size")
+        self.valve_family.currentIndexChanged.connect(self._family_changed)
+        form.addRow("Planned valve family", self.valve_family)
+        form.addRow("Family size", self.family_size)
         self.valve_size = QDoubleSpinBox()
         self.valve_size.setRange(0.0, 40.0)
         self.valve_size.setSpecialValueText("not planned")
         self.valve_size.setSuffix(" mm")
         self.valve_type = QComboBox()
         self.valve_type.addItems(["", "balloon", "self-expanding"])
+        # below the annular plane; the minimum (-1) reads "not planned", so 0 mm can be entered
         self.implant_depth = QDoubleSpinBox()
-        self.implant_depth.setRange(0.0, 20.0)
+        self.implant_depth.setObjectName("implant-depth")
+        self.implant_depth.setRange(-1.0, 20.0)
+        self.implant_depth.setSingleStep(0.5)
         self.implant_depth.setSpecialValueText("not planned")
-        self.implant_depth.setSuffix(" mm")
+        self.implant_depth.setSuffix(" mm below the annulus")
         form.addRow("Planned valve size", self.valve_size)
         form.addRow("Valve type", self.valve_type)
         form.addRow("Planned implant depth", self.implant_depth)
@@ -185,7 +210,37 @@ class SettingsDialog(QDialog):
             box.setValue(float(settings.regions.get(key, self.defaults.get(key, 0.0))))
         self.valve_size.setValue(settings.valve_size_mm or 0.0)
         self.valve_type.setCurrentText(settings.valve_type or "")
-        self.implant_depth.setValue(settings.implant_depth_mm or 0.0)
+        depth = settings.implant_depth_mm
+        self.implant_depth.setValue(-1.0 if depth is None else float(depth))
+        index = self.valve_family.findData(settings.valve_family)
+        self.valve_family.setCurrentIndex(max(index, 0))
+        self._family_changed()
+        if settings.valve_family and settings.valve_size_mm is not None:
+            found = self.family_size.findData(float(settings.valve_size_mm))
+            if found >= 0:
+                self.family_size.setCurrentIndex(found)
+
+    def _family_changed(self, _index: int = 0) -> None:
+        """Fill the size list of the chosen family; the suggested size is preselected and a
+        borderline suggestion is marked (from the last analysis's sizing)."""
+        family = self.valve_family.currentData()
+        self.family_size.clear()
+        generic = family is None
+        for widget in (self.valve_size, self.valve_type):
+            widget.setEnabled(generic)
+        self.family_size.setEnabled(not generic)
+        if generic:
+            return
+        device = load_devices()[family]
+        row = self.sizing.get(family, {})
+        suggested = row.get("suggested_size_mm")
+        for size in device.sizes:
+            text = f"{size.nominal_mm:g} mm ({size.min:g}-{size.max:g} {device.unit})"
+            if suggested is not None and abs(size.nominal_mm - suggested) < 1e-6:
+                text += " — suggested" + (" (borderline)" if row.get("borderline") else "")
+            self.family_size.addItem(text, size.nominal_mm)
+        if suggested is not None:
+            self.family_size.setCurrentIndex(max(self.family_size.findData(suggested), 0))
 
     def reset(self) -> None:
         self.load(AnalysisSettings())
@@ -202,10 +257,57 @@ class SettingsDialog(QDialog):
             for k, b in self.region_boxes.items()
             if abs(float(b.value()) - float(self.defaults.get(k, 0.0))) > 1e-9
         }
+        family = self.valve_family.currentData()
+        depth = float(self.implant_depth.value())
+        if family is not None:
+            size = self.family_size.currentData()
+            return AnalysisSettings(
+                threshold=threshold,
+                regions=regions,
+                valve_size_mm=None if size is None else float(size),
+                valve_type=load_devices()[family].valve_type,
+                implant_depth_mm=None if depth < 0 else depth,
+                valve_family=family,
+            )
         return AnalysisSettings(
             threshold=threshold,
             regions=regions,
             valve_size_mm=self.valve_size.value() or None,
             valve_type=self.valve_type.currentText() or None,
-            implant_depth_mm=self.implant_depth.value() or None,
+            implant_depth_mm=None if depth < 0 else depth,
         )
+
+
+class EvidenceDialog(QDialog):
+    """A rule's evidence card: its outcome, the finding and the source (population, device,
+    endpoint, effect, where it applies and what it does not support). Non-modal."""
+
+    def __init__(self, flag: Flag, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Evidence: {flag_title(flag.id)}")
+        self.setObjectName("evidence-dialog")
+        self.flag = flag
+        rows = "".join(
+            f"<tr><td valign='top'><b>{html.escape(label)}</b></td>"
+            f"<td>{html.escape(text)}</td></tr>"
+            for label, text in evidence_lines(flag)
+        )
+        colour = flag_color(flag)
+        self.text = (
+            f"<p><span style='background:{colour}; color:white; padding:2px'>"
+            f"&nbsp;{html.escape(flag_word(flag))}&nbsp;</span> "
+            f"<b>{html.escape(flag_title(flag.id))}</b> ({html.escape(flag.id)})</p>"
+            f"<p>{html.escape(flag.message)}</p>"
+            f"<table cellspacing='4'>{rows}</table>"
+            "<p><i>Not met means the published criterion does not hold; it is not a statement "
+            "of low risk. Decision support, not a diagnosis.</i></p>"
+        )
+        browser = QTextBrowser()
+        browser.setObjectName("evidence-text")
+        browser.setHtml(self.text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(browser)
+        layout.addWidget(buttons)
+        self.resize(620, 440)

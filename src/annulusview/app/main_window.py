@@ -643,10 +643,13 @@ class MainWindow(QMainWindow):
         self.study.set_results(results)
         self.results_panel.show_results(results)
         self.mitral_ui.show_results(results)
-        self.results_panel.set_status(
+        status = (
             f"Analysis done: {len(results.lesions)} lesion(s), "
-            f"{len(results.raised_flags)} risk flag(s) raised."
+            f"{len(results.raised_flags)} criterion(s) met."
         )
+        if results.calcium_not_assessed_reason:
+            status = f"Analysis done. CALCIUM NOT ASSESSED: {results.calcium_not_assessed_reason}"
+        self.results_panel.set_status(status)
         self.scene_state.results = results
         self.scene_state.cache = cache
         self.scene_state.highlight_lesion = None
@@ -673,7 +676,8 @@ class MainWindow(QMainWindow):
         )
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.analysis_settings, self)
+        sizing = () if self.results is None else self.results.sizing
+        dialog = SettingsDialog(self.analysis_settings, self, sizing)
         dialog.accepted.connect(lambda: self.set_analysis_settings(dialog.settings()))
         self.settings_dialog = dialog
         dialog.open()

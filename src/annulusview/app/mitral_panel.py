@@ -35,7 +35,7 @@ from annulusview.app.undo import SetLandmarkCommand
 from annulusview.core.errors import InputError
 from annulusview.core.landmarks import MITRAL_CURVE_PATTERN, Landmarks
 from annulusview.core.mitral import MitralResults, VirtualValve
-from annulusview.core.presentation import EMPTY, fmt, level_color
+from annulusview.core.presentation import EMPTY, flag_color, flag_word, fmt
 from annulusview.core.results import Results
 
 MA_CURVE = "MA_curve"  # the checklist item (not a landmark name): clicks add MA_01, MA_02...
@@ -241,8 +241,8 @@ class MitralPanel(QWidget):
         for flag in mitral.flags:
             if flag.id == "mitral.neo_lvot":
                 label = self.labels["neo.flag"]
-                label.setText(f"{flag.level.replace('_', ' ')}: {flag.message}")
-                label.setStyleSheet(f"color: {level_color(flag.level)}")
+                label.setText(f"{flag_word(flag).lower()}: {flag.message}")
+                label.setStyleSheet(f"color: {flag_color(flag)}")
         if mitral.not_assessed:
             self.not_assessed.setText(
                 "Not assessed:\n"

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annulusview.app.dialogs import EvidenceDialog
+from annulusview.core.flags import Flag
 from annulusview.core.landmarks import (
     AORTIC_OPTIONAL,
     AORTIC_REQUIRED,
@@ -31,7 +33,7 @@ from annulusview.core.landmarks import (
     MITRAL_NAMES,
     Landmarks,
 )
-from annulusview.core.presentation import flag_title, fmt, level_color, level_text
+from annulusview.core.presentation import flag_color, flag_rank, flag_title, flag_word, fmt
 from annulusview.core.results import Lesion, Results
 
 
@@ -209,7 +211,7 @@ class ResultsPanel(QWidget):
             ("method", "Method"),
             ("threshold", "Calcium threshold"),
             ("lumen", "Lumen attenuation"),
-            ("ms_length", "Membranous septum"),
+            ("ms_length", "Infra-annular MS (IAMS)"),
             ("lca", "LCA height"),
             ("rca", "RCA height"),
         ):
@@ -243,12 +245,15 @@ class ResultsPanel(QWidget):
         self.flag_table = QTableWidget(0, 5)
         self.flag_table.setObjectName("flag-table")
         self.flag_table.setHorizontalHeaderLabels(
-            ["Risk", "Level", "Value", "Threshold", "Message"]
+            ["Rule", "Outcome", "Value", "Threshold", "Finding (double-click: evidence)"]
         )
+        self.flag_table.cellDoubleClicked.connect(self._flag_double_clicked)
+        self._flags: list[Flag] = []
+        self.evidence_dialog: EvidenceDialog | None = None
         self.flag_table.verticalHeader().setVisible(False)
         self.flag_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.flag_table.horizontalHeader().setStretchLastSection(True)
-        self.tabs.addTab(self.flag_table, "Risk flags")
+        self.tabs.addTab(self.flag_table, "Risk rules")
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #EE7733")
@@ -277,6 +282,7 @@ class ResultsPanel(QWidget):
         self.calcium_table.setRowCount(0)
         self.lesion_table.setRowCount(0)
         self.flag_table.setRowCount(0)
+        self._flags = []
         self.warnings.setText("")
         self._lesions = {}
 
@@ -292,7 +298,9 @@ class ResultsPanel(QWidget):
             ("d_area_mm", "mm"),
         ):
             self.annulus_labels[key].setText(fmt(getattr(ann, key), 1, unit))
-        self.annulus_labels["method"].setText(ann.method)
+        self.annulus_labels["method"].setText(
+            ann.method if ann.sized else f"{ann.method} (not sized: needs a contrast CTA)"
+        )
         self.annulus_labels["threshold"].setText(
             f"{fmt(res.threshold_hu, 0, 'HU')} ({res.threshold_method})"
         )
@@ -337,11 +345,12 @@ class ResultsPanel(QWidget):
         table.setSortingEnabled(True)
         table.resizeColumnsToContents()
 
-        self.flag_table.setRowCount(len(res.flags))
-        for r, flag in enumerate(res.flags):
+        self._flags = sorted(res.flags, key=flag_rank)
+        self.flag_table.setRowCount(len(self._flags))
+        for r, flag in enumerate(self._flags):
             cells = [
                 flag_title(flag.id),
-                level_text(flag.level),
+                flag_word(flag),
                 fmt(flag.value, 1, flag.unit),
                 fmt(flag.threshold, 1, flag.unit),
                 flag.message,
@@ -349,12 +358,24 @@ class ResultsPanel(QWidget):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 1:
-                    item.setForeground(QBrush(QColor(level_color(flag.level))))
-                item.setToolTip(f"{flag.id}: {flag.reference}")
+                    item.setForeground(QBrush(QColor(flag_color(flag))))
+                item.setToolTip(f"{flag.id}: {flag.reference} (double-click for the evidence)")
                 self.flag_table.setItem(r, c, item)
         self.flag_table.resizeColumnsToContents()
         self.warnings.setText("\n".join(f"⚠ {w}" for w in res.warnings))
         self.disclaimer.setText(res.disclaimer)
+
+    def show_evidence(self, row: int) -> EvidenceDialog | None:
+        """Open the evidence card of the rule in ``row`` of the table (non-modal)."""
+        if not 0 <= row < len(self._flags):
+            return None
+        dialog = EvidenceDialog(self._flags[row], self)
+        self.evidence_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _flag_double_clicked(self, row: int, _column: int) -> None:
+        self.show_evidence(row)
 
     def lesion_row(self, lesion_id: int) -> int:
         for r in range(self.lesion_table.rowCount()):

@@ -32,7 +32,10 @@ class AnalysisSettings:
     regions
         Overrides of the ``[regions]`` rules (same keys), empty for the defaults.
     valve_size_mm, valve_type, implant_depth_mm, sex
-        Optional planning inputs.
+        Optional planning inputs (implant depth in mm below the annular plane; 0 is allowed).
+    valve_family
+        Device family of the planned valve (``resources/devices.toml``), or None for a generic
+        size and type.
     """
 
     threshold: str | float | None = None
@@ -41,6 +44,7 @@ class AnalysisSettings:
     valve_type: str | None = None
     implant_depth_mm: float | None = None
     sex: str | None = None
+    valve_family: str | None = None
 
 
 @dataclass

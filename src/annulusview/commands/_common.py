@@ -77,8 +77,20 @@ def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     threshold = parse_threshold_option(args.threshold)
     if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
         raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
-    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:
+    if args.implant_depth is not None and args.implant_depth > 20.0:
         raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
+    valve_option = getattr(args, "valve", None)
+    if valve_option and (args.valve_size is not None or args.valve_type is not None):
+        raise InputError(
+            "--valve FAMILY:SIZE names the size and type already.",
+            "Give either --valve or --valve-size / --valve-type.",
+        )
+    if valve_option:
+        from annulusview.core.aortic.devices import parse_valve_option
+
+        valve = parse_valve_option(valve_option, args.implant_depth)
+    else:
+        valve = PlannedValve(args.valve_size, args.valve_type, args.implant_depth)
     mitral_valve = None
     if getattr(args, "mitral_valve", None) is not None:
         parts = [p.strip() for p in args.mitral_valve.split(",")]
@@ -95,7 +107,7 @@ def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     return AnalysisInputs(
         rules=rules,
         threshold=threshold,
-        valve=PlannedValve(args.valve_size, args.valve_type, args.implant_depth),
+        valve=valve,
         mitral_valve=mitral_valve,
         landmarks=landmarks,
     )

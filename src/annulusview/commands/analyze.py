@@ -8,37 +8,44 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annulusview.core.atomic import check_output_path
-from annulusview.core.presentation import fmt
+from annulusview.core.presentation import flag_rank, flag_word, fmt
 
 if TYPE_CHECKING:
     from annulusview.core.results import Results
 
 
 def format_summary(r: Results) -> str:
-    """A readable summary: annulus, calcium by region and cusp, lesions, flags, disclaimer."""
+    """A readable summary: annulus, calcium by region and cusp, lesions, rules, disclaimer."""
     a = r.annulus
     lines = [
         "AnnulusView analysis",
         f"  series: {r.series_instance_uid or '(no UID)'}",
-        f"  contrast: {'yes' if r.contrast else 'no'} (lumen {fmt(r.lumen_hu, 0)} HU); "
-        f"calcium threshold {r.threshold_hu:.0f} HU ({r.threshold_method})",
+        f"  contrast state: {r.contrast_state} (lumen {fmt(r.lumen_hu, 0)} HU, "
+        f"SD {fmt(r.lumen_hu_sd, 0)}); calcium threshold {r.threshold_hu:.0f} HU "
+        f"({r.threshold_method})",
+    ]
+    if r.calcium_not_assessed_reason:
+        lines.append(f"  CALCIUM NOT ASSESSED: {r.calcium_not_assessed_reason}")
+    lines += [
         "",
-        f"Annulus ({a.method})",
-        f"  perimeter {a.perimeter_mm:.1f} mm   area {a.area_mm2:.1f} mm^2",
-        f"  diameters min {a.d_min_mm:.1f}  max {a.d_max_mm:.1f}  "
-        f"area-derived {a.d_area_mm:.1f}  perimeter-derived {a.d_perimeter_mm:.1f} mm",
+        f"Annulus ({a.method}{'' if a.sized else ': not sized'})",
+        f"  perimeter {fmt(a.perimeter_mm)} mm   area {fmt(a.area_mm2)} mm^2",
+        f"  diameters min {fmt(a.d_min_mm)}  max {fmt(a.d_max_mm)}  "
+        f"area-derived {fmt(a.d_area_mm)}  perimeter-derived {fmt(a.d_perimeter_mm)} mm",
         f"  coronary heights LCA {fmt(r.coronary_heights_mm.get('LCA'))} mm, "
         f"RCA {fmt(r.coronary_heights_mm.get('RCA'))} mm; "
-        f"membranous septum {fmt(r.ms_length_mm)} mm",
+        f"infra-annular membranous septum {fmt(r.ms_length_mm)} mm",
         "",
-        f"Calcium: {r.calcium.volume_mm3:.1f} mm^3"
+        f"Calcium: {fmt(r.calcium.volume_mm3)} mm^3"
         + (f", Agatston {r.calcium.agatston:.0f}" if r.calcium.agatston is not None else ""),
         f"  {'region':<12}{'mm^3':>10}{'Agatston':>10}",
     ]
     for name, total in r.calcium.by_region.items():
-        lines.append(f"  {name:<12}{total.volume_mm3:>10.1f}{fmt(total.agatston, 0):>10}")
+        lines.append(f"  {name:<12}{fmt(total.volume_mm3):>10}{fmt(total.agatston, 0):>10}")
     for name, total in r.calcium.by_cusp.items():
-        lines.append(f"  {name + ' sector':<12}{total.volume_mm3:>10.1f}")
+        lines.append(f"  {name + ' sector':<12}{fmt(total.volume_mm3):>10}")
+    if r.lvot_calcium_grade is not None:
+        lines.append(f"  LVOT calcium grade: {r.lvot_calcium_grade['grade']}")
     lines += [
         "",
         f"Lesions ({len(r.lesions)})",
@@ -52,10 +59,11 @@ def format_summary(r: Results) -> str:
             f"{les.inward_extent_mm:>8.1f}"
         )
     lines += _mitral_summary(r)
-    lines += ["", "Risk flags"]
-    for flag in r.flags:
-        lines.append(f"  [{flag.level:^12}] {flag.id}: {flag.message}")
-        lines.append(f"  {'':14} source: {flag.reference}")
+    lines += ["", "Risk rules (not met = the criterion does not hold; it is not 'low risk')"]
+    for flag in sorted(r.flags, key=flag_rank):
+        lines.append(f"  [{flag_word(flag):^16}] {flag.id}: {flag.message}")
+        verified = "" if flag.evidence.verified else " (not verified)"
+        lines.append(f"  {'':18} source{verified}: {flag.reference}")
     if r.warnings:
         lines += ["", "Warnings"] + [f"  - {w}" for w in r.warnings]
     lines += ["", r.disclaimer]

@@ -18,17 +18,22 @@ import numpy.typing as npt
 from annulusview.core.aortic import frame as frame_module
 from annulusview.core.aortic.annulus import METHOD_CONTOUR, measure_annulus
 from annulusview.core.aortic.calcium import (
+    CONTRAST,
+    NON_CONTRAST,
     AgatstonComponents,
     AnalysisRegion,
     Voxels,
     agatston_components,
     choose_threshold,
+    contrast_state,
     keep_large_components,
-    lumen_attenuation,
+    lumen_sample,
     pixel_area_mm2,
     slice_increment_mm,
+    threshold_guard,
     voxels_above,
 )
+from annulusview.core.aortic.devices import sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
@@ -91,6 +96,89 @@ def _regional_agatston(
     }
 
 
+def _valve_region(
+    vox: Voxels,
+    geometry: RegionGeometry,
+    landmarks: Landmarks,
+    frame: AnnulusFrame,
+    rules: Rules,
+) -> npt.NDArray[np.bool_]:
+    """The aortic valve calcium (AVC) region of the AS rule (section 5): ``-2 <= h <= 20``,
+    ``r <= R + 3``, without 5 mm around each coronary ostium landmark (the aortic wall and the
+    ostia are not valve calcium)."""
+    inside = (
+        (vox.h >= rules.number("avc.h_min_mm"))
+        & (vox.h <= rules.number("avc.h_max_mm"))
+        & (vox.r <= geometry.annulus_radius_mm + rules.number("avc.radial_margin_mm"))
+    )
+    keep_out = rules.number("avc.ostium_exclusion_mm")
+    for name in ("LCA_ostium", "RCA_ostium"):
+        pos = landmarks.get(name)
+        if pos is not None and len(vox):
+            inside &= np.linalg.norm(vox.lps - np.asarray(pos), axis=1) > keep_out
+    return inside
+
+
+def _leaflet_850_gap(
+    state: str, calcium_reason: str, lumen_hu: float | None, hu_850: float, rules: Rules
+) -> str:
+    """Why the 850 HU leaflet rule cannot run (empty when it can)."""
+    if state != CONTRAST:
+        return "the 850 HU leaflet calcium rule is defined on contrast CTA."
+    if calcium_reason:
+        return calcium_reason
+    margin = rules.number("threshold.min_margin_above_lumen_hu")
+    if lumen_hu is not None and hu_850 <= lumen_hu + margin:
+        return (
+            f"850 HU is not more than {margin:g} HU above the lumen attenuation {lumen_hu:.0f} HU: "
+            "contrast blood would be counted as leaflet calcium."
+        )
+    return ""
+
+
+def lvot_calcium_grade(lesions: tuple[Lesion, ...], rules: Rules) -> dict[str, object]:
+    """The LVOT calcium grade (section 6, after Okuno et al. 2020) from the nodules below the
+    hinges: ``none``, ``mild``, ``moderate`` or ``severe``, with each nodule's extension along
+    ``n`` and its share of the circumference."""
+    nodules = [les for les in lesions if les.lvot_extension_mm is not None]
+    ext = [float(les.lvot_extension_mm or 0.0) for les in nodules]
+    cov = [float(les.lvot_coverage_pct or 0.0) for les in nodules]
+    num = rules.number
+    if not nodules:
+        grade = "none"
+    elif (
+        len(nodules) >= num("lvot_grade.severe_min_nodules")
+        or max(ext) >= num("lvot_grade.severe_extension_mm")
+        or max(cov) >= num("lvot_grade.severe_coverage_pct")
+    ):
+        grade = "severe"
+    elif (
+        len(nodules) >= num("lvot_grade.moderate_min_nodules")
+        or max(ext) >= num("lvot_grade.moderate_extension_mm")
+        or max(cov) >= num("lvot_grade.moderate_coverage_pct")
+    ):
+        grade = "moderate"
+    else:
+        grade = "mild"
+    return {
+        "grade": grade,
+        "nodules": [
+            {"lesion_id": les.id, "extension_mm": e, "coverage_pct": c}
+            for les, e, c in zip(nodules, ext, cov, strict=True)
+        ],
+        "reference": str(rules.get("lvot_grade.reference")),
+        "verified": bool(rules.get("lvot_grade.verified")),
+    }
+
+
+def _arc_coverage_deg(theta_deg: npt.NDArray[np.floating], bin_deg: float = 1.0) -> float:
+    """The share of the circle that a set of angles occupies, in degrees (1-degree bins)."""
+    if len(theta_deg) == 0:
+        return 0.0
+    bins = np.unique(np.floor(np.asarray(theta_deg) / bin_deg).astype(int) % round(360 / bin_deg))
+    return float(len(bins) * bin_deg)
+
+
 def _lesions(
     vox: Voxels,
     labels: IntArray,
@@ -136,6 +224,7 @@ def _lesions(
     np.minimum.at(h_min, labels, vox.h)
     np.maximum.at(h_max, labels, vox.h)
     radius = geometry.annulus_radius_mm
+    below = (masks["annulus"] | masks["lvot"]) & (vox.h < 0.0)
 
     lesions = []
     for lab in range(1, count + 1):
@@ -147,6 +236,17 @@ def _lesions(
         lvot_point = frame.to_lps(h_lvot[bl], r_lvot[bl], vox.theta[bl])
         cond_point = frame.to_lps(h_cond[bc], rho_cond[bc], th_cond[bc])
         inward = float(max(0.0, radius - min_r[lab])) if np.isfinite(min_r[lab]) else 0.0
+        own = labels == lab
+        own_low = own & low
+        # extent along the wall of its part at h <= 2: arc length at its mean radius
+        tangential = (
+            float(np.radians(_arc_coverage_deg(vox.theta[own_low])) * np.mean(vox.r[own_low]))
+            if own_low.any()
+            else 0.0
+        )
+        nodule = own & below
+        extension = float(np.ptp(vox.h[nodule])) if nodule.any() else None
+        coverage = _arc_coverage_deg(vox.theta[nodule]) / 3.6 if nodule.any() else None
         lesions.append(
             Lesion(
                 id=lab,
@@ -167,6 +267,9 @@ def _lesions(
                 closest_to_conduction_lps=(vox.lps[bc].copy(), cond_point),
                 inward_extent_mm=inward,
                 h_range_mm=(float(h_min[lab]), float(h_max[lab])),
+                tangential_length_mm=tangential,
+                lvot_extension_mm=extension,
+                lvot_coverage_pct=coverage,
             )
         )
     return tuple(lesions)
@@ -235,34 +338,46 @@ def analyze(
 
     with timer.stage("contrast"):
         report(progress, 0.1, "Measuring lumen attenuation")
-        lumen_hu = lumen_attenuation(volume, frame, rules)
-        if lumen_hu is None:
+        sample = lumen_sample(volume, frame, rules)
+        lumen_hu = None if sample is None else float(np.median(sample))
+        lumen_sd = None if sample is None else float(np.std(sample))
+        state, calcium_reason = contrast_state(lumen_hu, rules)
+        contrast = state == CONTRAST
+        if calcium_reason:
+            warnings.append(f"Calcium not assessed: {calcium_reason}")
+        header_contrast = volume.metadata.get("contrast_agent")
+        if header_contrast and state == NON_CONTRAST:
             warnings.append(
-                "The LVOT below the annulus lies outside the volume; treated as non-contrast."
+                "The header names a contrast agent but the lumen reads as non-contrast "
+                f"({lumen_hu:.0f} HU): check the series."
             )
-        contrast = lumen_hu is not None and lumen_hu >= rules.number("contrast.contrast_min_hu")
     check(cancel)
 
     with timer.stage("annulus"):
         report(progress, 0.2, "Measuring the annulus")
         annulus, annulus_warnings = measure_annulus(volume, frame, rules, contrast)
         warnings.extend(annulus_warnings)
-        radius = (
-            annulus.d_perimeter_mm / 2.0
-            if annulus.method == METHOD_CONTOUR
-            else frame.hinge_radius_mm
-        )
+        d_perimeter = annulus.d_perimeter_mm
+        radius = d_perimeter / 2.0 if d_perimeter is not None else frame.hinge_radius_mm
         heights: dict[str, float | None] = {}
         for artery in ("LCA", "RCA"):
             pos = landmarks.get(f"{artery}_ostium")
             heights[artery] = None if pos is None else float(frame.cylindrical(pos)[0])
-        ms_length = frame_module.membranous_septum_length_mm(landmarks)
+        ms_length = frame_module.infra_annular_ms_length_mm(landmarks, frame)
+        ms_height = frame_module.membranous_septum_height_mm(landmarks)
+        ms_warning = frame_module.ms_inferior_warning(landmarks, frame)
+        if ms_warning:
+            warnings.append(ms_warning)
     check(cancel)
 
     with timer.stage("threshold_and_voxels"):
         report(progress, 0.4, "Finding calcium")
         thr, threshold_warnings = choose_threshold(lumen_hu, contrast, threshold, rules)
         warnings.extend(threshold_warnings)
+        if contrast and not calcium_reason:
+            calcium_reason = threshold_guard(thr, lumen_hu, rules)
+            if calcium_reason:
+                warnings.append(f"Calcium not assessed: {calcium_reason}")
         region = AnalysisRegion.around(volume, frame, radius, rules)
         if region.clipped:
             warnings.append(
@@ -275,6 +390,8 @@ def analyze(
         leaflet_850_hu = rules.number(_LEAFLET_850_KEY)
         agatston_hu = rules.number("agatston.threshold_hu")
         base_hu = min(thr.hu, leaflet_850_hu if contrast else agatston_hu)
+        if calcium_reason:
+            base_hu = np.inf  # nothing is thresholded: no calcium number exists
         candidates = voxels_above(volume, region, base_hu)
         is_calcium = candidates.hu >= thr.hu
         calcium = candidates.subset(is_calcium)
@@ -299,6 +416,8 @@ def analyze(
         total_agatston: float | None = None
         if contrast:
             warnings.append("Agatston score not reported: it is defined on non-contrast CT only.")
+        elif calcium_reason:
+            pass
         else:
             components: AgatstonComponents = agatston_components(
                 candidates, pixel_area, increment, rules
@@ -313,7 +432,7 @@ def analyze(
                 minlength=lesion_count + 1,
             ).astype(np.float64)
             cand_masks = geometry.masks(candidates.h, candidates.r, candidates.theta)
-            cand_masks["valve"] = cand_masks["leaflet"] | cand_masks["annulus"]
+            cand_masks["valve"] = _valve_region(candidates, geometry, landmarks, frame, rules)
             cand_masks[OTHER] = ~(
                 cand_masks["leaflet"] | cand_masks["annulus"] | cand_masks["lvot"]
             )
@@ -335,51 +454,58 @@ def analyze(
         cusp = frame.cusp_index(lesion_vox.theta)
 
         def total(name: str, mask: npt.NDArray[np.bool_]) -> CalciumTotal:
+            if calcium_reason:
+                return CalciumTotal(None, None)
             agatston = None if contrast else regional_agatston.get(name, 0.0)
             return CalciumTotal(float(np.count_nonzero(mask) * voxel_volume), agatston)
 
         by_region = {name: total(name, masks[name]) for name in (*REGIONS, OTHER)}
         by_cusp = {name: total(name, cusp == c) for c, name in enumerate(CUSPS)}
-        lvot_mask = masks["lvot"]
-        lvot_lcc = float(np.count_nonzero(lvot_mask & (cusp == CUSPS.index("LCC"))))
-        lvot_ncc = float(np.count_nonzero(lvot_mask & (cusp == CUSPS.index("NCC"))))
         leaflet_850: float | None = None
-        if contrast:
+        leaflet_850_reason = _leaflet_850_gap(
+            state, calcium_reason, lumen_hu, leaflet_850_hu, rules
+        )
+        if not leaflet_850_reason:
             dense = candidates.subset(candidates.hu >= leaflet_850_hu)
             _, keep_850 = keep_large_components(dense.kji, voxel_volume, min_lesion)
             dense = dense.subset(keep_850)
             in_leaflet = geometry.masks(dense.h, dense.r, dense.theta)["leaflet"]
             leaflet_850 = float(np.count_nonzero(in_leaflet) * voxel_volume)
         calcium_summary = CalciumSummary(
-            volume_mm3=float(len(lesion_vox) * voxel_volume),
+            volume_mm3=None if calcium_reason else float(len(lesion_vox) * voxel_volume),
             agatston=total_agatston,
             by_region=by_region,
             by_cusp=by_cusp,
-            valve_agatston=None if contrast else regional_agatston["valve"],
+            valve_agatston=regional_agatston.get("valve"),
             leaflet_volume_850_mm3=leaflet_850,
         )
+        grade = None if calcium_reason else lvot_calcium_grade(lesions, rules)
     check(cancel)
 
     with timer.stage("flags"):
         report(progress, 0.9, "Risk rules")
         sex_used, sex_source = _normalise_sex(sex, volume)
-        protrusion = max(
-            (les.inward_extent_mm for les in lesions if les.region in ("annulus", "lvot")),
-            default=0.0,
-        )
+        low = [les for les in lesions if les.h_range_mm[0] <= geometry.annulus_half_height_mm]
+        protruding = [les for les in low if les.inward_extent_mm >= les.tangential_length_mm]
+        adherent = [les for les in low if les.inward_extent_mm < les.tangential_length_mm]
+        kvp = volume.metadata.get("kvp")
         inputs = RiskInputs(
-            contrast=contrast,
-            annulus_area_mm2=annulus.area_mm2,
+            contrast_state=state,
+            calcium_reason=calcium_reason,
+            annulus_area_mm2=annulus.area_mm2 if annulus.sized else None,
+            annulus_perimeter_mm=annulus.perimeter_mm if annulus.sized else None,
             lvot_calcium_mm3=by_region["lvot"].volume_mm3,
-            lvot_calcium_lcc_mm3=lvot_lcc * voxel_volume,
-            lvot_calcium_ncc_mm3=lvot_ncc * voxel_volume,
+            lvot_grade=None if grade is None else str(grade["grade"]),
             leaflet_calcium_850_mm3=leaflet_850,
-            max_protrusion_mm=protrusion,
-            min_distance_to_conduction_mm=min(
-                (les.distance_to_conduction_mm for les in lesions), default=None
-            ),
-            ms_length_mm=ms_length,
+            leaflet_850_reason=leaflet_850_reason,
+            protrusion_mm=None
+            if calcium_reason
+            else max((les.inward_extent_mm for les in protruding), default=0.0),
+            adherent_inward_mm=max((les.inward_extent_mm for les in adherent), default=0.0),
+            conduction_calcium_mm3=by_region["conduction"].volume_mm3,
+            iams_mm=ms_length,
             valve_agatston=calcium_summary.valve_agatston,
+            kvp=None if kvp is None else float(kvp),
             sex=sex_used,
             valve=valve,
         )
@@ -388,8 +514,13 @@ def analyze(
             warnings.append("Patient sex unknown: the Agatston AS rule is not assessed.")
         if ms_length is None:
             warnings.append(
-                "No membranous septum landmarks: MS length not measured; the conduction zone "
-                "uses the default depth."
+                "No MS_inferior landmark: the infra-annular membranous septum was not measured; "
+                "the conduction zone uses the default depth."
+            )
+        if not contrast and not calcium_reason and kvp is not None and abs(float(kvp) - 120) > 0.5:
+            warnings.append(
+                f"Agatston technique: the series was acquired at {float(kvp):g} kVp; the AS "
+                "calcium thresholds were validated at 120 kVp (the AS rule is indeterminate)."
             )
 
     with timer.stage("mitral"):
@@ -399,11 +530,12 @@ def analyze(
         mitral: MitralResults = analyze_mitral(
             volume,
             landmarks,
-            thr.hu,
+            None if calcium_reason else thr.hu,
             aortic_origin=frame.origin_lps,
             aortic_normal=frame.normal_lps,
             lumen_hu=lumen_hu,
             contrast=contrast,
+            calcium_reason=calcium_reason,
             valve=mitral_valve,
             rules=rules,
             cancel=cancel,
@@ -416,6 +548,7 @@ def analyze(
         "rules_source": rules.source,
         "rules": rules.to_dict(),
         "contrast_min_hu": rules.number("contrast.contrast_min_hu"),
+        "non_contrast_max_hu": rules.number("contrast.non_contrast_max_hu"),
         "threshold": {"hu": thr.hu, "method": thr.method, "reference": thr.reference},
         "annulus_radius_mm": radius,
         "annulus_radius_source": (
@@ -451,15 +584,28 @@ def analyze(
         "valve": valve.to_dict(),
         "sex": {"value": sex_used, "source": sex_source},
         "flags": (
-            "Every rule is emitted. Raised = level moderate or high; low = assessed and not "
-            "raised; not_assessed = an input is missing (see reason)."
+            "Every rule is emitted with a status: met (level moderate or high: the strength of "
+            "its evidence), not_met (assessed, the criterion does not hold; not 'low risk'), "
+            "indeterminate (the evidence does not decide), not_assessed (see reason)."
         ),
+        "membranous_septum": (
+            "ms_length_mm is the infra-annular length max(0, -h(MS_inferior)); ms_height_mm is "
+            "|MS_superior - MS_inferior| (reported only)."
+        ),
+        "technique": {
+            "kvp": volume.metadata.get("kvp"),
+            "slice_thickness_mm": volume.metadata.get("slice_thickness_mm"),
+            "slice_increment_mm": increment,
+        },
     }
     timer.times["total"] = time.perf_counter() - total_start
     report(progress, 1.0, "Done")
     return Results(
         series_instance_uid=volume.series_instance_uid,
         contrast=contrast,
+        contrast_state=state,
+        calcium_not_assessed_reason=calcium_reason,
+        lumen_hu_sd=lumen_sd,
         threshold_hu=thr.hu,
         threshold_method=thr.method,
         threshold_reference=thr.reference,
@@ -468,7 +614,9 @@ def analyze(
         frame=frame,
         coronary_heights_mm=heights,
         ms_length_mm=ms_length,
+        ms_height_mm=ms_height,
         calcium=calcium_summary,
+        lvot_calcium_grade=grade,
         lesions=lesions,
         flags=flags,
         regions=geometry,
@@ -476,6 +624,7 @@ def analyze(
         warnings=tuple(dict.fromkeys(warnings)),
         timings_s=dict(timer.times),
         mitral=mitral,
+        sizing=tuple(sizing_table(annulus)),
         lesion_voxels_kji=lesion_vox.kji,
         lesion_voxel_ids=lesion_labels,
     )

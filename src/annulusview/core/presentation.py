@@ -10,18 +10,38 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from annulusview.core.flags import HIGH, LOW, MODERATE, NOT_ASSESSED
+from annulusview.core.flags import HIGH, INDETERMINATE, MET, MODERATE, NOT_ASSESSED, NOT_MET, Flag
 
 EMPTY = "—"  # what a missing value prints as, everywhere
 
-LEVEL_COLORS = {
-    HIGH: "#CC3311",
-    MODERATE: "#EE7733",
-    LOW: "#228833",
-    NOT_ASSESSED: "#777777",
+# A flag's colour and word come from its status and level. "not met" is grey, never green: it
+# says the published criterion does not hold, not that the patient is safe.
+STATUS_COLORS = {
+    (MET, HIGH): "#CC3311",
+    (MET, MODERATE): "#EE7733",
+    (MET, None): "#4477AA",  # a met descriptor without a risk level (MAC CT score)
+    (NOT_MET, None): "#8C8C8C",
+    (INDETERMINATE, None): "#AA3377",
+    (NOT_ASSESSED, None): "#4D4D4D",
 }
-UNKNOWN_LEVEL_COLOR = "#777777"
-LEVEL_TEXT = {HIGH: "HIGH", MODERATE: "MODERATE", LOW: "LOW", NOT_ASSESSED: "N/A"}
+UNKNOWN_COLOR = "#4D4D4D"
+STATUS_WORDS = {
+    (MET, HIGH): "MET · HIGH",
+    (MET, MODERATE): "MET · MODERATE",
+    (MET, None): "MET",
+    (NOT_MET, None): "NOT MET",
+    (INDETERMINATE, None): "INDETERMINATE",
+    (NOT_ASSESSED, None): "NOT ASSESSED",
+}
+# order for tables and reports: what needs attention first
+STATUS_ORDER = {
+    (MET, HIGH): 0,
+    (MET, MODERATE): 1,
+    (INDETERMINATE, None): 2,
+    (MET, None): 3,
+    (NOT_MET, None): 4,
+    (NOT_ASSESSED, None): 5,
+}
 
 # Short titles for badges and tables (the report prints the full message and reference).
 FLAG_TITLES = {
@@ -30,10 +50,9 @@ FLAG_TITLES = {
     "pvl.protrusion": "PVL: protruding calcium",
     "pvl.undersizing_with_lvot_calcium": "PVL: undersizing with LVOT calcium",
     "rupture.lvot_calcium_oversizing": "Rupture: LVOT calcium + oversizing",
-    "conduction.ms_length": "Conduction: short membranous septum",
-    "conduction.delta_msid": "Conduction: implant deeper than MS",
-    "conduction.calcium_near_zone": "Conduction: calcium near His zone",
-    "conduction.ncc_lvot_calcium": "Conduction: NCC LVOT calcium",
+    "conduction.ms_length": "Conduction: short membranous septum (IAMS)",
+    "conduction.delta_msid": "Conduction: implant deeper than MS (ΔMSID)",
+    "conduction.zone_calcium": "Conduction: calcium in the conduction zone",
     "as.agatston": "AS: valve Agatston score",
     "mitral.mac_score": "Mitral: MAC CT score",
     "mitral.neo_lvot": "Mitral: neo-LVOT area",
@@ -54,14 +73,37 @@ UNIT_TEXT = {
 }
 
 
-def level_color(level: str | None) -> str:
-    """``#RRGGBB`` of a flag level (grey for anything unknown)."""
-    return LEVEL_COLORS.get(str(level), UNKNOWN_LEVEL_COLOR)
+def flag_color(flag: Flag) -> str:
+    """``#RRGGBB`` of a flag (by status and level)."""
+    return STATUS_COLORS.get((flag.status, flag.level), UNKNOWN_COLOR)
 
 
-def level_text(level: str | None) -> str:
-    """The word a badge prints for a level (``HIGH``, ``MODERATE``...)."""
-    return LEVEL_TEXT.get(str(level), str(level).upper())
+def flag_word(flag: Flag) -> str:
+    """What a badge or table prints for a flag's outcome (``MET · HIGH``, ``NOT MET``...)."""
+    return STATUS_WORDS.get((flag.status, flag.level), flag.status.upper())
+
+
+def flag_rank(flag: Flag) -> int:
+    """Sort key: met high first, not assessed last."""
+    return STATUS_ORDER.get((flag.status, flag.level), 9)
+
+
+def evidence_lines(flag: Flag) -> list[tuple[str, str]]:
+    """The evidence card of a flag as (label, text) rows, in reading order."""
+    e = flag.evidence
+    rows = [
+        ("Source", e.reference),
+        ("Population", e.population),
+        ("Device", e.device),
+        ("Endpoint", e.endpoint),
+        ("Effect", e.effect),
+        ("Applies to", e.applies_to),
+        ("Verified", "yes (abstract or text read)" if e.verified else "no: level capped"),
+        ("Not supported / note", e.note),
+    ]
+    if flag.inputs_unconfirmed:
+        rows.append(("Unconfirmed inputs", ", ".join(flag.inputs_unconfirmed)))
+    return [(label, text) for label, text in rows if text]
 
 
 def flag_title(flag_id: str) -> str:

@@ -29,7 +29,7 @@ from annulusview.core.flags import Flag
 if TYPE_CHECKING:
     from annulusview.core.mitral import MitralResults
 
-RESULTS_SCHEMA = "annulusview.results/1"
+RESULTS_SCHEMA = "annulusview.results/2"
 LabelCrop = tuple[npt.NDArray[np.int32], tuple[int, int, int]]
 
 
@@ -85,6 +85,13 @@ class Lesion:
         ``max(0, R - min r)`` over voxels with ``h <= 2`` mm: protrusion into the lumen, mm.
     h_range_mm
         Lowest and highest ``h`` of its voxels, mm.
+    tangential_length_mm
+        Its extent along the wall at ``h <= 2``: the arc its voxels cover at their mean radius,
+        mm (a lesion protrudes when its inward extent is at least this).
+    lvot_extension_mm, lvot_coverage_pct
+        For its part in the annulus / LVOT regions below the hinges (``h < 0``): the length
+        along ``n`` (mm) and the share of the circumference (%) it covers; None without such a
+        part (the inputs of the LVOT calcium grade).
     """
 
     id: int
@@ -103,6 +110,9 @@ class Lesion:
     closest_to_conduction_lps: tuple[FloatArray, FloatArray]
     inward_extent_mm: float
     h_range_mm: tuple[float, float]
+    tangential_length_mm: float = 0.0
+    lvot_extension_mm: float | None = None
+    lvot_coverage_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,14 +132,18 @@ class Lesion:
             "closest_points_conduction_lps": [_point(p) for p in self.closest_to_conduction_lps],
             "inward_extent_mm": self.inward_extent_mm,
             "h_range_mm": list(self.h_range_mm),
+            "tangential_length_mm": self.tangential_length_mm,
+            "lvot_extension_mm": self.lvot_extension_mm,
+            "lvot_coverage_pct": self.lvot_coverage_pct,
         }
 
 
 @dataclass(frozen=True)
 class CalciumTotal:
-    """Calcium in one region or sector: volume (mm^3) and Agatston (None on contrast CT)."""
+    """Calcium in one region or sector: volume (mm^3; None when calcium was not assessed) and
+    Agatston (None on contrast CT)."""
 
-    volume_mm3: float
+    volume_mm3: float | None
     agatston: float | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,12 +163,12 @@ class CalciumSummary:
     by_cusp
         ``RCC``, ``LCC``, ``NCC`` sectors.
     valve_agatston
-        Agatston of leaflet + annulus (the AS severity score), None on contrast CT.
+        Agatston of the valve (AVC) region of the AS rule (section 5), None on contrast CT.
     leaflet_volume_850_mm3
         Leaflet calcium volume at 850 HU (contrast CT), None otherwise.
     """
 
-    volume_mm3: float
+    volume_mm3: float | None
     agatston: float | None
     by_region: Mapping[str, CalciumTotal]
     by_cusp: Mapping[str, CalciumTotal]
@@ -181,7 +195,14 @@ class Results:
     series_instance_uid
         Source series ('' for NIfTI).
     contrast
-        Contrast-enhanced (lumen attenuation >= 200 HU).
+        ``contrast_state == "contrast"`` (kept for schema 1 readers).
+    contrast_state
+        ``contrast``, ``non_contrast`` or ``indeterminate`` (section 5).
+    calcium_not_assessed_reason
+        Why no calcium was thresholded (indeterminate contrast, a threshold inside the lumen);
+        empty when calcium was assessed. Every calcium number is then None.
+    lumen_hu_sd
+        Standard deviation of the lumen attenuation sample, HU.
     threshold_hu, threshold_method, threshold_reference
         Calcium threshold T and how it was chosen.
     lumen_hu
@@ -193,7 +214,11 @@ class Results:
     coronary_heights_mm
         ``{"LCA": h or None, "RCA": h or None}``.
     ms_length_mm
-        Membranous septum length, mm, or None.
+        Infra-annular membranous septum length ``max(0, -h(MS_inferior))``, mm, or None.
+    ms_height_mm
+        ``|MS_superior - MS_inferior|``, mm (reported only), or None.
+    lvot_calcium_grade
+        The LVOT calcium grade with its nodules, or None when calcium was not assessed.
     calcium, lesions, flags
         Calcium totals, lesions (largest first), every risk rule's outcome.
     regions
@@ -204,10 +229,15 @@ class Results:
         What the user must know (fallbacks, missing inputs, unknown landmarks).
     timings_s
         Wall time of each stage, s.
+    sizing
+        Every valve family's suggested size for the measured annulus (section 7.1).
     """
 
     series_instance_uid: str
     contrast: bool
+    contrast_state: str
+    calcium_not_assessed_reason: str
+    lumen_hu_sd: float | None
     threshold_hu: float
     threshold_method: str
     threshold_reference: str
@@ -216,7 +246,9 @@ class Results:
     frame: AnnulusFrame
     coronary_heights_mm: Mapping[str, float | None]
     ms_length_mm: float | None
+    ms_height_mm: float | None
     calcium: CalciumSummary
+    lvot_calcium_grade: Mapping[str, Any] | None
     lesions: tuple[Lesion, ...]
     flags: tuple[Flag, ...]
     regions: RegionGeometry
@@ -225,6 +257,7 @@ class Results:
     timings_s: Mapping[str, float] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
     mitral: MitralResults | None = None
+    sizing: tuple[Mapping[str, Any], ...] = ()
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -256,7 +289,7 @@ class Results:
 
     @property
     def raised_flags(self) -> tuple[Flag, ...]:
-        """Flags at level moderate or high."""
+        """Flags whose criterion is met at level moderate or high."""
         return tuple(f for f in self.flags if f.raised)
 
     def flag(self, flag_id: str) -> Flag:
@@ -267,12 +300,16 @@ class Results:
         raise KeyError(flag_id)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``annulusview.results/1`` JSON document (a plain dict)."""
+        """The ``annulusview.results/2`` JSON document (a plain dict)."""
         out = {
             "schema": RESULTS_SCHEMA,
             "app_version": __version__,
             "series_instance_uid": self.series_instance_uid,
             "contrast": self.contrast,
+            "contrast_state": self.contrast_state,
+            "calcium_assessed": not self.calcium_not_assessed_reason,
+            "calcium_not_assessed_reason": self.calcium_not_assessed_reason or None,
+            "lumen_hu_sd": self.lumen_hu_sd,
             "threshold_hu": self.threshold_hu,
             "threshold_method": self.threshold_method,
             "threshold_reference": self.threshold_reference,
@@ -281,11 +318,16 @@ class Results:
             "frame": self.frame.to_dict(),
             "coronary_heights_mm": dict(self.coronary_heights_mm),
             "ms_length_mm": self.ms_length_mm,
+            "ms_height_mm": self.ms_height_mm,
             "calcium": self.calcium.to_dict(),
+            "lvot_calcium_grade": None
+            if self.lvot_calcium_grade is None
+            else dict(self.lvot_calcium_grade),
             "lesions": [lesion.to_dict() for lesion in self.lesions],
             "flags": [f.to_dict() for f in self.flags],
             "parameters": dict(self.parameters),
             "warnings": list(self.warnings),
+            "sizing": [dict(row) for row in self.sizing],
             "mitral": None if self.mitral is None else self.mitral.to_dict(),
             "timings_s": dict(self.timings_s),
             "disclaimer": self.disclaimer,

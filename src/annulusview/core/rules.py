@@ -17,9 +17,10 @@ from types import MappingProxyType
 from typing import Any
 
 from annulusview.core.errors import RulesError
+from annulusview.core.flags import Evidence
 from annulusview.core.resources import resource_path
 
-RULES_SCHEMA = "annulusview.rules/1"
+RULES_SCHEMA = "annulusview.rules/2"
 CONTRAST_METHODS = ("lumen_plus_100", "fixed_850", "by_lumen_450_850")
 
 # Keys whose value may be a number although the default is a string (a user HU threshold).
@@ -69,6 +70,10 @@ class Rules:
     def number(self, dotted: str) -> float:
         """A numeric value as float."""
         return float(self.get(dotted))
+
+    def evidence(self, table: str) -> Evidence:
+        """The ``[<table>.evidence]`` of a rule: its source, population, device, endpoint."""
+        return Evidence.from_mapping(self.get(f"{table}.evidence"))
 
     def to_dict(self) -> dict[str, Any]:
         """A plain (JSON-ready) deep copy, recorded in every result as ``parameters.rules``."""

@@ -32,6 +32,9 @@ NOISE_SD_HU = 15.0
 HALO_MM = 2.0  # tissue shell around each lesion: its blurred edge sees one background only
 
 
+MS_SUPERIOR_H_MM = 3.0  # superior border of the membranous septum, above the annulus
+
+
 @dataclass(frozen=True)
 class Materials:
     """Attenuation (HU) of each tissue for one acquisition (contrast or not)."""
@@ -169,9 +172,11 @@ class Anatomy:
             ("RCA_ostium", 0.0, self.rca_height_mm),
         ):
             pts[name] = f.point(h, float(self.lumen_radius(theta, h)), theta)
-        sup = f.point(-1.0, R + 1.5, 300.0)
-        pts["MS_superior"] = sup
-        pts["MS_inferior"] = sup - ms_length_mm * f.n
+        # Where anatomy puts them: the superior border of the membranous septum above the
+        # annular plane, the inferior border (on the muscular crest) ms_length_mm below it, so
+        # the infra-annular MS length is ms_length_mm (clinical-model.md section 3).
+        pts["MS_superior"] = f.point(MS_SUPERIOR_H_MM, R + 1.5, 300.0)
+        pts["MS_inferior"] = f.point(-ms_length_mm, R + 1.5, 300.0)
         m = self.mitral
         pts["MV_anterior"] = m.point(0.0)
         pts["MV_posterior"] = m.point(180.0)

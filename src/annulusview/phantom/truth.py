@@ -310,113 +310,102 @@ def mitral_truth(spec: CaseSpec, threshold_hu: float) -> dict[str, Any]:
     return out
 
 
-# Hand-derived from clinical-model.md section 7 (no planned valve, PatientSex M). 'low' means
-# the rule was assessed and did not fire.
+# Hand-derived from clinical-model.md v2 section 7 (no planned valve, PatientSex M, 100 kVp).
+# 'not_met' means the rule was assessed and its criterion does not hold (it is not 'low risk').
 _NO_VALVE = "no planned valve given"
-EXPECTED_FLAGS: dict[str, list[dict[str, str]]] = {
+
+
+def _f(rule: str, status: str, level: str | None, why: str) -> dict[str, str | None]:
+    return {"id": rule, "status": status, "level": level, "why": why}
+
+
+EXPECTED_FLAGS: dict[str, list[dict[str, str | None]]] = {
     "tavr-contrast": [
-        {
-            "id": "pvl.lvot_calcium",
-            "level": "high",
-            "why": "two LVOT lesions, about 43.9 + 22.9 = 66.8 mm3 > 40 mm3",
-        },
-        {
-            "id": "pvl.leaflet_calcium_850",
-            "level": "low",
-            "why": "leaflet calcium at 850 HU: one LCC nodule, about 36 mm3 < 235 mm3",
-        },
-        {
-            "id": "pvl.protrusion",
-            "level": "high",
-            "why": "RCC annulus nodule reaches r = 8.8 - 1.5 (iso radius) = 7.3 mm: inward extent "
-            "R - 7.3 = 4.7 mm > 4",
-        },
-        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "conduction.ms_length", "level": "moderate", "why": "MS length 4.0 mm in 3-6 mm"},
-        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
-        {
-            "id": "conduction.calcium_near_zone",
-            "level": "high",
-            "why": "NCC LVOT lesion lies inside the conduction zone: distance 0",
-        },
-        {
-            "id": "conduction.ncc_lvot_calcium",
-            "level": "moderate",
-            "why": "LVOT calcium in the NCC sector (the conduction-zone lesion) > 0",
-        },
-        {
-            "id": "as.agatston",
-            "level": "not_assessed",
-            "why": "contrast CT: Agatston is not reported",
-        },
+        _f("pvl.lvot_calcium", "met", "moderate", "two LVOT lesions, about 43.9 + 22.9 mm3 > 0"),
+        _f(
+            "pvl.leaflet_calcium_850",
+            "not_met",
+            None,
+            "leaflet calcium at 850 HU: one LCC nodule, about 36 mm3 < 235 mm3",
+        ),
+        _f(
+            "pvl.protrusion",
+            "met",
+            "high",
+            "RCC annulus nodule reaches r = 8.8 - 1.5 (iso radius) = 7.3 mm: inward extent "
+            "R - 7.3 = 4.7 mm > 4, more than its ~3 mm extent along the wall (protruding)",
+        ),
+        _f("pvl.undersizing_with_lvot_calcium", "not_assessed", None, _NO_VALVE),
+        _f("rupture.lvot_calcium_oversizing", "not_assessed", None, _NO_VALVE),
+        _f(
+            "conduction.ms_length",
+            "met",
+            "moderate",
+            "MS_inferior at h = -4.0: infra-annular MS 4.0 mm in 3-6 mm",
+        ),
+        _f("conduction.delta_msid", "not_assessed", None, "no implant depth given"),
+        _f(
+            "conduction.zone_calcium",
+            "met",
+            "moderate",
+            "the NCC LVOT lesion lies inside the conduction zone: zone calcium > 0",
+        ),
+        _f("as.agatston", "not_assessed", None, "contrast CT: Agatston is not reported"),
     ],
     "tavr-noncontrast": [
-        {
-            "id": "pvl.lvot_calcium",
-            "level": "moderate",
-            "why": "one small NCC LVOT lesion, about 14 mm3 at 130 HU: > 0 and < 40 mm3",
-        },
-        {"id": "pvl.leaflet_calcium_850", "level": "not_assessed", "why": "rule needs contrast CT"},
-        {
-            "id": "pvl.protrusion",
-            "level": "low",
-            "why": "only annulus/LVOT lesion sits in the wall (inward extent < 1 mm)",
-        },
-        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "conduction.ms_length", "level": "high", "why": "MS length 2.5 mm < 3 mm"},
-        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
-        {
-            "id": "conduction.calcium_near_zone",
-            "level": "low",
-            "why": "nearest lesion (NCC LVOT, 40 deg from the zone edge) is > 6 mm away; the "
+        _f("pvl.lvot_calcium", "not_assessed", None, "the evidence is on contrast CTA"),
+        _f("pvl.leaflet_calcium_850", "not_assessed", None, "rule needs contrast CT"),
+        _f(
+            "pvl.protrusion",
+            "not_met",
+            None,
+            "only annulus/LVOT lesion sits in the wall (inward extent < 1 mm)",
+        ),
+        _f("pvl.undersizing_with_lvot_calcium", "not_assessed", None, _NO_VALVE),
+        _f("rupture.lvot_calcium_oversizing", "not_assessed", None, _NO_VALVE),
+        _f("conduction.ms_length", "met", "high", "infra-annular MS 2.5 mm < 3 mm"),
+        _f("conduction.delta_msid", "not_assessed", None, "no implant depth given"),
+        _f(
+            "conduction.zone_calcium",
+            "not_met",
+            None,
+            "nearest lesion (NCC LVOT, 40 deg from the zone edge) lies outside the zone; the "
             "leaflet spheres stay > 4 mm above h = 0",
-        },
-        {
-            "id": "conduction.ncc_lvot_calcium",
-            "level": "moderate",
-            "why": "LVOT calcium in the NCC sector > 0",
-        },
-        {
-            "id": "as.agatston",
-            "level": "high",
-            "why": "valve Agatston of three 5.8 mm leaflet spheres ~3270 (unblurred) and higher "
-            "after blur: >= 3000 for men",
-        },
+        ),
+        _f(
+            "as.agatston",
+            "indeterminate",
+            None,
+            "the phantom is written at 100 kVp; the AVC thresholds were validated at 120 kVp",
+        ),
     ],
     "mac": [
-        {"id": "pvl.lvot_calcium", "level": "low", "why": "no LVOT calcium"},
-        {
-            "id": "pvl.leaflet_calcium_850",
-            "level": "low",
-            "why": "one 1.8 mm leaflet nodule, far below 235 mm3",
-        },
-        {"id": "pvl.protrusion", "level": "low", "why": "no annulus or LVOT lesion"},
-        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "conduction.ms_length", "level": "moderate", "why": "MS length 5.0 mm in 3-6 mm"},
-        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
-        {
-            "id": "conduction.calcium_near_zone",
-            "level": "low",
-            "why": "only aortic lesion is a leaflet nodule > 6 mm above the zone; the MAC is "
-            "outside the aortic analysis region",
-        },
-        {"id": "conduction.ncc_lvot_calcium", "level": "low", "why": "no LVOT calcium"},
-        {"id": "as.agatston", "level": "not_assessed", "why": "contrast CT"},
+        _f("pvl.lvot_calcium", "not_met", None, "no LVOT calcium"),
+        _f("pvl.leaflet_calcium_850", "not_met", None, "one 1.8 mm leaflet nodule, << 235 mm3"),
+        _f("pvl.protrusion", "not_met", None, "no lesion at or below h = 2 mm"),
+        _f("pvl.undersizing_with_lvot_calcium", "not_assessed", None, _NO_VALVE),
+        _f("rupture.lvot_calcium_oversizing", "not_assessed", None, _NO_VALVE),
+        _f("conduction.ms_length", "met", "moderate", "infra-annular MS 5.0 mm in 3-6 mm"),
+        _f("conduction.delta_msid", "not_assessed", None, "no implant depth given"),
+        _f(
+            "conduction.zone_calcium",
+            "not_met",
+            None,
+            "only aortic lesion is a leaflet nodule > 6 mm above the zone; the MAC is outside "
+            "the aortic analysis region",
+        ),
+        _f("as.agatston", "not_assessed", None, "contrast CT"),
     ],
     "normal": [
-        {"id": "pvl.lvot_calcium", "level": "low", "why": "no calcium in the analysis region"},
-        {"id": "pvl.leaflet_calcium_850", "level": "low", "why": "no leaflet calcium"},
-        {"id": "pvl.protrusion", "level": "low", "why": "no lesion"},
-        {"id": "pvl.undersizing_with_lvot_calcium", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "rupture.lvot_calcium_oversizing", "level": "not_assessed", "why": _NO_VALVE},
-        {"id": "conduction.ms_length", "level": "low", "why": "MS length 8.0 mm > 6 mm"},
-        {"id": "conduction.delta_msid", "level": "not_assessed", "why": "no implant depth given"},
-        {"id": "conduction.calcium_near_zone", "level": "low", "why": "no lesion"},
-        {"id": "conduction.ncc_lvot_calcium", "level": "low", "why": "no LVOT calcium"},
-        {"id": "as.agatston", "level": "not_assessed", "why": "contrast CT"},
+        _f("pvl.lvot_calcium", "not_met", None, "no calcium in the analysis region"),
+        _f("pvl.leaflet_calcium_850", "not_met", None, "no leaflet calcium"),
+        _f("pvl.protrusion", "not_met", None, "no lesion"),
+        _f("pvl.undersizing_with_lvot_calcium", "not_assessed", None, _NO_VALVE),
+        _f("rupture.lvot_calcium_oversizing", "not_assessed", None, _NO_VALVE),
+        _f("conduction.ms_length", "not_met", None, "infra-annular MS 8.0 mm > 6 mm"),
+        _f("conduction.delta_msid", "not_assessed", None, "no implant depth given"),
+        _f("conduction.zone_calcium", "not_met", None, "no lesion"),
+        _f("as.agatston", "not_assessed", None, "contrast CT"),
     ],
 }
 
@@ -425,26 +414,24 @@ EXPECTED_FLAGS: dict[str, list[dict[str, str]]] = {
 # axis, 13 mm below the aortic annulus, its axis 41 deg from n; the default virtual valve
 # (29 mm, 22 mm high, 80 % ventricular) reaches at most 36.5 - 17.6 sin 41 - 14.5 = 10.5 mm from
 # the axis, so it can cut at most a ~2.5 mm deep segment (< 30 mm2) off the 449 mm2 LVOT
-# ellipse: the neo-LVOT stays far above 190 mm2.
-_NEO_LVOT_LOW = {
-    "id": "mitral.neo_lvot",
-    "level": "low",
-    "why": "default virtual valve cuts < 30 mm2 off the 449 mm2 LVOT: neo-LVOT > 190 mm2",
-}
-_NO_MAC = {"id": "mitral.mac_score", "level": "low", "why": "no mitral annular calcium: score 0"}
-EXPECTED_FLAGS["tavr-contrast"] += [_NO_MAC, _NEO_LVOT_LOW]
-EXPECTED_FLAGS["normal"] += [_NO_MAC, _NEO_LVOT_LOW]
+# ellipse: the neo-LVOT stays far above 189.4 mm2. The MAC CT score is a descriptor: met, no
+# risk level.
+_NEO_LVOT_NOT_MET = _f(
+    "mitral.neo_lvot",
+    "not_met",
+    None,
+    "default virtual valve cuts < 30 mm2 off the 449 mm2 LVOT: neo-LVOT > 189.4 mm2",
+)
+_NO_MAC = _f("mitral.mac_score", "met", None, "no mitral annular calcium: score 0 (descriptor)")
+EXPECTED_FLAGS["tavr-contrast"] += [_NO_MAC, _NEO_LVOT_NOT_MET]
+EXPECTED_FLAGS["normal"] += [_NO_MAC, _NEO_LVOT_NOT_MET]
 EXPECTED_FLAGS["tavr-noncontrast"] += [
     _NO_MAC,
-    {"id": "mitral.neo_lvot", "level": "not_assessed", "why": "non-contrast CT"},
+    _f("mitral.neo_lvot", "not_assessed", None, "non-contrast CT"),
 ]
 EXPECTED_FLAGS["mac"] += [
-    {
-        "id": "mitral.mac_score",
-        "level": "moderate",
-        "why": "MAC CT score 2 + 2 + 1 + 0 = 5: moderate (4-6)",
-    },
-    _NEO_LVOT_LOW,
+    _f("mitral.mac_score", "met", None, "MAC CT score 2 + 2 + 1 + 0 = 5: moderate (4-6)"),
+    _NEO_LVOT_NOT_MET,
 ]
 
 
@@ -533,15 +520,18 @@ def build_truth(
             "d_perimeter_mm": _r(A.perimeter_mm / math.pi),
             "R_mm": _r(R),
             "hinge_circle": {
-                "perimeter_mm": _r(2 * math.pi * R),
-                "area_mm2": _r(hinge_area),
-                "d_min_mm": _r(2 * R),
-                "d_max_mm": _r(2 * R),
-                "d_area_mm": _r(2 * R),
-                "d_perimeter_mm": _r(2 * R),
+                "perimeter_mm": None,
+                "area_mm2": None,
+                "d_min_mm": None,
+                "d_max_mm": None,
+                "d_area_mm": None,
+                "d_perimeter_mm": None,
+                "radius_mm": _r(R),
+                "area_if_measured_mm2": _r(hinge_area),
             },
-            "note": "lumen ellipse at h = 0; the hinge radius equals perimeter / (2 pi), so R "
-            "is the same whichever method is used",
+            "note": "lumen ellipse at h = 0; without contrast the annulus is not sized (all "
+            "sizes null, v2 section 4.1) and the hinge circle only places the regions; the "
+            "hinge radius equals perimeter / (2 pi), so R is the same whichever method is used",
         },
         "coronary_heights_mm": {"LCA": A.lca_height_mm, "RCA": A.rca_height_mm},
         "ms_length_mm": spec.ms_length_mm,
@@ -565,7 +555,7 @@ def build_truth(
         "over a homogeneous background_hu (each lesion sits in a tissue halo); voxel counts "
         "scatter around them by a few percent",
         "expected_flags": EXPECTED_FLAGS[spec.name],
-        "expected_flags_note": "hand-derived from clinical-model.md section 7; no planned "
+        "expected_flags_note": "hand-derived from clinical-model.md v2 section 7; no planned "
         "valve, PatientSex M; 'low' = assessed and not raised",
     }
     if spec.contrast:

@@ -19,9 +19,9 @@ import vtk
 from pyvista import BasePlotter
 
 from annulusview import DISCLAIMER
-from annulusview.core.flags import Flag
+from annulusview.core.flags import INDETERMINATE, Flag
 from annulusview.core.outputs.deid import CaseIdentity
-from annulusview.core.presentation import flag_title, fmt, level_color, level_text
+from annulusview.core.presentation import flag_color, flag_rank, flag_title, flag_word, fmt
 from annulusview.core.results import Results
 from annulusview.scene.build import CALCIUM_CLIM_MM, calcium_cmap
 from annulusview.scene.state import COLOR_BY_TITLE
@@ -147,7 +147,7 @@ def flag_badge_text(flag: Flag) -> str:
         detail = f"  {fmt(flag.value, 1, flag.unit)}"
         if flag.threshold is not None:
             detail += f" (limit {float(flag.threshold):g})"
-    return f" {level_text(flag.level)}  {flag_title(flag.id)}{detail} "
+    return f" {flag_word(flag)}  {flag_title(flag.id)}{detail} "
 
 
 def distance_lut() -> vtk.vtkLookupTable:
@@ -396,18 +396,43 @@ def add_annotations(
             "export_measurements",
         )
         y = h - margin - (len(lines) * size * 1.15 * 1.18 + 20 * u)
-        raised = sorted(res.raised_flags, key=lambda f: 0 if f.level == "high" else 1)
+        # met criteria and indeterminate ones; "not met" is no badge (it is not "safe")
+        raised = sorted(
+            (f for f in res.flags if f.raised or f.status == INDETERMINATE), key=flag_rank
+        )
         badge = 17 * u
         _add(
             plotter,
-            text_actor("RISK FLAGS", w - margin, y, badge, justify="right", bold=True),
+            text_actor("RISK RULES", w - margin, y, badge, justify="right", bold=True),
             "export_flags_title",
         )
         y -= badge * 1.6
+        if res.calcium_not_assessed_reason:
+            _add(
+                plotter,
+                text_actor(
+                    " CALCIUM NOT ASSESSED: see the report ",
+                    w - margin,
+                    y,
+                    badge,
+                    justify="right",
+                    background="#4D4D4D",
+                    color="#FFFFFF",
+                    bold=True,
+                ),
+                "export_flag_calcium",
+            )
+            y -= badge * 1.75
         if not raised:
             _add(
                 plotter,
-                text_actor(" none raised ", w - margin, y, badge, justify="right"),
+                text_actor(
+                    " no criterion met (the report lists each rule) ",
+                    w - margin,
+                    y,
+                    badge,
+                    justify="right",
+                ),
                 "export_flag_none",
             )
         for i, flag in enumerate(raised):
@@ -417,7 +442,7 @@ def add_annotations(
                 y,
                 badge,
                 justify="right",
-                background=level_color(flag.level),
+                background=flag_color(flag),
                 background_opacity=0.95,
                 color="#FFFFFF",
                 bold=True,

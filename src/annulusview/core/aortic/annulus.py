@@ -56,10 +56,10 @@ class AnnulusMeasurement:
         In-plane lumen and tissue attenuation and the FWHM edge level (None for the circle).
     """
 
-    perimeter_mm: float
-    area_mm2: float
-    d_min_mm: float
-    d_max_mm: float
+    perimeter_mm: float | None
+    area_mm2: float | None
+    d_min_mm: float | None
+    d_max_mm: float | None
     center_lps: FloatArray
     normal_lps: FloatArray
     method: str
@@ -69,14 +69,26 @@ class AnnulusMeasurement:
     edge_hu: float | None = None
 
     @property
-    def d_area_mm(self) -> float:
-        """Area-derived diameter ``2 sqrt(area / pi)``, mm."""
-        return float(2.0 * np.sqrt(self.area_mm2 / np.pi))
+    def sized(self) -> bool:
+        """True when the annulus was measured (lumen contour on a contrast CTA)."""
+        return self.method == METHOD_CONTOUR and self.area_mm2 is not None
 
     @property
-    def d_perimeter_mm(self) -> float:
-        """Perimeter-derived diameter ``perimeter / pi``, mm."""
-        return float(self.perimeter_mm / np.pi)
+    def d_area_mm(self) -> float | None:
+        """Area-derived diameter ``2 sqrt(area / pi)``, mm (None when not sized)."""
+        return None if self.area_mm2 is None else float(2.0 * np.sqrt(self.area_mm2 / np.pi))
+
+    @property
+    def d_perimeter_mm(self) -> float | None:
+        """Perimeter-derived diameter ``perimeter / pi``, mm (None when not sized)."""
+        return None if self.perimeter_mm is None else float(self.perimeter_mm / np.pi)
+
+    @property
+    def eccentricity(self) -> float | None:
+        """``1 - d_min / d_max`` (None when not sized)."""
+        if self.d_min_mm is None or not self.d_max_mm:
+            return None
+        return float(1.0 - self.d_min_mm / self.d_max_mm)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -86,6 +98,7 @@ class AnnulusMeasurement:
             "d_max_mm": self.d_max_mm,
             "d_area_mm": self.d_area_mm,
             "d_perimeter_mm": self.d_perimeter_mm,
+            "eccentricity": self.eccentricity,
             "center_lps": [float(x) for x in self.center_lps],
             "normal_lps": [float(x) for x in self.normal_lps],
             "method": self.method,
@@ -306,15 +319,16 @@ def _ray_edge_points(
 
 
 def hinge_circle(frame: AnnulusFrame, points: int = 180) -> AnnulusMeasurement:
-    """The circle through the hinges as the annulus (non-contrast CT or contour failure)."""
+    """The circle through the hinges, kept only to place the regions (non-contrast CT or a
+    failed contour): it is not a measurement, so no size is reported (section 4.1)."""
     r = frame.hinge_radius_mm
     theta = np.linspace(0.0, 360.0, points, endpoint=False)
     contour = frame.to_lps(np.zeros_like(theta), np.full_like(theta, r), theta)
     return AnnulusMeasurement(
-        perimeter_mm=float(2.0 * np.pi * r),
-        area_mm2=float(np.pi * r * r),
-        d_min_mm=2.0 * r,
-        d_max_mm=2.0 * r,
+        perimeter_mm=None,
+        area_mm2=None,
+        d_min_mm=None,
+        d_max_mm=None,
         center_lps=frame.origin_lps.copy(),
         normal_lps=frame.normal_lps.copy(),
         method=METHOD_HINGE_CIRCLE,
@@ -341,8 +355,8 @@ def measure_annulus(
     """
     if not contrast:
         return hinge_circle(frame), (
-            "Non-contrast CT: the annulus is the circle through the hinges (method "
-            "hinge_circle); measure it on a contrast CT angiogram for sizing.",
+            "The annulus was not sized: sizing needs a contrast CT angiogram (the lumen edge is "
+            "not visible here). The circle through the hinges only places the regions.",
         )
     pixel = min(rules.number("annulus.reformat_pixel_mm"), 0.25)
     half = rules.number("annulus.max_radius_mm") + 1.0
@@ -365,7 +379,8 @@ def measure_annulus(
     except (_ContourFailed, QhullError) as exc:
         return hinge_circle(frame), (
             f"The annulus lumen contour failed ({exc}); the circle through the hinges is used "
-            "instead (method hinge_circle). Check the hinge landmarks and the images.",
+            "to place the regions and the annulus was not sized. Check the hinge landmarks and "
+            "the images.",
         )
     poly = pts[hull.vertices]  # counter-clockwise in (u, v), i.e. about n
     area = float(hull.volume)  # 2-D hull: 'volume' is the area, 'area' the perimeter
@@ -374,8 +389,8 @@ def measure_annulus(
     if not low <= ratio <= high:
         return hinge_circle(frame), (
             f"The annulus lumen contour is implausible (area {area:.0f} mm^2, "
-            f"{ratio:.1f} x the hinge circle); the circle through the hinges is used instead "
-            "(method hinge_circle). Check the hinge landmarks.",
+            f"{ratio:.1f} x the hinge circle); the annulus was not sized (the circle through "
+            "the hinges only places the regions). Check the hinge landmarks.",
         )
     d_min, d_max = polygon_calipers(poly)
     cx, cy = _polygon_centroid(poly)

@@ -117,9 +117,32 @@ def check_landmarks(landmarks: Landmarks, volume: Volume) -> tuple[str, ...]:
     return tuple(warnings)
 
 
-def membranous_septum_length_mm(landmarks: Landmarks) -> float | None:
-    """Membranous septum length from ``MS_superior`` and ``MS_inferior``, mm (None without
-    both): the distance between the two points."""
+def infra_annular_ms_length_mm(landmarks: Landmarks, frame: AnnulusFrame) -> float | None:
+    """``IAMS = max(0, -h(MS_inferior))``: the membranous septum below the annular plane, mm
+    (the published measure, Hamdan 2015 / Hokken 2021); None without ``MS_inferior``."""
+    inf = landmarks.get("MS_inferior")
+    if inf is None:
+        return None
+    return float(max(0.0, -float(frame.cylindrical(inf)[0])))
+
+
+def ms_inferior_warning(landmarks: Landmarks, frame: AnnulusFrame) -> str:
+    """A warning when ``MS_inferior`` lies above the annular plane (empty otherwise)."""
+    inf = landmarks.get("MS_inferior")
+    if inf is None:
+        return ""
+    h = float(frame.cylindrical(inf)[0])
+    if h > 0:
+        return (
+            f"MS_inferior lies {h:.1f} mm above the annular plane: the infra-annular membranous "
+            "septum is 0 mm. Check its placement (the inferior border of the membranous septum, "
+            "where it meets the muscular septum, coronal view)."
+        )
+    return ""
+
+
+def membranous_septum_height_mm(landmarks: Landmarks) -> float | None:
+    """``|MS_superior - MS_inferior|``, mm (reported only; no rule uses it)."""
     sup, inf = landmarks.get("MS_superior"), landmarks.get("MS_inferior")
     if sup is None or inf is None:
         return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annulusview.core.aortic.frame import AnnulusFrame, membranous_septum_length_mm
+from annulusview.core.aortic.frame import AnnulusFrame, infra_annular_ms_length_mm
 from annulusview.core.arrays import BoolArray, FloatArray
 from annulusview.core.errors import LandmarkError
 from annulusview.core.landmarks import Landmarks
@@ -39,7 +39,7 @@ class RegionGeometry:
     annulus_radius_mm
         ``R``: D_perimeter / 2 of the measured annulus, else the hinge-circle radius.
     ms_length_mm
-        ``L`` used for the conduction depth (MS length, else the default 5 mm).
+        ``L`` used for the conduction depth (the infra-annular MS length, else 5 mm).
     conduction_angle_deg
         Angle of the NCC-RCC commissure, centre of the conduction wedge.
     """
@@ -95,7 +95,7 @@ class RegionGeometry:
         return cls.from_rules(
             rules or default_rules(),
             frame.hinge_radius_mm,
-            membranous_septum_length_mm(landmarks),
+            infra_annular_ms_length_mm(landmarks, frame),
             frame,
         )
 

@@ -1,314 +1,484 @@
-"""Risk flags (clinical-model.md section 7), every one with its value, threshold and source.
+"""Aortic rules (clinical-model.md section 7.2), each with its value, threshold and evidence.
 
-Every rule is always emitted, so a report shows what was checked as well as what was found:
-
-* ``high`` / ``moderate``: the rule is *raised*;
-* ``low``: the rule was assessed and not raised (for ``conduction.ms_length`` > 6 mm this is
-  the rule's own low-risk stratum);
-* ``not_assessed``: an input is missing; ``reason`` says which.
-
-Thresholds and references come from the rules file (``[flags.*]``).
+Every rule is always emitted, so a report shows what was checked as well as what was found
+(statuses in :mod:`annulusview.core.flags`). A rule applies only where its evidence applies:
+outside the valve types, contrast state or inputs its source covers it says ``not_assessed``
+and why. Thresholds and evidence come from the rules file (``[flags.*]``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from annulusview.core.aortic.valve import PlannedValve
-from annulusview.core.flags import HIGH, LOW, MODERATE, NOT_ASSESSED, Flag
+from annulusview.core.aortic.valve import BALLOON, PlannedValve
+from annulusview.core.flags import (
+    HIGH,
+    MODERATE,
+    Flag,
+    indeterminate,
+    met,
+    not_assessed,
+    not_met,
+)
 from annulusview.core.rules import Rules
+
+CONTRAST, NON_CONTRAST, INDETERMINATE_CONTRAST = "contrast", "non_contrast", "indeterminate"
 
 
 @dataclass(frozen=True)
 class RiskInputs:
-    """What the rules look at; None where not available.
+    """What the rules look at; None where not measured.
 
     Attributes
     ----------
-    contrast
-        Contrast-enhanced study.
-    annulus_area_mm2
-        Annulus area, mm^2.
-    lvot_calcium_mm3, lvot_calcium_lcc_mm3, lvot_calcium_ncc_mm3
-        LVOT calcium volume in total and in the LCC / NCC sectors, mm^3.
-    leaflet_calcium_850_mm3
-        Leaflet calcium volume at 850 HU, mm^3 (contrast CT only).
-    max_protrusion_mm
-        Largest inward extent of an annulus/LVOT lesion, mm (0 without such lesions).
-    min_distance_to_conduction_mm
-        Smallest lesion distance to the conduction zone, mm (None without lesions).
-    ms_length_mm
-        Membranous septum length, mm.
+    contrast_state
+        ``contrast``, ``non_contrast`` or ``indeterminate`` (section 5).
+    calcium_reason
+        Empty when calcium was thresholded; else why no calcium number exists (indeterminate
+        contrast, a threshold inside the lumen).
+    annulus_area_mm2, annulus_perimeter_mm
+        Measured annulus (contrast CTA lumen contour); None when not sized.
+    lvot_calcium_mm3
+        Calcium volume in the ``lvot`` region, mm^3.
+    lvot_grade
+        LVOT calcium grade (``none``, ``mild``, ``moderate``, ``severe``).
+    leaflet_calcium_850_mm3, leaflet_850_reason
+        Leaflet calcium at 850 HU, mm^3, or None with the reason.
+    protrusion_mm
+        Largest inward extent among lesions with ``h <= 2`` that protrude (inward extent at least
+        their tangential length), mm; 0 without such lesions.
+    adherent_inward_mm
+        Largest inward extent among the other (adherent) lesions with ``h <= 2``, mm.
+    conduction_calcium_mm3
+        Calcium volume in the conduction zone, mm^3.
+    iams_mm
+        Infra-annular membranous septum length ``max(0, -h(MS_inferior))``, mm, or None.
     valve_agatston
-        Agatston score of leaflet + annulus (non-contrast only).
+        Agatston score of the valve region (non-contrast only), or None.
+    kvp
+        Tube voltage of the series (header), or None.
     sex
         ``"M"``, ``"F"`` or None.
     valve
         Planned valve.
     """
 
-    contrast: bool
-    annulus_area_mm2: float
-    lvot_calcium_mm3: float
-    lvot_calcium_lcc_mm3: float
-    lvot_calcium_ncc_mm3: float
+    contrast_state: str
+    calcium_reason: str
+    annulus_area_mm2: float | None
+    annulus_perimeter_mm: float | None
+    lvot_calcium_mm3: float | None
+    lvot_grade: str | None
     leaflet_calcium_850_mm3: float | None
-    max_protrusion_mm: float
-    min_distance_to_conduction_mm: float | None
-    ms_length_mm: float | None
+    leaflet_850_reason: str
+    protrusion_mm: float | None
+    adherent_inward_mm: float | None
+    conduction_calcium_mm3: float | None
+    iams_mm: float | None
     valve_agatston: float | None
+    kvp: float | None
     sex: str | None
     valve: PlannedValve
 
 
-def _not_assessed(rule_id: str, reference: str, reason: str, unit: str = "") -> Flag:
-    return Flag(
-        rule_id, NOT_ASSESSED, None, None, f"Not assessed: {reason}", reference, unit, reason
-    )
+def _sizing_gap(inputs: RiskInputs) -> str:
+    """Why an oversizing rule cannot run (empty when it can)."""
+    if inputs.valve.size_mm is None:
+        return "no planned valve size (--valve FAMILY:SIZE or --valve-size)."
+    if inputs.valve.valve_type is None:
+        return "the valve type is unknown (--valve-type balloon|self-expanding)."
+    if inputs.valve.valve_type != BALLOON:
+        return (
+            "the evidence for this rule is on balloon-expandable valves; the planned valve is "
+            f"{inputs.valve.valve_type}."
+        )
+    if inputs.annulus_area_mm2 is None:
+        return "the annulus was not measured (sizing needs a contrast CTA lumen contour)."
+    return ""
 
 
 def evaluate_flags(inputs: RiskInputs, rules: Rules) -> tuple[Flag, ...]:
-    """Evaluate every rule of section 7, in the order of the specification."""
-    flags: list[Flag] = []
-
-    def ref(key: str) -> str:
-        return str(rules.get(f"flags.{key}.reference"))
+    """Evaluate every aortic rule of section 7.2, in the order of the specification."""
 
     def num(key: str) -> float:
         return rules.number(f"flags.{key}")
 
-    # pvl.lvot_calcium: any LVOT calcium (moderate), > 40 mm^3 (high).
+    flags: list[Flag] = []
+    calcium_gap = inputs.calcium_reason
+
+    # pvl.lvot_calcium: any LVOT calcium (contrast CT).
+    rule, key = "pvl.lvot_calcium", "pvl_lvot_calcium"
+    evidence = rules.evidence(f"flags.{key}")
     lvot = inputs.lvot_calcium_mm3
-    hi, mod = num("pvl_lvot_calcium.high_gt_mm3"), num("pvl_lvot_calcium.moderate_gt_mm3")
-    if lvot > hi:
-        flags.append(
-            Flag(
-                "pvl.lvot_calcium",
-                HIGH,
-                lvot,
-                hi,
-                f"LVOT calcium {lvot:.1f} mm^3 > {hi:g} mm^3: high risk of paravalvular leak.",
-                ref("pvl_lvot_calcium"),
-                "mm3",
-            )
-        )
-    elif lvot > mod:
-        flags.append(
-            Flag(
-                "pvl.lvot_calcium",
-                MODERATE,
-                lvot,
-                mod,
-                f"LVOT calcium present ({lvot:.1f} mm^3): raised risk of paravalvular leak.",
-                ref("pvl_lvot_calcium"),
-                "mm3",
-            )
-        )
+    if inputs.contrast_state != CONTRAST:
+        flags.append(not_assessed(rule, "the evidence is on contrast CTA.", evidence, "mm3"))
+    elif calcium_gap or lvot is None:
+        flags.append(not_assessed(rule, calcium_gap, evidence, "mm3"))
     else:
-        flags.append(
-            Flag(
-                "pvl.lvot_calcium",
-                LOW,
-                lvot,
-                mod,
-                "No LVOT calcium.",
-                ref("pvl_lvot_calcium"),
-                "mm3",
+        limit = num(f"{key}.min_gt_mm3")
+        grade = f" (LVOT calcium grade {inputs.lvot_grade})" if inputs.lvot_grade else ""
+        if lvot > limit:
+            flags.append(
+                met(
+                    rule,
+                    MODERATE,
+                    lvot,
+                    limit,
+                    f"Criterion met: LVOT calcium {lvot:.1f} mm³{grade}; in the source, LVOT "
+                    "calcium went with more moderate or worse paravalvular leak (OR 2.8).",
+                    evidence,
+                    "mm3",
+                )
             )
-        )
+        else:
+            flags.append(
+                not_met(
+                    rule,
+                    lvot,
+                    limit,
+                    "Criterion not met: no calcium in the LVOT region (-10 <= h < -2 mm); "
+                    "see the protrusion rule and the LVOT grade for calcium at the hinges.",
+                    evidence,
+                    "mm3",
+                )
+            )
 
-    # pvl.leaflet_calcium_850 (contrast CT only).
-    key = "pvl_leaflet_calcium_850"
+    # pvl.leaflet_calcium_850 (contrast CT, 850 HU above the lumen).
+    rule, key = "pvl.leaflet_calcium_850", "pvl_leaflet_calcium_850"
+    evidence = rules.evidence(f"flags.{key}")
     if inputs.leaflet_calcium_850_mm3 is None:
+        flags.append(not_assessed(rule, inputs.leaflet_850_reason, evidence, "mm3"))
+    else:
+        value, limit = inputs.leaflet_calcium_850_mm3, num(f"{key}.min_ge_mm3")
+        if value >= limit:
+            flags.append(
+                met(
+                    rule,
+                    MODERATE,
+                    value,
+                    limit,
+                    f"Criterion met: leaflet calcium at 850 HU {value:.1f} mm³ >= {limit:g} mm³ "
+                    "(OR 2.8 for moderate or worse leak in the source).",
+                    evidence,
+                    "mm3",
+                )
+            )
+        else:
+            flags.append(
+                not_met(
+                    rule,
+                    value,
+                    limit,
+                    f"Criterion not met: leaflet calcium at 850 HU {value:.1f} mm³ "
+                    f"< {limit:g} mm³.",
+                    evidence,
+                    "mm3",
+                )
+            )
+
+    # pvl.protrusion: a lesion at or below the annulus protruding > 4 mm, deeper than long.
+    rule, key = "pvl.protrusion", "pvl_protrusion"
+    evidence = rules.evidence(f"flags.{key}")
+    limit = num(f"{key}.inward_gt_mm")
+    if calcium_gap or inputs.protrusion_mm is None:
+        flags.append(not_assessed(rule, calcium_gap or "no calcium analysis.", evidence, "mm"))
+    elif inputs.protrusion_mm > limit:
         flags.append(
-            _not_assessed(
-                "pvl.leaflet_calcium_850",
-                ref(key),
-                "the 850 HU leaflet calcium rule is defined on contrast CT.",
-                "mm3",
+            met(
+                rule,
+                HIGH,
+                inputs.protrusion_mm,
+                limit,
+                f"Criterion met: calcium at the annulus protrudes {inputs.protrusion_mm:.1f} mm "
+                f"into the lumen (> {limit:g} mm, deeper than it is long); protruding calcium "
+                "predicted paravalvular regurgitation in the source (c = 0.7).",
+                evidence,
+                "mm",
             )
         )
     else:
-        value, hi = inputs.leaflet_calcium_850_mm3, num(f"{key}.high_ge_mm3")
-        level = HIGH if value >= hi else LOW
-        text = (
-            f"Leaflet calcium at 850 HU {value:.1f} mm^3 >= {hi:g} mm^3: high risk of "
-            "paravalvular leak."
-            if level == HIGH
-            else f"Leaflet calcium at 850 HU {value:.1f} mm^3 (< {hi:g} mm^3)."
+        adherent = inputs.adherent_inward_mm or 0.0
+        extra = (
+            f"; adherent calcium reaches {adherent:.1f} mm in (adherent calcium did not predict "
+            "leak in the source)"
+            if adherent > limit
+            else ""
         )
-        flags.append(Flag("pvl.leaflet_calcium_850", level, value, hi, text, ref(key), "mm3"))
+        flags.append(
+            not_met(
+                rule,
+                inputs.protrusion_mm,
+                limit,
+                f"Criterion not met: largest protrusion {inputs.protrusion_mm:.1f} mm "
+                f"(<= {limit:g} mm){extra}.",
+                evidence,
+                "mm",
+            )
+        )
 
-    # pvl.protrusion: an annulus/LVOT lesion reaching > 4 mm into the lumen.
-    value, hi = inputs.max_protrusion_mm, num("pvl_protrusion.high_gt_mm")
-    level = HIGH if value > hi else LOW
-    text = (
-        f"Annulus/LVOT calcium protrudes {value:.1f} mm into the lumen (> {hi:g} mm): high risk "
-        "of paravalvular leak."
-        if level == HIGH
-        else f"Largest annulus/LVOT calcium protrusion {value:.1f} mm (<= {hi:g} mm)."
+    # Oversizing rules: balloon-expandable valves on a measured annulus.
+    oversizing = (
+        None
+        if inputs.annulus_area_mm2 is None
+        else inputs.valve.area_oversizing_pct(inputs.annulus_area_mm2)
     )
-    flags.append(Flag("pvl.protrusion", level, value, hi, text, ref("pvl_protrusion"), "mm"))
-
-    # Oversizing rules need a planned valve.
-    oversizing = inputs.valve.area_oversizing_pct(inputs.annulus_area_mm2)
-    key = "pvl_undersizing_with_lvot_calcium"
-    threshold = num(f"{key}.moderate_lt_pct")
-    if oversizing is None:
+    rule, key = "pvl.undersizing_with_lvot_calcium", "pvl_undersizing_with_lvot_calcium"
+    evidence = rules.evidence(f"flags.{key}")
+    limit = num(f"{key}.lt_pct")
+    gap = _sizing_gap(inputs) or calcium_gap
+    if gap or oversizing is None or lvot is None:
+        flags.append(not_assessed(rule, gap or "no LVOT calcium measurement.", evidence, "pct"))
+    elif lvot > 0 and oversizing < limit:
         flags.append(
-            _not_assessed(
-                "pvl.undersizing_with_lvot_calcium",
-                ref(key),
-                "no planned valve size (--valve-size).",
-                "pct",
-            )
-        )
-    else:
-        raised = lvot > 0 and oversizing < threshold
-        text = (
-            f"Area oversizing {oversizing:.1f} % < {threshold:g} % with LVOT calcium: raised "
-            "risk of paravalvular leak."
-            if raised
-            else f"Area oversizing {oversizing:.1f} %"
-            + (" with LVOT calcium." if lvot > 0 else "; no LVOT calcium.")
-        )
-        flags.append(
-            Flag(
-                "pvl.undersizing_with_lvot_calcium",
-                MODERATE if raised else LOW,
+            met(
+                rule,
+                MODERATE,
                 oversizing,
-                threshold,
-                text,
-                ref(key),
-                "pct",
-            )
-        )
-
-    key = "rupture_lvot_calcium_oversizing"
-    threshold = num(f"{key}.high_ge_pct")
-    if oversizing is None:
-        flags.append(
-            _not_assessed(
-                "rupture.lvot_calcium_oversizing",
-                ref(key),
-                "no planned valve size (--valve-size).",
+                limit,
+                f"Criterion met: area oversizing {oversizing:.1f} % < {limit:g} % with LVOT "
+                "calcium (mild or worse leak in the source, SAPIEN 3).",
+                evidence,
                 "pct",
             )
         )
     else:
-        # LVOT calcium with >= 20 % area oversizing is the rupture setting (moderate); LVOT
-        # calcium in the LCC sector on top of it raises the level to high.
-        if lvot > 0 and oversizing >= threshold:
-            level = HIGH if inputs.lvot_calcium_lcc_mm3 > 0 else MODERATE
-            where = " under the LCC" if level == HIGH else ""
-            text = (
-                f"LVOT calcium{where} with area oversizing {oversizing:.1f} % >= {threshold:g} %: "
-                "risk of annular rupture."
+        why = "no LVOT calcium" if lvot <= 0 else f"oversizing {oversizing:.1f} % >= {limit:g} %"
+        flags.append(
+            not_met(rule, oversizing, limit, f"Criterion not met: {why}.", evidence, "pct")
+        )
+
+    rule, key = "rupture.lvot_calcium_oversizing", "rupture_lvot_calcium_oversizing"
+    evidence = rules.evidence(f"flags.{key}")
+    limit = num(f"{key}.oversizing_ge_pct")
+    gap = _sizing_gap(inputs) or calcium_gap
+    if gap or oversizing is None:
+        flags.append(not_assessed(rule, gap or "no oversizing.", evidence, "pct"))
+    else:
+        heavy = inputs.lvot_grade in ("moderate", "severe")
+        over = oversizing >= limit
+        if heavy and over:
+            level, what = HIGH, f"LVOT calcium grade {inputs.lvot_grade} and area oversizing"
+        elif heavy or over:
+            level = MODERATE
+            what = f"LVOT calcium grade {inputs.lvot_grade}" if heavy else "area oversizing alone"
+        else:
+            level, what = None, ""
+        if level is None:
+            flags.append(
+                not_met(
+                    rule,
+                    oversizing,
+                    limit,
+                    f"Criterion not met: area oversizing {oversizing:.1f} % < {limit:g} % and LVOT "
+                    f"calcium grade {inputs.lvot_grade or 'none'}.",
+                    evidence,
+                    "pct",
+                )
             )
         else:
-            level = LOW
-            text = f"Area oversizing {oversizing:.1f} %; rupture rule not met."
-        flags.append(
-            Flag(
-                "rupture.lvot_calcium_oversizing",
-                level,
-                oversizing,
-                threshold,
-                text,
-                ref(key),
-                "pct",
+            flags.append(
+                met(
+                    rule,
+                    level,
+                    oversizing,
+                    limit,
+                    f"Criterion met: {what} (oversizing {oversizing:.1f} %, limit {limit:g} %); "
+                    "both were associated with aortic root rupture in the source "
+                    "(balloon-expandable, case-control).",
+                    evidence,
+                    "pct",
+                )
             )
-        )
 
-    # conduction.ms_length
-    key = "conduction_ms_length"
-    ms = inputs.ms_length_mm
-    if ms is None:
-        flags.append(
-            _not_assessed(
-                "conduction.ms_length", ref(key), "no MS_superior / MS_inferior landmarks.", "mm"
-            )
-        )
+    # conduction.ms_length: infra-annular MS length (Hokken 2021 strata).
+    rule, key = "conduction.ms_length", "conduction_ms_length"
+    evidence = rules.evidence(f"flags.{key}")
+    iams = inputs.iams_mm
+    if iams is None:
+        flags.append(not_assessed(rule, "no MS_inferior landmark.", evidence, "mm"))
     else:
-        hi, lo = num(f"{key}.high_lt_mm"), num(f"{key}.low_gt_mm")
-        if ms < hi:
-            level, threshold, text = HIGH, hi, f"Short membranous septum {ms:.1f} mm < {hi:g} mm."
-        elif ms > lo:
-            level, threshold, text = LOW, lo, f"Membranous septum {ms:.1f} mm > {lo:g} mm."
+        high, moderate = num(f"{key}.high_lt_mm"), num(f"{key}.moderate_le_mm")
+        if iams < high:
+            flags.append(
+                met(
+                    rule,
+                    HIGH,
+                    iams,
+                    high,
+                    f"Criterion met: infra-annular membranous septum {iams:.1f} mm < {high:g} mm "
+                    "(30 % new pacemaker at 30 days in the source).",
+                    evidence,
+                    "mm",
+                )
+            )
+        elif iams <= moderate:
+            flags.append(
+                met(
+                    rule,
+                    MODERATE,
+                    iams,
+                    moderate,
+                    f"Criterion met: infra-annular membranous septum {iams:.1f} mm in "
+                    f"{high:g}-{moderate:g} mm (15 % new pacemaker in the source).",
+                    evidence,
+                    "mm",
+                )
+            )
         else:
-            level, threshold = MODERATE, lo
-            text = f"Membranous septum {ms:.1f} mm ({hi:g}-{lo:g} mm)."
-        flags.append(Flag("conduction.ms_length", level, ms, threshold, text, ref(key), "mm"))
+            flags.append(
+                not_met(
+                    rule,
+                    iams,
+                    moderate,
+                    f"Criterion not met: infra-annular membranous septum {iams:.1f} mm > "
+                    f"{moderate:g} mm (6 % new pacemaker in the source, the reference group).",
+                    evidence,
+                    "mm",
+                )
+            )
 
-    # conduction.delta_msid: MS length minus implant depth.
-    key = "conduction_delta_msid"
+    # conduction.delta_msid: IAMS minus implant depth.
+    rule, key = "conduction.delta_msid", "conduction_delta_msid"
+    evidence = rules.evidence(f"flags.{key}")
     depth = inputs.valve.implant_depth_mm
-    if ms is None or depth is None:
-        missing = "MS landmarks" if ms is None else "planned implant depth (--implant-depth)"
-        flags.append(_not_assessed("conduction.delta_msid", ref(key), f"no {missing}.", "mm"))
+    if iams is None or depth is None:
+        missing = "no MS_inferior landmark" if iams is None else "no planned implant depth"
+        flags.append(not_assessed(rule, f"{missing}.", evidence, "mm"))
     else:
-        delta, hi = ms - depth, num(f"{key}.high_lt_mm")
-        level = HIGH if delta < hi else LOW
-        text = f"MS length minus implant depth = {delta:.1f} mm" + (
-            f" < {hi:g} mm: high risk of conduction disturbance." if level == HIGH else "."
-        )
-        flags.append(Flag("conduction.delta_msid", level, delta, hi, text, ref(key), "mm"))
-
-    # conduction.calcium_near_zone
-    key = "conduction_calcium_near_zone"
-    hi, mod = num(f"{key}.high_le_mm"), num(f"{key}.moderate_le_mm")
-    dist = inputs.min_distance_to_conduction_mm
-    if dist is not None and dist <= hi:
-        level, threshold = HIGH, hi
-        text = "Calcium reaches into the conduction zone (below the NCC-RCC commissure)."
-    elif dist is not None and dist <= mod:
-        level, threshold = MODERATE, mod
-        text = f"Calcium {dist:.1f} mm from the conduction zone (<= {mod:g} mm)."
-    else:
-        level, threshold = LOW, mod
-        text = "No calcium." if dist is None else f"Nearest calcium {dist:.1f} mm from the zone."
-    flags.append(Flag("conduction.calcium_near_zone", level, dist, threshold, text, ref(key), "mm"))
-
-    # conduction.ncc_lvot_calcium
-    key = "conduction_ncc_lvot_calcium"
-    value, mod = inputs.lvot_calcium_ncc_mm3, num(f"{key}.moderate_gt_mm3")
-    level = MODERATE if value > mod else LOW
-    text = (
-        f"LVOT calcium below the NCC ({value:.1f} mm^3): raised pacemaker risk."
-        if level == MODERATE
-        else "No LVOT calcium below the NCC."
-    )
-    flags.append(Flag("conduction.ncc_lvot_calcium", level, value, mod, text, ref(key), "mm3"))
-
-    # as.agatston: non-contrast, by sex.
-    key = "as_agatston"
-    if inputs.contrast or inputs.valve_agatston is None:
-        flags.append(
-            _not_assessed(
-                "as.agatston", ref(key), "the Agatston score needs a non-contrast CT.", "AU"
+        delta, limit = iams - depth, num(f"{key}.lt_mm")
+        if delta < limit:
+            flags.append(
+                met(
+                    rule,
+                    HIGH,
+                    delta,
+                    limit,
+                    f"Criterion met: the implant ({depth:.1f} mm deep) reaches {-delta:.1f} mm "
+                    f"below the membranous septum (ΔMSID {delta:.1f} mm < {limit:g} mm).",
+                    evidence,
+                    "mm",
+                )
             )
-        )
-    elif inputs.sex not in ("M", "F"):
-        flags.append(
-            _not_assessed(
-                "as.agatston",
-                ref(key),
-                "patient sex unknown (no PatientSex; pass --sex M|F).",
-                "AU",
-            )
-        )
-    else:
-        prefix = "men" if inputs.sex == "M" else "women"
-        value = inputs.valve_agatston
-        hi, mod = num(f"{key}.{prefix}_high_ge"), num(f"{key}.{prefix}_moderate_ge")
-        if value >= hi:
-            level, threshold = HIGH, hi
-            text = f"Valve Agatston {value:.0f} >= {hi:g} ({prefix}): severe AS very likely."
-        elif value >= mod:
-            level, threshold = MODERATE, mod
-            text = f"Valve Agatston {value:.0f} >= {mod:g} ({prefix}): severe AS likely."
         else:
-            level, threshold = LOW, mod
-            text = f"Valve Agatston {value:.0f} < {mod:g} ({prefix}): severe AS unlikely."
-        flags.append(Flag("as.agatston", level, value, threshold, text, ref(key), "AU"))
+            flags.append(
+                not_met(
+                    rule,
+                    delta,
+                    limit,
+                    f"Criterion not met: ΔMSID {delta:.1f} mm (implant {depth:.1f} mm deep, "
+                    f"membranous septum {iams:.1f} mm below the annulus).",
+                    evidence,
+                    "mm",
+                )
+            )
+
+    # conduction.zone_calcium
+    rule, key = "conduction.zone_calcium", "conduction_zone_calcium"
+    evidence = rules.evidence(f"flags.{key}")
+    zone = inputs.conduction_calcium_mm3
+    if calcium_gap or zone is None:
+        flags.append(not_assessed(rule, calcium_gap or "no calcium analysis.", evidence, "mm3"))
+    else:
+        limit = num(f"{key}.min_gt_mm3")
+        if zone > limit:
+            flags.append(
+                met(
+                    rule,
+                    MODERATE,
+                    zone,
+                    limit,
+                    f"Criterion met: {zone:.1f} mm³ of calcium in the conduction zone "
+                    "(basal septal calcium OR 4.9 for a pacemaker in the source).",
+                    evidence,
+                    "mm3",
+                )
+            )
+        else:
+            flags.append(
+                not_met(
+                    rule,
+                    zone,
+                    limit,
+                    "Criterion not met: no calcium in the conduction zone.",
+                    evidence,
+                    "mm3",
+                )
+            )
+
+    flags.append(_as_agatston(inputs, rules))
     return tuple(flags)
+
+
+def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
+    """ESC/EACTS 2021 AVC bands, with the grey zone, on non-contrast 120 kVp CT."""
+    rule, key = "as.agatston", "as_agatston"
+    evidence = rules.evidence(f"flags.{key}")
+    if inputs.contrast_state != NON_CONTRAST:
+        return not_assessed(
+            rule, "the Agatston score needs a non-contrast ECG-gated CT.", evidence, "AU"
+        )
+    if inputs.valve_agatston is None:
+        return not_assessed(rule, inputs.calcium_reason or "no valve Agatston.", evidence, "AU")
+    if inputs.sex not in ("M", "F"):
+        return not_assessed(
+            rule, "patient sex unknown (no PatientSex; pass --sex M|F).", evidence, "AU"
+        )
+    value = inputs.valve_agatston
+    kvp_needed = rules.number(f"flags.{key}.required_kvp")
+    if inputs.kvp is None or abs(inputs.kvp - kvp_needed) > 0.5:
+        kvp = "unknown" if inputs.kvp is None else f"{inputs.kvp:g} kVp"
+        return indeterminate(
+            rule,
+            value,
+            None,
+            f"valve Agatston {value:.0f} on a scan at {kvp}; the thresholds were validated at "
+            f"{kvp_needed:g} kVp.",
+            evidence,
+            "AU",
+        )
+    who = "men" if inputs.sex == "M" else "women"
+    very, likely, unlikely = (
+        rules.number(f"flags.{key}.{who}_{band}")
+        for band in ("very_likely_ge", "likely_ge", "unlikely_lt")
+    )
+    if value >= very:
+        return met(
+            rule,
+            HIGH,
+            value,
+            very,
+            f"Criterion met: valve Agatston {value:.0f} >= {very:g} ({who}): severe aortic "
+            "stenosis very likely (for discordant grading).",
+            evidence,
+            "AU",
+        )
+    if value >= likely:
+        return met(
+            rule,
+            MODERATE,
+            value,
+            likely,
+            f"Criterion met: valve Agatston {value:.0f} >= {likely:g} ({who}): severe aortic "
+            "stenosis likely (for discordant grading).",
+            evidence,
+            "AU",
+        )
+    if value >= unlikely:
+        return indeterminate(
+            rule,
+            value,
+            likely,
+            f"valve Agatston {value:.0f} lies in the grey zone {unlikely:g}-{likely:g} ({who}): "
+            "the score neither supports nor excludes severe aortic stenosis.",
+            evidence,
+            "AU",
+        )
+    return not_met(
+        rule,
+        value,
+        unlikely,
+        f"Criterion not met: valve Agatston {value:.0f} < {unlikely:g} ({who}): severe aortic "
+        "stenosis unlikely by calcium.",
+        evidence,
+        "AU",
+    )

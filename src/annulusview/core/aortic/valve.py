@@ -1,8 +1,14 @@
-"""The planned transcatheter aortic valve (size, type, implant depth)."""
+"""The planned transcatheter aortic valve (size, type, implant depth), checked when built."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from annulusview.core.errors import InputError
+
+BALLOON, SELF_EXPANDING = "balloon", "self-expanding"
+VALVE_TYPES = (BALLOON, SELF_EXPANDING)
 
 
 @dataclass(frozen=True)
@@ -16,22 +22,47 @@ class PlannedValve:
     valve_type
         ``"balloon"`` or ``"self-expanding"``.
     implant_depth_mm
-        Planned implant depth below the annulus, mm.
+        Planned implant depth *below* the annular plane on the NCC side, mm (0 = at the plane;
+        clinical-model.md section 1). Negative values are refused.
+    family
+        Device family key from ``resources/devices.toml`` (``sapien3``, ``evolut``), or None
+        for a generic size and type.
     """
 
     size_mm: float | None = None
     valve_type: str | None = None
     implant_depth_mm: float | None = None
+    family: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.size_mm is not None and not (math.isfinite(self.size_mm) and self.size_mm > 0):
+            raise InputError(
+                f"Valve size {self.size_mm} mm is not a valve size.",
+                "Give the nominal size in mm, e.g. 26.",
+            )
+        if self.valve_type is not None and self.valve_type not in VALVE_TYPES:
+            raise InputError(
+                f"Unknown valve type {self.valve_type!r}.", f"Use one of {', '.join(VALVE_TYPES)}."
+            )
+        depth = self.implant_depth_mm
+        if depth is not None and not (math.isfinite(depth) and depth >= 0):
+            raise InputError(
+                f"Implant depth {depth} mm is not allowed: the depth is measured downward from "
+                "the annular plane into the LVOT and cannot be negative.",
+                "Give 0 for an implant at the annular plane, or the depth below it in mm.",
+            )
 
     def area_oversizing_pct(self, annulus_area_mm2: float) -> float | None:
         """``(pi (size/2)^2 / annulus area - 1) x 100``, or None without a size."""
         if self.size_mm is None or annulus_area_mm2 <= 0:
             return None
-        return (3.141592653589793 * (self.size_mm / 2.0) ** 2 / annulus_area_mm2 - 1.0) * 100.0
+        return (math.pi * (self.size_mm / 2.0) ** 2 / annulus_area_mm2 - 1.0) * 100.0
 
     def to_dict(self) -> dict[str, object]:
         return {
             "size_mm": self.size_mm,
             "type": self.valve_type,
             "implant_depth_mm": self.implant_depth_mm,
+            "family": self.family,
+            "implant_depth_convention": "mm below the annular plane (NCC side); h = -depth",
         }

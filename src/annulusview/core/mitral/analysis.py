@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from annulusview.core.flags import HIGH, LOW, MODERATE, NOT_ASSESSED, Flag
+from annulusview.core.flags import HIGH, MET, Flag, met, not_assessed, not_met
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.mitral.annulus import MitralAnnulus, fit_mitral_annulus
 from annulusview.core.mitral.common import (
@@ -85,66 +85,50 @@ class MitralResults:
 
 
 def _mac_flag(mac: MacResult | None, reason: str, rules: Rules) -> Flag:
-    reference = str(rules.get("mitral.reference"))
-    moderate = float(rules.number("mitral.grade_moderate_min"))
-    severe = float(rules.number("mitral.grade_severe_min"))
+    """The MAC CT score as a descriptor: met with no risk level (it was derived for valve-in-MAC
+    embolisation, not as a general risk grade)."""
+    evidence = rules.evidence("mitral")
     if mac is None:
-        return Flag(
-            "mitral.mac_score",
-            NOT_ASSESSED,
-            None,
-            None,
-            "MAC CT score not assessed.",
-            reference,
-            "points",
-            reason,
-        )
+        return not_assessed("mitral.mac_score", reason or "no MAC analysis.", evidence, "points")
     s = mac.score
-    level = {"severe": HIGH, "moderate": MODERATE}.get(s.grade, LOW)
-    threshold = severe if level == HIGH else moderate
     parts = (
         f"thickness {s.thickness}, extent {s.extent}, trigones {s.trigones}, leaflets {s.leaflets}"
     )
     if s.grade == "none":
         message = "No mitral annular calcification near the annulus (MAC CT score 0)."
     else:
-        message = f"MAC CT score {s.total} of 10, {s.grade} MAC ({parts})."
-    return Flag("mitral.mac_score", level, float(s.total), threshold, message, reference, "points")
+        message = (
+            f"MAC CT score {s.total} of 10, {s.grade} MAC ({parts}); in the source higher "
+            "scores went with more valve embolization in valve-in-MAC."
+        )
+    return Flag("mitral.mac_score", MET, None, float(s.total), None, message, evidence, "points")
 
 
 def _neo_flag(neo: NeoLvotResult | None, reason: str, rules: Rules) -> Flag:
-    high = rules.number("neo_lvot.high_le_mm2")
-    moderate = rules.number("neo_lvot.moderate_le_mm2")
-    ref_high = str(rules.get("neo_lvot.reference_high"))
-    ref_moderate = str(rules.get("neo_lvot.reference_moderate"))
+    limit = rules.number("neo_lvot.high_le_mm2")
+    evidence = rules.evidence("neo_lvot")
     if neo is None:
-        return Flag(
-            "mitral.neo_lvot",
-            NOT_ASSESSED,
-            None,
-            None,
-            "Neo-LVOT area not assessed.",
-            f"{ref_high}; {ref_moderate}",
-            "mm2",
-            reason,
-        )
+        return not_assessed("mitral.neo_lvot", reason or "no neo-LVOT.", evidence, "mm2")
     area = neo.area_mm2
-    if area <= high:
-        level, threshold, ref = HIGH, high, ref_high
-        message = (
-            f"Predicted neo-LVOT area {area:.0f} mm2 <= {high:.0f} mm2: high risk of LVOT "
-            "obstruction after transcatheter mitral valve replacement."
+    if area <= limit:
+        return met(
+            "mitral.neo_lvot",
+            HIGH,
+            round(area, 1),
+            limit,
+            f"Criterion met: predicted neo-LVOT area {area:.0f} mm² <= {limit:g} mm² (LVOT "
+            "obstruction after transcatheter mitral valve replacement in the sources).",
+            evidence,
+            "mm2",
         )
-    elif area <= moderate:
-        level, threshold, ref = MODERATE, moderate, ref_moderate
-        message = (
-            f"Predicted neo-LVOT area {area:.0f} mm2 <= {moderate:.0f} mm2: moderate risk of LVOT "
-            "obstruction."
-        )
-    else:
-        level, threshold, ref = LOW, moderate, f"{ref_high}; {ref_moderate}"
-        message = f"Predicted neo-LVOT area {area:.0f} mm2 (> {moderate:.0f} mm2)."
-    return Flag("mitral.neo_lvot", level, round(area, 1), threshold, message, ref, "mm2")
+    return not_met(
+        "mitral.neo_lvot",
+        round(area, 1),
+        limit,
+        f"Criterion not met: predicted neo-LVOT area {area:.0f} mm² > {limit:g} mm².",
+        evidence,
+        "mm2",
+    )
 
 
 def _parameters(
@@ -171,6 +155,7 @@ def analyze_mitral(
     aortic_normal: npt.ArrayLike | None = None,
     lumen_hu: float | None = None,
     contrast: bool = True,
+    calcium_reason: str = "",
     valve: VirtualValve | None = None,
     lv_direction: npt.ArrayLike | None = None,
     rules: Rules | str | None = None,
@@ -198,6 +183,9 @@ def analyze_mitral(
         Lumen attenuation ``LA`` (HU); measured at ``O - 5 n`` when None.
     contrast
         Contrast-enhanced study; the neo-LVOT needs contrast.
+    calcium_reason
+        Why no calcium may be thresholded on this study (indeterminate contrast, a threshold
+        inside the lumen); MAC and neo-LVOT are then not assessed, with this reason.
     valve
         Virtual valve for the neo-LVOT; the rules defaults when None.
     lv_direction
@@ -246,7 +234,9 @@ def analyze_mitral(
             threshold = lumen_hu + rules.number("threshold.lumen_plus_offset_hu")
 
     mac: MacResult | None = None
-    if annulus is None:
+    if calcium_reason:
+        reasons["mac"] = f"MAC not assessed: {calcium_reason}"
+    elif annulus is None:
         reasons["mac"] = "MAC not assessed: no mitral annulus (see annulus)."
     elif threshold is None:
         reasons["mac"] = (
@@ -264,7 +254,9 @@ def analyze_mitral(
             reasons["mac"] = exc.message
 
     neo: NeoLvotResult | None = None
-    if annulus is None:
+    if calcium_reason:
+        reasons["neo_lvot"] = f"Neo-LVOT not assessed: {calcium_reason}"
+    elif annulus is None:
         reasons["neo_lvot"] = "Neo-LVOT not assessed: no mitral annulus (see annulus)."
     else:
         report(progress, 0.6, "Neo-LVOT")

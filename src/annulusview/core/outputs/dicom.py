@@ -45,11 +45,14 @@ REGION_SITES = {
     "other": AORTIC_VALVE,
 }
 REGION_TEXT = {"leaflet": "Leaflet", "annulus": "Annulus", "lvot": "LVOT", "other": "Other"}
-LEVEL_CODES = {
-    "high": CodedConcept("75540009", "SCT", "High"),
-    "moderate": CodedConcept("6736007", "SCT", "Moderate"),
-    "low": CodedConcept("62482003", "SCT", "Low"),
-    "not_assessed": CodedConcept("NOTASSESSED", PRIVATE_SCHEME, "Not assessed"),
+# The outcome of each rule (status, and the level when met); private codes where SNOMED has none.
+OUTCOME_CODES = {
+    ("met", "high"): CodedConcept("MET_HIGH", PRIVATE_SCHEME, "Criterion met, high"),
+    ("met", "moderate"): CodedConcept("MET_MODERATE", PRIVATE_SCHEME, "Criterion met, moderate"),
+    ("met", None): CodedConcept("MET", PRIVATE_SCHEME, "Criterion met"),
+    ("not_met", None): CodedConcept("NOT_MET", PRIVATE_SCHEME, "Criterion not met"),
+    ("indeterminate", None): CodedConcept("INDETERMINATE", PRIVATE_SCHEME, "Indeterminate"),
+    ("not_assessed", None): CodedConcept("NOTASSESSED", PRIVATE_SCHEME, "Not assessed"),
 }
 UCUM = {
     "mm": CodedConcept("mm", "UCUM", "millimeter"),
@@ -251,7 +254,7 @@ def build_measurement_report(
     evaluations = [
         hd.sr.QualitativeEvaluation(
             name=_code(f.id, f"Risk flag {f.id}"),
-            value=LEVEL_CODES.get(f.level, LEVEL_CODES["not_assessed"]),
+            value=OUTCOME_CODES.get((f.status, f.level), OUTCOME_CODES[("not_assessed", None)]),
         )
         for f in results.flags
     ]

@@ -35,7 +35,15 @@ from annulusview import DISCLAIMER, __version__
 from annulusview.core.atomic import atomic_write_with
 from annulusview.core.mitral import MitralResults
 from annulusview.core.outputs.deid import CaseIdentity
-from annulusview.core.presentation import EMPTY, flag_title, fmt, level_color, level_text
+from annulusview.core.presentation import (
+    EMPTY,
+    evidence_lines,
+    flag_color,
+    flag_rank,
+    flag_title,
+    flag_word,
+    fmt,
+)
 from annulusview.core.results import Results
 
 HEADER_BG = colors.HexColor("#E8EAEE")
@@ -63,6 +71,14 @@ def _styles() -> dict[str, ParagraphStyle]:
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
         "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=10),
+        "cell_white": ParagraphStyle(
+            "cell_white",
+            parent=body,
+            fontSize=7.5,
+            leading=9.5,
+            textColor=colors.white,
+            fontName="Helvetica-Bold",
+        ),
         "caption": ParagraphStyle(
             "caption", parent=body, fontSize=8, leading=10, alignment=TA_CENTER
         ),
@@ -111,7 +127,27 @@ def report_story(
         ["Case", identity.label],
         ["Series", res.series_instance_uid or EMPTY],
         ["Series description", series_description or EMPTY],
-        ["Contrast", f"{fmt(res.contrast)} (LVOT lumen {fmt(res.lumen_hu, 0, 'HU')})"],
+        [
+            "Contrast",
+            f"{res.contrast_state.replace('_', '-')} (LVOT lumen {fmt(res.lumen_hu, 0, 'HU')}, "
+            f"SD {fmt(res.lumen_hu_sd, 0, 'HU')})",
+        ],
+        [
+            "Calcium",
+            Paragraph(
+                _esc(
+                    "assessed"
+                    if not res.calcium_not_assessed_reason
+                    else f"NOT ASSESSED: {res.calcium_not_assessed_reason}"
+                ),
+                st["cell"],
+            ),
+        ],
+        [
+            "Technique",
+            f"{fmt(res.parameters.get('technique', {}).get('kvp'), 0)} kVp, slice thickness "
+            f"{fmt(res.parameters.get('technique', {}).get('slice_thickness_mm'), 2, 'mm')}",
+        ],
         [
             "Calcium threshold",
             Paragraph(
@@ -135,10 +171,14 @@ def report_story(
         ["D min", _mm(a.d_min_mm), "D max", _mm(a.d_max_mm)],
         ["D area-derived", _mm(a.d_area_mm), "D perimeter-derived", _mm(a.d_perimeter_mm)],
         ["LCA height", _mm(heights.get("LCA")), "RCA height", _mm(heights.get("RCA"))],
-        ["Membranous septum", _mm(res.ms_length_mm), "Method", a.method],
+        ["Infra-annular MS", _mm(res.ms_length_mm), "Method", a.method],
     ]
-    story += [Paragraph("Annulus (SCCT 2019 conventions)", st["h2"])]
+    title = "Annulus (SCCT 2019 conventions)"
+    if not a.sized:
+        title += ": not sized (sizing needs a contrast CTA)"
+    story += [Paragraph(title, st["h2"])]
     story.append(_table(ann, [38 * mm, 36 * mm, 42 * mm, width - 116 * mm]))
+    story += _sizing_story(res, st, width)
 
     # calcium by region and cusp
     ca = res.calcium
@@ -152,6 +192,8 @@ def report_story(
         )
     if ca.leaflet_volume_850_mm3 is not None:
         rows.append(["Leaflet at 850 HU", fmt(ca.leaflet_volume_850_mm3, 1, "mm3"), EMPTY])
+    if res.lvot_calcium_grade is not None:
+        rows.append(["LVOT calcium grade", str(res.lvot_calcium_grade["grade"]), EMPTY])
     story += [Paragraph("Calcium by region and cusp", st["h2"])]
     story.append(_table(rows, [60 * mm, 35 * mm, 30 * mm]))
 
@@ -178,28 +220,39 @@ def report_story(
     story += _mitral_story(res.mitral, st, width)
 
     # risk flags
-    order = {"high": 0, "moderate": 1, "low": 2, "not_assessed": 3}
-    flags = sorted(res.flags, key=lambda f: order.get(f.level, 4))
-    rows = [["Level", "Rule and finding", "Reference (N/A = not assessed)"]]
+    flags = sorted(res.flags, key=flag_rank)
+    rows = [["Outcome", "Rule and finding", "Evidence"]]
     extra: list[Any] = []
     for i, f in enumerate(flags, start=1):
         finding = f"<b>{_esc(flag_title(f.id))}</b> ({_esc(f.id)}): {_esc(f.message)}"
         if f.reason and f.reason not in f.message:
             finding += f" <i>{_esc(f.reason)}</i>"
+        card = "<br/>".join(
+            f"<b>{_esc(label)}:</b> {_esc(text)}" for label, text in evidence_lines(f)
+        )
         rows.append(
             [
-                level_text(f.level),
+                Paragraph(flag_word(f).replace(" · ", "<br/>"), st["cell_white"]),
                 Paragraph(finding, st["cell"]),
-                Paragraph(_esc(f.reference), st["small"]),
+                Paragraph(card, st["small"]),
             ]
         )
         extra += [
-            ("BACKGROUND", (0, i), (0, i), colors.HexColor(level_color(f.level))),
+            ("BACKGROUND", (0, i), (0, i), colors.HexColor(flag_color(f))),
             ("TEXTCOLOR", (0, i), (0, i), colors.white),
             ("FONT", (0, i), (0, i), "Helvetica-Bold", 8),
         ]
-    story += [Paragraph("Risk flags", st["h2"])]
-    story.append(_table(rows, [22 * mm, 78 * mm, width - 100 * mm], extra=extra))
+    story += [Paragraph("Risk rules: outcome and evidence", st["h2"])]
+    story.append(
+        Paragraph(
+            "Met = the published criterion holds (level: strength of its evidence); not met = "
+            "the criterion does not hold, which is not a statement of low risk; indeterminate = "
+            "the evidence does not decide; not assessed = inputs missing or outside the "
+            "evidence's population.",
+            st["small"],
+        )
+    )
+    story.append(_table(rows, [24 * mm, 66 * mm, width - 90 * mm], extra=extra))
 
     # parameters
     story += [Paragraph("Parameters used", st["h2"])]
@@ -229,6 +282,40 @@ def report_story(
             )
             story.append(grid)
     return story
+
+
+def _sizing_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
+    """Every device family's suggested size with its convention and oversizing."""
+    rows: list[list[Any]] = [["Family", "Sized by", "Measured", "Suggested", "Oversizing per size"]]
+    for row in res.sizing:
+        if row["status"] != "assessed":
+            rows.append([row["name"], row["sizing"], EMPTY, "not assessed", row["reason"]])
+            continue
+        suggested = (
+            EMPTY if row["suggested_size_mm"] is None else f"{row['suggested_size_mm']:g} mm"
+        )
+        if row["borderline"]:
+            suggested += " (borderline)"
+        over = ", ".join(
+            f"{size} mm {fmt(pct, 0, 'pct')}" for size, pct in row["oversizing_pct"].items()
+        )
+        rows.append(
+            [
+                row["name"],
+                row["sizing"],
+                fmt(row["measured"], 1, row["unit"]),
+                suggested,
+                Paragraph(_esc(over), st["cell"]),
+            ]
+        )
+    if len(rows) == 1:
+        return []
+    sources = "; ".join(f"{row['name']}: {row['source']}" for row in res.sizing)
+    return [
+        Paragraph("Valve sizing by family (instructions for use)", st["h2"]),
+        _table(rows, [34 * mm, 20 * mm, 24 * mm, 30 * mm, width - 108 * mm]),
+        Paragraph(_esc(sources), st["small"]),
+    ]
 
 
 def _mitral_story(mitral: MitralResults | None, st: dict[str, Any], width: float) -> list[Any]:
