@@ -60,12 +60,20 @@ def test_frame_invariant_to_rigid_motion(q, shift, probe):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.floats(-40, 40), st.floats(0, 40), angle, st.floats(8, 16), st.floats(0, 10), angle
+    st.floats(-40, 40), st.floats(0, 40), angle, st.floats(8, 16), st.floats(-10, 3), angle,
+    st.floats(10, 170),
 )  # fmt: skip
-def test_distances_never_negative_and_zero_inside(h, r, theta, radius, ms_length, commissure):
+def test_distances_never_negative_and_zero_inside(h, r, theta, radius, ms_h, start, span):
     frame = AnnulusFrame.from_landmarks(Landmarks(HINGES))
-    geometry = RegionGeometry.from_rules(load_rules(), radius, ms_length, frame)
-    geometry = RegionGeometry(**{**geometry.__dict__, "conduction_angle_deg": commissure})
+    ms = Landmarks({**HINGES, "MS_inferior": frame.to_lps(ms_h, radius, 300.0)})
+    geometry = RegionGeometry.from_rules(load_rules(), radius, frame, ms)
+    geometry = RegionGeometry(
+        **{
+            **geometry.__dict__,
+            "conduction_theta_start_deg": start,
+            "conduction_theta_span_deg": span,
+        }
+    )
     h_a, r_a, t_a = np.array([h]), np.array([r]), np.array([theta])
     masks = geometry.masks(h_a, r_a, t_a)
     d_lvot = geometry.distance_to_lvot(h_a, r_a)[0][0]

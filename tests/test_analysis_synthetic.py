@@ -30,8 +30,10 @@ from synthetic_aortic import Sphere, ellipse_perimeter, make_synthetic
 # Lesions of the standard synthetic case, in frame coordinates (h, r, theta).
 LEAFLET_LCC = Sphere(8.0, 7.0, 120.0, 2.0)  # leaflet, LCC sector (60-180 deg)
 ANNULUS_RCC = Sphere(0.0, 9.0, 20.0, 1.5)  # annulus band, RCC sector, inside the lumen
-# lvot, NCC sector (180-300), inside the conduction wedge (270-330 deg, r >= R - 3 = 8.6 mm)
-LVOT_CONDUCTION = Sphere(-6.0, 10.5, 285.0, 1.5)
+# lvot, NCC sector (180-300), inside the conduction zone: without MS_inferior it runs from 20 deg
+# before the estimated NCC-RCC commissure (300) to 10 deg past the RCC hinge (0), i.e. 280-370
+# deg, -10 <= h <= 0, r >= R - 3 = 8.6 mm; the sphere covers 290 +- 8.2 deg
+LVOT_CONDUCTION = Sphere(-6.0, 10.5, 290.0, 1.5)
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +296,8 @@ def _brute_force_distance(geometry: RegionGeometry, h, r, theta, region):
 )  # fmt: skip
 def test_closed_form_distances_match_brute_force(h, r, theta):
     frame = AnnulusFrame.from_landmarks(make_synthetic(shape=(8, 8, 8)).landmarks)
-    geometry = RegionGeometry.from_rules(load_rules(), 12.0, 4.0, frame)
+    landmarks = make_synthetic(shape=(8, 8, 8)).landmarks
+    geometry = RegionGeometry.from_rules(load_rules(), 12.0, frame, landmarks)
     d_lvot = geometry.distance_to_lvot(np.array(h), np.array(r))[0]
     d_cond = geometry.distance_to_conduction(np.array(h), np.array(r), np.array(theta))[0]
     # Half-diagonal of a brute-force grid cell at the region's largest radius (R + 6 = 18 mm).
@@ -468,6 +471,8 @@ NOT_MET, NA, IND = ("not_met", None), ("not_assessed", None), ("indeterminate", 
         ({**NC, "valve_agatston": 799.0, "sex": "F"}, "as.agatston", NOT_MET),
         ({**NC, "valve_agatston": 5000.0, "kvp": 100.0}, "as.agatston", IND),
         ({**NC, "valve_agatston": 100.0, "kvp": None}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 5000.0, "slice_thickness_mm": 0.625}, "as.agatston", IND),
+        ({**NC, "valve_agatston": 5000.0, "slice_thickness_mm": 3.0}, "as.agatston", MET_M),
         ({**NC, "valve_agatston": 5000.0, "sex": None}, "as.agatston", NA),
         ({"valve_agatston": 5000.0}, "as.agatston", NA),
         ({"contrast_state": "indeterminate", "valve_agatston": None}, "as.agatston", NA),

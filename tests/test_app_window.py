@@ -491,7 +491,7 @@ def test_valve_picker_zero_depth_and_evidence_card(qtbot, main_window, phantom_d
     # the rule table: not met rows are grey, never green; double-click opens the evidence card
     panel = window.results_panel
     table = panel.flag_table
-    outcomes = [table.item(r, 1).text() for r in range(table.rowCount())]
+    outcomes = [table.item(r, 0).text() for r in range(table.rowCount())]
     assert "NOT MET" in outcomes and not any("LOW" in o for o in outcomes)
     card = panel.show_evidence(0)
     assert card is not None

@@ -145,7 +145,11 @@ def test_hinge_level_protruding_nodule():
     res = analyze(case.volume, case.landmarks, valve=PlannedValve(size, "balloon"))
     (lesion,) = res.lesions
     assert lesion.region == "annulus"
-    assert lesion.inward_extent_mm == pytest.approx(5.0, abs=0.75)
+    # against the lumen ellipse's own radius at theta 10 deg (R(theta), section 6):
+    # 1 / sqrt(cos^2 / 13^2 + sin^2 / 10^2) = 12.87 mm, inner edge at R - 5 = 6.55 mm
+    t = math.radians(10.0)
+    r_theta = 1.0 / math.sqrt(math.cos(t) ** 2 / 13.0**2 + math.sin(t) ** 2 / 10.0**2)
+    assert lesion.inward_extent_mm == pytest.approx(r_theta - (R - 5.0), abs=0.75)
     assert lesion.tangential_length_mm < lesion.inward_extent_mm
     protrusion = res.flag("pvl.protrusion")
     assert (protrusion.status, protrusion.level) == ("met", "high")
@@ -257,3 +261,69 @@ def test_sizing_by_family_convention():
     assert all(
         row["status"] == "not_assessed" and row["suggested_size_mm"] is None for row in nc_rows
     )
+
+
+def test_conduction_zone_anchored_at_ms_inferior():
+    """v2 section 6: from 20 deg before MS_inferior to 10 deg past the RCC hinge (the side away
+    from the LCC hinge), from h_top = min(0, h(MS_inferior) + 1) down 10 mm. Hinges at 0 / 120 /
+    240 deg; MS_inferior at h = -2.1, theta 292: sector 272..370 deg, h -11.1..-1.1 mm."""
+    from annulusview.core.aortic.frame import AnnulusFrame
+    from annulusview.core.aortic.regions import RegionGeometry
+    from annulusview.core.rules import load_rules
+
+    case = make_synthetic(shape=(8, 8, 8), extra_landmarks={"MS_inferior": (-2.1, 12.0, 292.0)})
+    frame = AnnulusFrame.from_landmarks(case.landmarks)
+    zone = RegionGeometry.from_rules(load_rules(), 11.5, frame, case.landmarks)
+    assert not zone.conduction_estimated
+    assert zone.conduction_theta_start_deg == pytest.approx(272.0, abs=1e-6)
+    assert zone.conduction_theta_span_deg == pytest.approx(98.0, abs=1e-6)
+    assert zone.conduction_h_range_mm == pytest.approx((-11.1, -1.1), abs=1e-6)
+    inside = zone.masks(np.array([-5.0, -5.0, -5.0, -0.5]), np.full(4, 11.5),
+                        np.array([5.0, 275.0, 250.0, 300.0]))["conduction"]  # fmt: skip
+    # under the RCC hinge: in; just past the MS: in; NCC side: out; above h_top: out
+    assert inside.tolist() == [True, True, False, False]
+    # a septum placed above the plane puts h_top at the plane
+    high = make_synthetic(shape=(8, 8, 8), extra_landmarks={"MS_inferior": (2.0, 12.0, 292.0)})
+    frame_high = AnnulusFrame.from_landmarks(high.landmarks)
+    assert RegionGeometry.from_rules(
+        load_rules(), 11.5, frame_high, high.landmarks
+    ).conduction_h_top_mm == pytest.approx(0.0)
+    # without MS_inferior: anchored at the (estimated) NCC-RCC commissure, 300 deg, h_top 0
+    plain = make_synthetic(shape=(8, 8, 8))
+    frame_plain = AnnulusFrame.from_landmarks(plain.landmarks)
+    est = RegionGeometry.from_rules(load_rules(), 11.5, frame_plain, plain.landmarks)
+    assert est.conduction_estimated
+    assert est.conduction_theta_start_deg == pytest.approx(280.0, abs=1e-6)
+    assert est.conduction_h_range_mm == pytest.approx((-10.0, 0.0))
+
+
+def test_neo_lvot_is_measured_beside_the_valve(phantom_case, phantom_results):
+    """v1 reported '399 mm2 at 0.0 mm below the aortic annulus' on the demo: it measured the
+    aortic annulus. The phantom's LVOT is an ellipse of 449 mm2 and the default virtual valve can
+    cut at most ~30 mm2 off it (truth.json, hand-derived), in the planes it reaches."""
+    neo = phantom_results.mitral.neo_lvot
+    assert neo is not None
+    assert neo.distance_from_annulus_mm > 2.0  # not the annulus plane
+    assert 449.0 - 30.0 <= neo.area_mm2 <= 449.0 * 1.03
+    flag = phantom_results.flag("mitral.neo_lvot")
+    assert flag.status == "not_met"
+
+
+def test_inward_extent_against_the_local_lumen_radius():
+    """On an elliptic annulus (13 x 10 mm) a constant R (11.55 mm) misreads protrusion: a
+    nodule reaching 4.5 mm in from the 13 mm wall (theta 0) would read 3.05 mm (not met), one
+    reaching 2 mm in from the 10 mm wall (theta 90) would read 3.55 mm. R(theta) reads both."""
+    major = Sphere(0.0, 13.0 - 4.5 + 1.5, 0.0, 1.5)
+    minor = Sphere(0.0, 10.0 - 2.0 + 1.5, 90.0, 1.5)
+    case = make_synthetic(spheres=(major, minor))
+    res = analyze(case.volume, case.landmarks)
+    assert res.regions.radius_at(0.0) == pytest.approx(13.0, abs=0.3)
+    assert res.regions.radius_at(90.0) == pytest.approx(10.0, abs=0.3)
+    by_theta = {}
+    for lesion in res.lesions:
+        _, _, theta = res.frame.cylindrical(lesion.centroid_lps)
+        by_theta[round(float(theta) / 90.0) % 4] = lesion
+    assert by_theta[0].inward_extent_mm == pytest.approx(4.5, abs=0.6)
+    assert by_theta[1].inward_extent_mm == pytest.approx(2.0, abs=0.6)
+    protrusion = res.flag("pvl.protrusion")
+    assert protrusion.status == "met" and protrusion.value == pytest.approx(4.5, abs=0.6)

@@ -51,3 +51,12 @@ def test_headless_demo_writes_pictures_report_results(tmp_path: Path) -> None:
     assert doc["schema"] == "annulusview.results/2"
     assert abs(doc["annulus"]["area_mm2"] / truth["annulus"]["area_mm2"] - 1) < 0.02
     assert len(doc["lesions"]) == len(truth["lesions"])
+
+
+def test_demo_cache_names_agree() -> None:
+    """The window finds the cached demo without importing the phantom generator; both name the
+    folder the same way, including the generator's generation (a changed anatomy is not reused)."""
+    from annulusview.app.demo import demo_folder_name as app_name
+    from annulusview.phantom.dicom import demo_folder_name as phantom_name
+
+    assert app_name() == phantom_name()

@@ -88,7 +88,40 @@ def mac_landmarks(l_trigone_deg: float, r_trigone_deg: float, curve: bool = True
 
 
 def expected_extent(arc_deg: float) -> float:
-    return arc_deg + 2.0 * math.degrees(math.asin(3.0 / RING_RADIUS_MM))
+    """v2: a calcium arc with flat ends measures its own arc (no search-radius widening)."""
+    return arc_deg
+
+
+def bar_volume(arc_deg: float, width_mm: float, height_mm: float) -> Volume:
+    """A calcium bar of rectangular cross-section along the ring: ``width_mm`` across the
+    annulus (radially, centred on r = 15 mm), ``height_mm`` along the normal, over |phi| <=
+    arc/2, with the same one-voxel partial-volume ramp."""
+    affine, x, y, z = _grid((-30.0, -30.0, -30.0), (120, 120, 90))
+    phi = np.degrees(np.arctan2(y, x))
+    r = np.hypot(x, y)
+    outside = np.maximum(np.abs(r - RING_RADIUS_MM) - width_mm / 2, np.abs(z) - height_mm / 2)
+    outside = np.where(np.abs(phi) <= arc_deg / 2, outside, np.inf)
+    hu = BACKGROUND_HU + (CALCIUM_HU - BACKGROUND_HU) * _ramp(outside)
+    return Volume(np.ascontiguousarray(hu.astype(np.float32).transpose(2, 1, 0)), affine)
+
+
+@pytest.mark.parametrize(
+    ("arc", "width", "height"),
+    [(200.0, 7.0, 4.0), (200.0, 11.0, 5.0), (140.0, 4.0, 7.0)],
+    ids=["7x4", "11x5", "4x7"],
+)
+def test_mac_bar_width_and_arc_as_in_the_short_axis_view(arc, width, height):
+    """v1 read a 7 mm wide, 4 mm high bar as 4.1 mm (its smallest chord) and a 200 deg arc as
+    243 deg; v2 reads the width across the annulus and the arc itself."""
+    volume = bar_volume(arc, width, height)
+    result = analyze_mitral(
+        volume, mac_landmarks(120.0, 240.0), THRESHOLD_HU, aortic_normal=[0.0, 0.0, 1.0]
+    )
+    mac = result.mac
+    assert mac is not None and len(mac.lesions) == 1
+    assert mac.extent_deg == pytest.approx(arc, abs=5.0)
+    assert mac.thickness_mean_mm == pytest.approx(width, abs=SPACING_MM)
+    assert mac.thickness_max_mm == pytest.approx(width, abs=SPACING_MM)
 
 
 def _trigone_distance(trigone_deg: float, arc_deg: float) -> float:
@@ -100,13 +133,14 @@ def _trigone_distance(trigone_deg: float, arc_deg: float) -> float:
 
 # arc, tube radius, trigones (L, R), expected leaflets (anterior, posterior)
 MAC_CASES = [
-    # extent 223.1 -> 2; thickness 6 -> 2; L 1.0 mm (in), R 9.6 mm (out) -> 1; anterior -> 1
+    # extent 200 -> 2; thickness 6 -> 2; L 1.0 mm (in), R 9.6 mm (out) -> 1; anterior -> 1
     pytest.param(200.0, 3.0, (104.0, 220.0), (True, False), id="moderate-200deg-6mm"),
-    # extent 323.1 -> 3; thickness 3 -> 1; both trigones 2.6 mm -> 2; anterior -> 1: severe
+    # extent 300 -> 3; thickness 3 -> 1; both trigones 2.6 mm -> 2; anterior -> 1: severe
     pytest.param(300.0, 1.5, (160.0, 200.0), (True, False), id="severe-300deg-3mm"),
-    # extent 143.1 -> 1; thickness 11 -> 3; no trigone (13 mm) -> 0; the 11 mm bar reaches
-    # 5.5 mm inside the ring, past the 5 mm MAC band: posterior leaflet too -> 2
-    pytest.param(120.0, 5.5, (120.0, 240.0), (True, True), id="moderate-120deg-11mm"),
+    # extent 120 -> 1; thickness 11 -> 3; no trigone (13 mm) -> 0; the 11 mm bar reaches
+    # 5.5 mm inside the ring, but that is the bar itself (v2: leaflet calcium lies more than
+    # 3 mm beyond the bar's inner edge), so only the anterior ball -> 1
+    pytest.param(120.0, 5.5, (120.0, 240.0), (True, False), id="moderate-120deg-11mm"),
 ]
 
 
@@ -361,3 +395,30 @@ def test_results_dict_layout_is_json_ready():
     assert data["neo_lvot"] is None
     assert "non-contrast" in data["not_assessed"]["neo_lvot"]
     assert data["parameters"]["mitral"]["mac_max_distance_mm"] == 5.0
+
+
+def shell_volume(outer_mm: float, inner_mm: float) -> Volume:
+    """A calcified spherical shell on the posterior annulus (phi = 0), softer core inside."""
+    affine, x, y, z = _grid((-30.0, -30.0, -30.0), (120, 120, 90))
+    d = np.sqrt((x - RING_RADIUS_MM) ** 2 + y**2 + z**2)
+    fraction = np.minimum(_ramp(d - outer_mm), _ramp(inner_mm - d))
+    hu = BACKGROUND_HU + (CALCIUM_HU - BACKGROUND_HU) * fraction
+    return Volume(np.ascontiguousarray(hu.astype(np.float32).transpose(2, 1, 0)), affine)
+
+
+def test_caseous_mac_is_suspected_from_a_shell():
+    """A 2 mm thick calcified shell of outer radius 5 mm encloses a 3 mm core: 4/3 pi 3^3 =
+    113 mm3 below the threshold (>= 50 mm3): caseous MAC suspected; a solid ball is not."""
+    result = analyze_mitral(
+        shell_volume(5.0, 3.0), mac_landmarks(120.0, 240.0), THRESHOLD_HU,
+        aortic_normal=[0.0, 0.0, 1.0],
+    )  # fmt: skip
+    (lesion,) = result.mac.lesions
+    assert lesion.enclosed_mm3 == pytest.approx(4 / 3 * math.pi * 3.0**3, rel=0.15)
+    assert lesion.caseous_suspected and result.mac.caseous_suspected
+    assert any("caseous" in w for w in result.warnings)
+    solid = analyze_mitral(
+        shell_volume(5.0, 0.0), mac_landmarks(120.0, 240.0), THRESHOLD_HU,
+        aortic_normal=[0.0, 0.0, 1.0],
+    )  # fmt: skip
+    assert not solid.mac.caseous_suspected and solid.mac.lesions[0].enclosed_mm3 == 0.0

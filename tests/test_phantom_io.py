@@ -32,7 +32,7 @@ def test_written_case_has_three_outputs(written: Path) -> None:
     assert (written / "truth.json").is_file()
     assert (written / "landmarks.mrk.json").is_file()
     truth = json.loads((written / "truth.json").read_text())
-    assert truth["schema"] == "annulusview.phantom-truth/1" and truth["seed"] == 3
+    assert truth["schema"] == "annulusview.phantom-truth/2" and truth["seed"] == 3
     case = make_case("tavr-contrast", seed=3)
     back = read_landmarks(written / "landmarks.mrk.json")
     for name in case.landmarks:

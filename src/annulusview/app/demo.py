@@ -9,15 +9,22 @@ from annulusview.app import messages
 from annulusview.app.workers import Task
 
 
+def demo_folder_name() -> str:
+    """The cached demo's folder name, as :func:`annulusview.phantom.dicom.demo_folder_name`
+    makes it (repeated here so finding the cache needs no phantom import; a test keeps the two
+    equal)."""
+    from annulusview import __version__
+
+    return f"demo-{__version__}-g2"
+
+
 def _cached_demo_dir() -> Path | None:
     """The demo folder when it is already complete, found without importing the phantom
     generator (a large import); None when it must be made (or lives elsewhere)."""
     try:
         import platformdirs
 
-        from annulusview import __version__
-
-        folder = Path(platformdirs.user_cache_dir("annulusview")) / f"demo-{__version__}"
+        folder = Path(platformdirs.user_cache_dir("annulusview")) / demo_folder_name()
     except Exception:  # defensive: the slow path below finds it anyway
         return None
     if (folder / "truth.json").is_file() and (folder / "dicom").is_dir():

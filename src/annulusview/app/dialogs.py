@@ -40,11 +40,11 @@ REGION_FIELDS = (
     ("lvot_h_min_mm", "LVOT lower limit h (mm)"),
     ("annulus_half_height_mm", "Annulus half height (mm)"),
     ("leaflet_h_max_mm", "Leaflet upper limit h (mm)"),
-    ("conduction_half_angle_deg", "Conduction zone half angle (°)"),
+    ("conduction_before_deg", "Conduction zone: degrees before MS_inferior"),
+    ("conduction_past_rcc_deg", "Conduction zone: degrees past the RCC hinge"),
+    ("conduction_depth_mm", "Conduction zone depth (mm)"),
     ("conduction_r_inner_mm", "Conduction zone inside R by (mm)"),
     ("conduction_r_outer_mm", "Conduction zone outside R by (mm)"),
-    ("conduction_extra_depth_mm", "Conduction zone depth beyond MS (mm)"),
-    ("conduction_default_ms_length_mm", "MS length when not placed (mm)"),
 )
 
 

@@ -49,11 +49,11 @@ from annulusview.app.session import (
 from annulusview.app.session_keeper import SessionKeeper
 from annulusview.app.slice_view import OrthoSource, Overlay, SliceView
 from annulusview.app.study import Study
+from annulusview.app.study_loader import StudyLoader
 from annulusview.app.undo import SetLandmarkCommand
 from annulusview.app.viewer3d import Viewer3D
 from annulusview.app.workers import Task
 from annulusview.core.errors import InputError
-from annulusview.core.io.types import ScanResult
 from annulusview.core.landmarks import Landmarks, read_landmarks, write_landmarks
 from annulusview.core.presentation import fmt
 from annulusview.core.resources import resource_path
@@ -93,12 +93,9 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(QIcon(str(icon)))
         self.qsettings = QSettings(settings_org, "AnnulusView")
         self.last_message: QMessageBox | None = None
-        self.series_dialog: SeriesDialog | None = None
         self.study = Study(self)
         self.study.landmarks_changed.connect(self._show_landmarks)
         self.placing: str | None = None
-        self.load_task: Task | None = None
-        self._pending_landmarks: Path | None = None
         self.undo_stack = QUndoStack(self)
         self.scene_state = SceneState()
         self.presets = window_presets()
@@ -108,6 +105,9 @@ class MainWindow(QMainWindow):
         self._scene_reset = False
 
         self.sessions = SessionKeeper(self, autosave)
+        self.loader = StudyLoader(self)
+        self.loader.loaded.connect(self.guard(self._loaded))
+        self.loader.failed.connect(self.guard(self._load_failed))
         self._build_views()
         self._build_panels()
         build_menus(self)
@@ -333,62 +333,18 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Open a study: scan it off the GUI thread, ask for a series if there are several,
         then load the series. ``landmarks`` (a markups file) is applied once it has loaded."""
-        path = Path(path).expanduser()
-        if self.load_task is not None and self.load_task.running:
-            self.load_task.cancel()
-        self._pending_landmarks = landmarks
-
-        def job(progress: Any, cancel: Any) -> Any:
-            # imported here: the first import of the DICOM stack must not block the GUI thread
-            from annulusview.core.io.loader import no_series_error, scan
-
-            result = scan(path, progress, cancel)
-            if not result.series:
-                raise no_series_error(Path(result.path), result.skipped)
-            return result
-
-        task = Task(job, "scan")
-        task.progressed.connect(self.guard(self.show_progress))
-        task.succeeded.connect(self.guard(lambda result: self._scanned(path, result, series)))
-        task.failed.connect(self.guard(lambda exc: self._load_failed(exc, "Open study")))
-        task.cancelled.connect(self.guard(lambda: self.set_busy("Loading cancelled.", None)))
-        self.load_task = task
-        self.set_busy(f"Reading {path.name}…", task)
-        task.start()
-
-    def _scanned(self, path: Path, result: ScanResult, series: str | None) -> None:
-        self.study.skipped = list(result.skipped)
-        if series is None and len(result.series) > 1:
-            self.set_busy(f"{len(result.series)} series found: choose one.", None)
-            dialog = SeriesDialog(result.series, len(result.skipped), self)
-            dialog.accepted.connect(lambda: self._load_series(path, result, dialog.selected_id()))
-            dialog.rejected.connect(lambda: self.set_busy("Opening cancelled.", None))
-            self.series_dialog = dialog
-            dialog.open()
-            return
-        chosen = series or (result.series[0].id if result.series else None)
-        self._load_series(path, result, chosen)
-
-    def _load_series(self, path: Path, scanned: ScanResult, series: str | None) -> None:
-        """Read the pixels of one scanned series (the headers are not read again)."""
-
-        def job(progress: Any, cancel: Any) -> Volume:
-            from annulusview.core.io.loader import load_scanned
-
-            return load_scanned(scanned, series, progress, cancel)
-
-        task = Task(job, "load")
-        task.progressed.connect(self.guard(self.show_progress))
-        task.succeeded.connect(self.guard(lambda volume: self._loaded(path, series, volume)))
-        task.failed.connect(self.guard(lambda exc: self._load_failed(exc, "Open study")))
-        task.cancelled.connect(self.guard(lambda: self.set_busy("Loading cancelled.", None)))
-        self.load_task = task
-        self.set_busy(f"Loading {path.name}…", task)
-        task.start()
+        self.loader.open(path, series, landmarks)
 
     def cancel_loading(self) -> None:
-        if self.load_task is not None:
-            self.load_task.cancel()
+        self.loader.cancel()
+
+    @property
+    def load_task(self) -> Task | None:
+        return self.loader.task
+
+    @property
+    def series_dialog(self) -> SeriesDialog | None:
+        return self.loader.series_dialog
 
     def _load_failed(self, exc: BaseException, context: str) -> None:
         self.set_busy("Could not open the study.", None)
@@ -427,12 +383,12 @@ class MainWindow(QMainWindow):
         self.sessions.pending = None
         if pending_session is not None:
             landmarks = pending_session.landmarks
-        elif self._pending_landmarks is not None:
+        elif self.loader.pending_landmarks is not None:
             try:
-                landmarks = read_landmarks(self._pending_landmarks)
+                landmarks = read_landmarks(self.loader.pending_landmarks)
             except InputError as exc:
                 messages.show_error(self, exc, "Landmarks")
-        self._pending_landmarks = None
+        self.loader.pending_landmarks = None
         self.set_landmarks(landmarks)
         if not landmarks.missing_aortic:
             self.run_analysis()  # landmarks came with the study: no need to wait for edits

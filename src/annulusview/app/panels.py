@@ -245,7 +245,7 @@ class ResultsPanel(QWidget):
         self.flag_table = QTableWidget(0, 5)
         self.flag_table.setObjectName("flag-table")
         self.flag_table.setHorizontalHeaderLabels(
-            ["Rule", "Outcome", "Value", "Threshold", "Finding (double-click: evidence)"]
+            ["Outcome", "Rule", "Value", "Threshold", "Finding (double-click: evidence)"]
         )
         self.flag_table.cellDoubleClicked.connect(self._flag_double_clicked)
         self._flags: list[Flag] = []
@@ -349,15 +349,15 @@ class ResultsPanel(QWidget):
         self.flag_table.setRowCount(len(self._flags))
         for r, flag in enumerate(self._flags):
             cells = [
-                flag_title(flag.id),
                 flag_word(flag),
+                flag_title(flag.id),
                 fmt(flag.value, 1, flag.unit),
                 fmt(flag.threshold, 1, flag.unit),
                 flag.message,
             ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if c == 1:
+                if c == 0:
                     item.setForeground(QBrush(QColor(flag_color(flag))))
                 item.setToolTip(f"{flag.id}: {flag.reference} (double-click for the evidence)")
                 self.flag_table.setItem(r, c, item)

@@ -16,12 +16,18 @@ import numpy as np
 import numpy.typing as npt
 
 from annulusview.core.aortic import frame as frame_module
-from annulusview.core.aortic.annulus import METHOD_CONTOUR, measure_annulus
+from annulusview.core.aortic.annulus import (
+    METHOD_CONTOUR,
+    AnnulusMeasurement,
+    contour_radius_table,
+    measure_annulus,
+)
 from annulusview.core.aortic.calcium import (
     CONTRAST,
     NON_CONTRAST,
     AgatstonComponents,
     AnalysisRegion,
+    Threshold,
     Voxels,
     agatston_components,
     choose_threshold,
@@ -96,6 +102,13 @@ def _regional_agatston(
     }
 
 
+def _float_or_none(value: object) -> float | None:
+    try:
+        return None if value is None else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def _valve_region(
     vox: Voxels,
     geometry: RegionGeometry,
@@ -109,7 +122,7 @@ def _valve_region(
     inside = (
         (vox.h >= rules.number("avc.h_min_mm"))
         & (vox.h <= rules.number("avc.h_max_mm"))
-        & (vox.r <= geometry.annulus_radius_mm + rules.number("avc.radial_margin_mm"))
+        & (vox.r <= geometry.radius_at(vox.theta) + rules.number("avc.radial_margin_mm"))
     )
     keep_out = rules.number("avc.ostium_exclusion_mm")
     for name in ("LCA_ostium", "RCA_ostium"):
@@ -217,13 +230,14 @@ def _lesions(
     best_lvot = _first_per_group(labels, d_lvot, count)
     best_cond = _first_per_group(labels, d_cond, count)
     low = vox.h <= geometry.annulus_half_height_mm
-    min_r = np.full(count + 1, np.inf)
-    np.minimum.at(min_r, labels[low], vox.r[low])
+    # inward extent against the local lumen boundary R(theta) (section 6)
+    inward_vox = geometry.radius_at(vox.theta) - vox.r
+    max_in = np.full(count + 1, -np.inf)
+    np.maximum.at(max_in, labels[low], inward_vox[low])
     h_min = np.full(count + 1, np.inf)
     h_max = np.full(count + 1, -np.inf)
     np.minimum.at(h_min, labels, vox.h)
     np.maximum.at(h_max, labels, vox.h)
-    radius = geometry.annulus_radius_mm
     below = (masks["annulus"] | masks["lvot"]) & (vox.h < 0.0)
 
     lesions = []
@@ -235,7 +249,7 @@ def _lesions(
         bl, bc = best_lvot[lab - 1], best_cond[lab - 1]
         lvot_point = frame.to_lps(h_lvot[bl], r_lvot[bl], vox.theta[bl])
         cond_point = frame.to_lps(h_cond[bc], rho_cond[bc], th_cond[bc])
-        inward = float(max(0.0, radius - min_r[lab])) if np.isfinite(min_r[lab]) else 0.0
+        inward = float(max(0.0, max_in[lab])) if np.isfinite(max_in[lab]) else 0.0
         own = labels == lab
         own_low = own & low
         # extent along the wall of its part at h <= 2: arc length at its mean radius
@@ -273,6 +287,81 @@ def _lesions(
             )
         )
     return tuple(lesions)
+
+
+def _parameters(
+    *,
+    rules: Rules,
+    thr: Threshold,
+    radius: float,
+    annulus: AnnulusMeasurement,
+    region: AnalysisRegion,
+    geometry: RegionGeometry,
+    min_lesion: float,
+    pixel_area: float,
+    increment: float,
+    leaflet_850_hu: float,
+    voxel_volume: float,
+    valve: PlannedValve,
+    sex_used: str | None,
+    sex_source: str,
+    volume: Volume,
+) -> dict[str, object]:
+    """Every setting that decided the numbers (recorded in ``Results.parameters``)."""
+    return {
+        "rules_source": rules.source,
+        "rules": rules.to_dict(),
+        "contrast_min_hu": rules.number("contrast.contrast_min_hu"),
+        "non_contrast_max_hu": rules.number("contrast.non_contrast_max_hu"),
+        "threshold": {"hu": thr.hu, "method": thr.method, "reference": thr.reference},
+        "annulus_radius_mm": radius,
+        "annulus_radius_source": (
+            "d_perimeter/2 of the lumen contour"
+            if annulus.method == METHOD_CONTOUR
+            else "hinge circle radius"
+        ),
+        "analysis_region": {
+            "r_le_mm": region.radius_mm,
+            "h_ge_mm": region.h_min_mm,
+            "h_le_mm": region.h_max_mm,
+            "crop_lo_kji": list(region.lo_kji),
+            "crop_hi_kji": list(region.hi_kji),
+            "clipped_by_volume": region.clipped,
+        },
+        "regions": geometry.to_dict(),
+        "lesion_connectivity": "26-connected, components < min_lesion_mm3 dropped",
+        "min_lesion_mm3": min_lesion,
+        "totals": "voxel by voxel over the kept lesions; 'other' = not leaflet/annulus/lvot",
+        "agatston": {
+            "pixel_area_mm2": pixel_area,
+            "slice_increment_mm": increment,
+            "connectivity": "8-connected per image slice",
+            "lesion_share": "a slice component counts for the lesion holding its peak voxel",
+        },
+        "leaflet_calcium_threshold_hu": leaflet_850_hu,
+        "voxel_volume_mm3": voxel_volume,
+        "landmark_tolerances_mm": {
+            "hinge_min_separation": frame_module.HINGE_MIN_SEPARATION_MM,
+            "hinge_min_distance_from_line": frame_module.HINGE_MIN_LINE_DISTANCE_MM,
+            "hinge_max_circle_radius": frame_module.HINGE_MAX_RADIUS_MM,
+        },
+        "valve": valve.to_dict(),
+        "sex": {"value": sex_used, "source": sex_source},
+        "flags": (
+            "Every rule is emitted with a status: met (level moderate or high: the strength of "
+            "its evidence), not_met (assessed, the criterion does not hold; not 'low risk'), "
+            "indeterminate (the evidence does not decide), not_assessed (see reason)."
+        ),
+        "membranous_septum": (
+            "ms_length_mm is the infra-annular length max(0, -h(MS_inferior)); ms_height_mm is "
+            "|MS_superior - MS_inferior| (reported only)."
+        ),
+        "technique": {
+            "kvp": volume.metadata.get("kvp"),
+            "slice_thickness_mm": volume.metadata.get("slice_thickness_mm"),
+            "slice_increment_mm": increment,
+        },
+    }
 
 
 def analyze(
@@ -384,7 +473,8 @@ def analyze(
                 "Part of the analysis region lies outside the CT volume; calcium there is not "
                 "counted."
             )
-        geometry = RegionGeometry.from_rules(rules, radius, ms_length, frame)
+        table = contour_radius_table(annulus.contour_lps, frame) if annulus.sized else None
+        geometry = RegionGeometry.from_rules(rules, radius, frame, landmarks, table)
         # One pass over the crop at the lowest threshold any count needs; the other
         # thresholds select from these sparse voxels.
         leaflet_850_hu = rules.number(_LEAFLET_850_KEY)
@@ -506,6 +596,7 @@ def analyze(
             iams_mm=ms_length,
             valve_agatston=calcium_summary.valve_agatston,
             kvp=None if kvp is None else float(kvp),
+            slice_thickness_mm=_float_or_none(volume.metadata.get("slice_thickness_mm")),
             sex=sex_used,
             valve=valve,
         )
@@ -544,60 +635,23 @@ def analyze(
         warnings.extend(mitral.warnings)
     check(cancel)
 
-    parameters = {
-        "rules_source": rules.source,
-        "rules": rules.to_dict(),
-        "contrast_min_hu": rules.number("contrast.contrast_min_hu"),
-        "non_contrast_max_hu": rules.number("contrast.non_contrast_max_hu"),
-        "threshold": {"hu": thr.hu, "method": thr.method, "reference": thr.reference},
-        "annulus_radius_mm": radius,
-        "annulus_radius_source": (
-            "d_perimeter/2 of the lumen contour"
-            if annulus.method == METHOD_CONTOUR
-            else "hinge circle radius"
-        ),
-        "analysis_region": {
-            "r_le_mm": region.radius_mm,
-            "h_ge_mm": region.h_min_mm,
-            "h_le_mm": region.h_max_mm,
-            "crop_lo_kji": list(region.lo_kji),
-            "crop_hi_kji": list(region.hi_kji),
-            "clipped_by_volume": region.clipped,
-        },
-        "regions": geometry.to_dict(),
-        "lesion_connectivity": "26-connected, components < min_lesion_mm3 dropped",
-        "min_lesion_mm3": min_lesion,
-        "totals": "voxel by voxel over the kept lesions; 'other' = not leaflet/annulus/lvot",
-        "agatston": {
-            "pixel_area_mm2": pixel_area,
-            "slice_increment_mm": increment,
-            "connectivity": "8-connected per image slice",
-            "lesion_share": "a slice component counts for the lesion holding its peak voxel",
-        },
-        "leaflet_calcium_threshold_hu": leaflet_850_hu,
-        "voxel_volume_mm3": voxel_volume,
-        "landmark_tolerances_mm": {
-            "hinge_min_separation": frame_module.HINGE_MIN_SEPARATION_MM,
-            "hinge_min_distance_from_line": frame_module.HINGE_MIN_LINE_DISTANCE_MM,
-            "hinge_max_circle_radius": frame_module.HINGE_MAX_RADIUS_MM,
-        },
-        "valve": valve.to_dict(),
-        "sex": {"value": sex_used, "source": sex_source},
-        "flags": (
-            "Every rule is emitted with a status: met (level moderate or high: the strength of "
-            "its evidence), not_met (assessed, the criterion does not hold; not 'low risk'), "
-            "indeterminate (the evidence does not decide), not_assessed (see reason)."
-        ),
-        "membranous_septum": (
-            "ms_length_mm is the infra-annular length max(0, -h(MS_inferior)); ms_height_mm is "
-            "|MS_superior - MS_inferior| (reported only)."
-        ),
-        "technique": {
-            "kvp": volume.metadata.get("kvp"),
-            "slice_thickness_mm": volume.metadata.get("slice_thickness_mm"),
-            "slice_increment_mm": increment,
-        },
-    }
+    parameters = _parameters(
+        rules=rules,
+        thr=thr,
+        radius=radius,
+        annulus=annulus,
+        region=region,
+        geometry=geometry,
+        min_lesion=min_lesion,
+        pixel_area=pixel_area,
+        increment=increment,
+        leaflet_850_hu=leaflet_850_hu,
+        voxel_volume=voxel_volume,
+        valve=valve,
+        sex_used=sex_used,
+        sex_source=sex_source,
+        volume=volume,
+    )
     timer.times["total"] = time.perf_counter() - total_start
     report(progress, 1.0, "Done")
     return Results(

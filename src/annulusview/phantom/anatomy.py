@@ -33,6 +33,9 @@ HALO_MM = 2.0  # tissue shell around each lesion: its blurred edge sees one back
 
 
 MS_SUPERIOR_H_MM = 3.0  # superior border of the membranous septum, above the annulus
+# The membranous septum lies beneath the NCC-RCC interleaflet triangle, here a little to the NCC
+# side of the commissure (300 deg).
+MS_INFERIOR_THETA_DEG = 292.0
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,8 @@ class Anatomy:
         # Where anatomy puts them: the superior border of the membranous septum above the
         # annular plane, the inferior border (on the muscular crest) ms_length_mm below it, so
         # the infra-annular MS length is ms_length_mm (clinical-model.md section 3).
-        pts["MS_superior"] = f.point(MS_SUPERIOR_H_MM, R + 1.5, 300.0)
-        pts["MS_inferior"] = f.point(-ms_length_mm, R + 1.5, 300.0)
+        pts["MS_superior"] = f.point(MS_SUPERIOR_H_MM, R + 1.5, MS_INFERIOR_THETA_DEG)
+        pts["MS_inferior"] = f.point(-ms_length_mm, R + 1.5, MS_INFERIOR_THETA_DEG)
         m = self.mitral
         pts["MV_anterior"] = m.point(0.0)
         pts["MV_posterior"] = m.point(180.0)
@@ -314,7 +317,12 @@ def case_spec(case: str) -> CaseSpec:
             ),
             SphereLesion("NCC LVOT calcium in the conduction zone", -6.0, 13.2, 284.5, 2.3, 1000.0),
             SphereLesion(
-                "RCC LVOT calcium near the conduction zone", -6.0, 13.2, 352.0, 1.9, 1000.0
+                "RCC LVOT calcium below the RCC hinge (inside the v2 conduction zone)",
+                -6.0,
+                13.2,
+                352.0,
+                1.9,
+                1000.0,
             ),
         )
         return CaseSpec(

@@ -30,7 +30,7 @@ class PhantomCase:
     landmarks
         Aortic and mitral landmarks, LPS mm (rounded to 1e-4 mm like the markups file).
     truth
-        The ``annulusview.phantom-truth/1`` document (see :mod:`.truth`).
+        The ``annulusview.phantom-truth/2`` document (see :mod:`.truth`).
     """
 
     volume: Volume

@@ -209,6 +209,18 @@ def write_case(
     return out
 
 
+# Bump when the phantom's anatomy or landmarks change, so a cached demo of an older generator
+# is not reused (the folder name carries it; no phantom import is needed to find it).
+DEMO_GENERATION = 2
+
+
+def demo_folder_name() -> str:
+    """``demo-<version>-g<generation>``: the cached demo's folder name."""
+    from annulusview import __version__
+
+    return f"demo-{__version__}-g{DEMO_GENERATION}"
+
+
 def demo_case_dir(progress: ProgressCallback | None = None) -> Path:
     """Folder of the demo case (tavr-contrast, 256 x 256 x 224 at 0.5 mm), made on first use.
 
@@ -217,10 +229,8 @@ def demo_case_dir(progress: ProgressCallback | None = None) -> Path:
     """
     import platformdirs
 
-    from annulusview import __version__
-
     cache = Path(platformdirs.user_cache_dir("annulusview"))
-    folder = cache / f"demo-{__version__}"
+    folder = cache / demo_folder_name()
     if (folder / TRUTH_NAME).is_file():
         return folder
     try:

@@ -1,6 +1,6 @@
 """The phantom's answers (``truth.json``), computed in closed form from the design.
 
-Schema ``annulusview.phantom-truth/1``. Lengths mm, areas mm^2, volumes mm^3, angles deg, HU.
+Schema ``annulusview.phantom-truth/2``. Lengths mm, areas mm^2, volumes mm^3, angles deg, HU.
 Expected values after blur use the iso-surface of the blurred shape at the case's default
 threshold (see :func:`iso_radius_ball`); geometric values are the unblurred shapes.
 """
@@ -17,6 +17,7 @@ from annulusview.phantom.anatomy import (
     BLUR_SIGMA_MM,
     COMMISSURE_ANGLES_DEG,
     CUSP_ANGLES_DEG,
+    MS_INFERIOR_THETA_DEG,
     NOISE_SD_HU,
     CaseSpec,
     MacArc,
@@ -32,7 +33,7 @@ from annulusview.phantom.geometry import (
 )
 from annulusview.phantom.render import GridSpec, mac_curve
 
-SCHEMA = "annulusview.phantom-truth/1"
+SCHEMA = "annulusview.phantom-truth/2"
 PATIENT_SEX = "M"
 CONTRAST_THRESHOLD_OFFSET_HU = 100.0
 NONCONTRAST_THRESHOLD_HU = 130.0
@@ -41,7 +42,6 @@ ANALYSIS_REGION = {"r_margin_mm": 12.0, "h_min_mm": -15.0, "h_max_mm": 25.0}
 REGION_H = {"leaflet": (2.0, 20.0), "annulus": (-2.0, 2.0), "lvot": (-10.0, -2.0)}
 REGION_R_MARGIN_MM = 5.0
 CUSP_SECTORS_DEG = {"RCC": (300.0, 60.0), "LCC": (60.0, 180.0), "NCC": (180.0, 300.0)}
-CONDUCTION_HALF_ANGLE_DEG = 30.0
 
 
 def _r(value: float, nd: int = 4) -> float:
@@ -60,12 +60,15 @@ def threshold_for(spec: CaseSpec) -> tuple[float, str]:
 
 
 def conduction_zone(ms_length_mm: float) -> dict[str, tuple[float, float]]:
-    """The conduction region in frame coordinates (clinical-model.md section 6)."""
+    """The conduction region in frame coordinates (clinical-model.md v2 section 6): from
+    20 deg before MS_inferior (theta 292) counter-clockwise to 10 deg past the RCC hinge
+    (theta 0; the LCC hinge at 120 is not on that side), from h_top = min(0, h(MS_inferior) + 1)
+    = min(0, 1 - L) down 10 mm, R - 3 <= r <= R + 6."""
     R = ANATOMY.R_mm
-    centre = COMMISSURE_ANGLES_DEG["NCC_RCC"]
+    h_top = min(0.0, 1.0 - ms_length_mm)
     return {
-        "theta_deg": (centre - CONDUCTION_HALF_ANGLE_DEG, centre + CONDUCTION_HALF_ANGLE_DEG),
-        "h_mm": (-(ms_length_mm + 5.0), 0.0),
+        "theta_deg": (MS_INFERIOR_THETA_DEG - 20.0, 360.0 + 10.0),
+        "h_mm": (h_top - 10.0, h_top),
         "r_mm": (R - 3.0, R + 6.0),
     }
 
@@ -250,10 +253,12 @@ def mitral_truth(spec: CaseSpec, threshold_hu: float) -> dict[str, Any]:
     cap_iso = iso_radius_ball(rho, BLUR_SIGMA_MM, mac.hu, bg, threshold_hu)
     arc = mac_curve(mac)
     arc_len = float(np.linalg.norm(np.diff(arc, axis=0), axis=1).sum())
-    # Extent as the analysis measures it: share of the curve within 3 mm of the calcium.
+    # Extent as v2 section 8 reads it: the positions whose cross-section slab holds MAC
+    # calcium, i.e. the tube's own arc plus, at each end, the round cap (radius rho_iso) that
+    # reaches rho_iso past the end along the curve.
     _, ring, cum = m.dense_curve(7200)
     d_ring = np.min(np.linalg.norm(ring[:, None, :] - arc[None, ::10, :], axis=-1), axis=1)
-    near = d_ring[:-1] <= 3.0 + rho_iso
+    near = d_ring[:-1] <= rho_iso
     seg = np.diff(cum)
     extent_measured = float(seg[near].sum() / cum[-1] * 360.0)
     lm = ANATOMY.landmarks(spec.ms_length_mm)
@@ -290,7 +295,7 @@ def mitral_truth(spec: CaseSpec, threshold_hu: float) -> dict[str, Any]:
         "extent_deg": mac.extent_deg,
         "expected_extent_deg": _r(extent_measured, 2),
         "extent_note": "extent_deg = share of the curve length covered by the arc; "
-        "expected_extent_deg adds the ends that lie within 3 mm of the calcium (the rule)",
+        "expected_extent_deg adds the round caps at both ends (v2: slab coverage)",
         "thickness_mm": thickness,
         "expected_thickness_mm": _r(2 * rho_iso),
         "trigones": trig,

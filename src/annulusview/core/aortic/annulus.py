@@ -109,6 +109,32 @@ class AnnulusMeasurement:
         }
 
 
+def contour_radius_table(contour_lps: FloatArray, frame: AnnulusFrame, n: int = 360) -> FloatArray:
+    """``R(theta)``: the distance from ``O`` to the closed contour along the ray at each of ``n``
+    angles (degrees ``0, 360/n, ...``), by exact ray-segment intersection (section 3)."""
+    h, r, theta = frame.cylindrical(np.asarray(contour_lps, dtype=np.float64))
+    del h
+    x, y = r * np.cos(np.radians(theta)), r * np.sin(np.radians(theta))
+    ax, ay = x, y
+    bx, by = np.roll(x, -1), np.roll(y, -1)
+    angles = np.radians(np.arange(n) * 360.0 / n)
+    out = np.full(n, np.nan)
+    for k, a in enumerate(angles):
+        dx, dy = np.cos(a), np.sin(a)
+        # solve O + t (dx, dy) = A + s (B - A), t >= 0, 0 <= s <= 1
+        ex, ey = bx - ax, by - ay
+        den = dx * ey - dy * ex
+        ok = np.abs(den) > 1e-12
+        t = np.where(ok, (ax * ey - ay * ex) / np.where(ok, den, 1.0), -1.0)
+        s = np.where(ok, (ax * dy - ay * dx) / np.where(ok, den, 1.0), -1.0)
+        hit = ok & (t >= 0) & (s >= -1e-9) & (s <= 1 + 1e-9)
+        if hit.any():
+            out[k] = float(t[hit].min())
+    if np.isnan(out).any():  # O outside the contour somewhere: fall back to the mean radius
+        out[np.isnan(out)] = float(np.nanmean(out)) if np.isfinite(out).any() else float(r.mean())
+    return out
+
+
 class _ContourFailed(Exception):
     """The lumen contour could not be found; the message says why."""
 

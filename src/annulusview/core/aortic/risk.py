@@ -57,6 +57,8 @@ class RiskInputs:
         Agatston score of the valve region (non-contrast only), or None.
     kvp
         Tube voltage of the series (header), or None.
+    slice_thickness_mm
+        Reconstructed slice thickness (header), or None.
     sex
         ``"M"``, ``"F"`` or None.
     valve
@@ -79,6 +81,7 @@ class RiskInputs:
     kvp: float | None
     sex: str | None
     valve: PlannedValve
+    slice_thickness_mm: float | None = None
 
 
 def _sizing_gap(inputs: RiskInputs) -> str:
@@ -433,6 +436,18 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
             None,
             f"valve Agatston {value:.0f} on a scan at {kvp}; the thresholds were validated at "
             f"{kvp_needed:g} kVp.",
+            evidence,
+            "AU",
+        )
+    thin = rules.number(f"flags.{key}.min_slice_thickness_mm")
+    if inputs.slice_thickness_mm is not None and inputs.slice_thickness_mm < thin:
+        return indeterminate(
+            rule,
+            value,
+            None,
+            f"valve Agatston {value:.0f} on {inputs.slice_thickness_mm:g} mm slices; the "
+            "thresholds were validated on 3 mm slices and 3 mm slab averaging is not "
+            "implemented yet.",
             evidence,
             "AU",
         )

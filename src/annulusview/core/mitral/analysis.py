@@ -24,7 +24,12 @@ from annulusview.core.mitral.common import (
     unit,
 )
 from annulusview.core.mitral.mac import MacResult, analyze_mac
-from annulusview.core.mitral.neo_lvot import NeoLvotResult, VirtualValve, analyze_neo_lvot
+from annulusview.core.mitral.neo_lvot import (
+    NeoLvotResult,
+    ValveBesideLvot,
+    VirtualValve,
+    analyze_neo_lvot,
+)
 from annulusview.core.progress import CancelToken, ProgressCallback, report
 from annulusview.core.rules import Rules, coerce_rules
 from annulusview.core.volume import Volume
@@ -104,9 +109,16 @@ def _mac_flag(mac: MacResult | None, reason: str, rules: Rules) -> Flag:
     return Flag("mitral.mac_score", MET, None, float(s.total), None, message, evidence, "points")
 
 
-def _neo_flag(neo: NeoLvotResult | None, reason: str, rules: Rules) -> Flag:
+def _neo_flag(
+    neo: NeoLvotResult | None, reason: str, rules: Rules, beside: ValveBesideLvot | None = None
+) -> Flag:
     limit = rules.number("neo_lvot.high_le_mm2")
     evidence = rules.evidence("neo_lvot")
+    if beside is not None:
+        return not_met(
+            "mitral.neo_lvot", round(beside.native_area_mm2, 1), limit, beside.message, evidence,
+            "mm2",
+        )  # fmt: skip
     if neo is None:
         return not_assessed("mitral.neo_lvot", reason or "no neo-LVOT.", evidence, "mm2")
     area = neo.area_mm2
@@ -254,6 +266,7 @@ def analyze_mitral(
             reasons["mac"] = exc.message
 
     neo: NeoLvotResult | None = None
+    beside: ValveBesideLvot | None = None
     if calcium_reason:
         reasons["neo_lvot"] = f"Neo-LVOT not assessed: {calcium_reason}"
     elif annulus is None:
@@ -275,13 +288,16 @@ def analyze_mitral(
                 cancel=cancel,
             )
             warnings.extend(neo.warnings)
+        except ValveBesideLvot as exc:
+            beside = exc
+            warnings.append(exc.message)
         except NotAssessed as exc:
             reasons["neo_lvot"] = exc.message
     report(progress, 1.0, "Mitral done")
 
     flags = (
         _mac_flag(mac, reasons.get("mac", ""), rules),
-        _neo_flag(neo, reasons.get("neo_lvot", ""), rules),
+        _neo_flag(neo, reasons.get("neo_lvot", ""), rules, beside),
     )
     params = _parameters(
         rules,

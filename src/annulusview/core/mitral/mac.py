@@ -6,7 +6,7 @@ See :func:`analyze_mac` for the exact definitions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +26,7 @@ from annulusview.core.mitral.common import (
     round_list,
     round_opt,
 )
-from annulusview.core.mitral.thickness import cross_section_thickness
+from annulusview.core.mitral.thickness import slab_extent_and_thickness
 from annulusview.core.progress import CancelToken, check
 from annulusview.core.rules import Rules, coerce_rules
 from annulusview.core.volume import Volume
@@ -57,6 +57,11 @@ class MacLesion:
     cut_by_crop
         True when the component reaches the edge of the analysis crop (it may continue
         beyond it; its volume is then a lower bound).
+    enclosed_mm3
+        Volume of the non-calcified voxels its 3-D hole-filled shape encloses, mm^3.
+    caseous_suspected
+        ``enclosed_mm3 >= mitral.caseous_min_enclosed_mm3`` (50): a calcified shell around a
+        softer core, suspected caseous MAC (it can mimic a mass or an abscess).
     """
 
     id: int
@@ -65,6 +70,8 @@ class MacLesion:
     centroid_lps: tuple[float, float, float]
     distance_to_annulus_mm: float
     cut_by_crop: bool = False
+    enclosed_mm3: float = 0.0
+    caseous_suspected: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +81,8 @@ class MacLesion:
             "centroid_lps": round_list(self.centroid_lps),
             "distance_to_annulus_mm": round_opt(self.distance_to_annulus_mm),
             "cut_by_crop": self.cut_by_crop,
+            "enclosed_mm3": round_opt(self.enclosed_mm3),
+            "caseous_suspected": self.caseous_suspected,
         }
 
 
@@ -211,9 +220,15 @@ class MacResult:
     def volume_mm3(self) -> float:
         return float(sum(lesion.volume_mm3 for lesion in self.lesions))
 
+    @property
+    def caseous_suspected(self) -> bool:
+        """Any MAC lesion with a calcified shell around a softer core."""
+        return any(lesion.caseous_suspected for lesion in self.lesions)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "present": bool(self.lesions),
+            "caseous_suspected": self.caseous_suspected,
             "volume_mm3": round_opt(self.volume_mm3),
             "lesions": [lesion.to_dict() for lesion in self.lesions],
             "extent_deg": round_opt(self.extent_deg, 1),
@@ -292,28 +307,21 @@ def analyze_mac(
     * **Calcium**: voxels of ``calcium`` (a mask over the whole volume) or ``HU >= calcium``
       (a threshold); 3-D 26-connected components under ``threshold.min_lesion_mm3`` are noise.
     * **MAC lesion**: a component with a voxel within ``mac_max_distance_mm`` (5) of the curve.
-    * **Extent**: the share of the curve length whose points have a MAC voxel within
-      ``extent_distance_mm`` (3), in degrees of 360. A calcium arc with flat ends therefore
-      measures its own arc plus ``2 asin(3 / R)`` on a circle of radius ``R``.
-    * **Thickness** at a curve position (every ``thickness_step_mm`` along the calcified part):
-      in the plane through it perpendicular to the curve tangent, calcium is resampled (HU
-      interpolated linearly and thresholded, next to MAC voxels; a window of half-width
-      ``thickness_window_mm``) and split into 8-connected regions. For each region with a
-      pixel within ``extent_distance_mm`` of the curve point: the centre of the largest disc
-      inside it (distance transform), then the shortest chord of the region through that
-      centre, with sub-pixel edges from the HU profile (with a mask instead of a threshold: the
-      disc's diameter). The thickness there is the largest over those regions. A round bar of
-      diameter ``d`` gives ``d``; a flat plaque gives its thickness, not its depth; a crescent
-      hugging the annulus gives the crescent's thickness, not its span (local thickness,
-      Hildebrand and Ruegsegger, J Microsc 1997). Sections thinner than ``thickness_min_mm``
-      (1 mm: grazing cuts through a lesion's blurred end) are not counted.
-      ``thickness_mean_mm`` averages over the measured positions (evenly spaced by arc length,
-      so an arc-length mean); ``thickness_max_mm`` is the largest.
+    * **Extent** and **thickness** as read in the short-axis view (section 8; see
+      :mod:`annulusview.core.mitral.thickness`): a curve position is calcified when a MAC voxel
+      lies in its cross-section slab within ``extent_distance_mm`` (5) of it; the extent is the
+      calcified share of the curve in degrees of 360, so a flat-ended arc measures its own arc.
+      The thickness at a calcified position (every ``thickness_step_mm`` of calcified curve) is
+      the width of the bar across the annulus, along ``t x N``, from the HU profile with
+      sub-voxel edges (with a mask instead of a threshold: from the voxels' extents); sections
+      thinner than ``thickness_min_mm`` are not counted. ``thickness_mean_mm`` averages over
+      the measured positions, ``thickness_max_mm`` is the largest.
     * **Trigone involvement**: a MAC voxel within ``trigone_distance_mm`` (5) of ``L_trigone``
       / ``R_trigone``; None when that landmark is missing.
     * **Leaflet calcification**: calcium (any component kept above) whose projection on the
-      annulus plane lies inside the projected curve and more than ``leaflet_inset_mm`` (5, the
-      MAC band) from it, at heights from ``leaflet_atrial_mm`` (3) on the atrial side to
+      annulus plane lies inside the projected curve and more than ``leaflet_inset_mm`` (3)
+      beyond the inner edge of the MAC bar at the nearest curve position (the curve itself
+      where there is no bar), at heights from ``leaflet_atrial_mm`` (3) on the atrial side to
       ``leaflet_ventricular_mm`` (20) on the ventricular side of the plane. It is anterior on
       the side of the commissural line (through ``MV_AL_commissure`` and ``MV_PM_commissure``,
       else the line through the centre perpendicular to the A-P direction) that holds the
@@ -426,6 +434,14 @@ def analyze_mac(
         sel = lab == old
         cut = crop.touches_edge(local_kji[sel], volume) or bool(np.any(on_roi_edge[sel]))
         centroid = lps[sel].mean(axis=0)
+        enclosed = _enclosed_mm3(local_kji[sel], voxel_mm3)
+        caseous = enclosed >= rules.number("mitral.caseous_min_enclosed_mm3")
+        if caseous:
+            warnings.append(
+                f"MAC lesion {int(new_id[old])}: a calcified shell around a softer core "
+                f"({enclosed:.0f} mm³ enclosed): caseous MAC suspected; it can mimic a mass or "
+                "an abscess."
+            )
         lesions.append(
             MacLesion(
                 id=int(new_id[old]),
@@ -434,6 +450,8 @@ def analyze_mac(
                 centroid_lps=(float(centroid[0]), float(centroid[1]), float(centroid[2])),
                 distance_to_annulus_mm=float(min_dist[old]),
                 cut_by_crop=cut,
+                enclosed_mm3=enclosed,
+                caseous_suspected=bool(caseous),
             )
         )
         if cut:
@@ -443,35 +461,24 @@ def analyze_mac(
             )
 
     mac_lps = lps[mac_voxel]
-    # Only MAC voxels within extent_dist of some curve sample can make a sample calcified.
-    extent_lps = lps[mac_voxel & (voxel_dist <= extent_dist)]
-    if len(extent_lps):
-        # an unbalanced tree builds faster and is queried only once
-        tree = cKDTree(extent_lps, balanced_tree=False, compact_nodes=False)
-        d_curve, _ = tree.query(curve, distance_upper_bound=extent_dist + 1e-9)
-        calcified = np.asarray(d_curve <= extent_dist)
-    else:
-        calcified = np.zeros(len(curve), dtype=bool)
-    extent = 360.0 * float(calcified.mean())
-
     check(cancel)
-    thickness = np.full(len(curve), np.nan)
     stride = max(1, round(rules.number("mitral.thickness_step_mm") / annulus.sample_step_mm))
-    positions = np.flatnonzero(calcified & (np.arange(len(curve)) % stride == 0))
-    if len(positions):
-        thickness[positions] = cross_section_thickness(
-            volume,
-            annulus,
-            positions,
-            mac_lps,
-            nearest_sample[mac_voxel],
-            threshold,
-            pixel_mm=rules.number("mitral.thickness_pixel_mm"),
-            half_width_mm=rules.number("mitral.thickness_window_mm"),
-            near_mm=extent_dist,
-            min_thickness_mm=rules.number("mitral.thickness_min_mm"),
-            cancel=cancel,
-        )
+    tangents = np.asarray(annulus.tangents_lps, dtype=np.float64)
+    calcified, thickness, bar_inner = slab_extent_and_thickness(
+        curve,
+        tangents,
+        normal,
+        mac_lps,
+        volume.affine[:3, :3],
+        near_mm=extent_dist,
+        window_mm=rules.number("mitral.thickness_window_mm"),
+        thickness_stride=stride,
+        min_thickness_mm=rules.number("mitral.thickness_min_mm"),
+        hu_at=None if threshold is None else _trilinear(volume),
+        threshold_hu=threshold,
+        cancel=cancel,
+    )
+    extent = 360.0 * float(calcified.mean())
     measured = thickness[np.isfinite(thickness)]
     t_mean = float(measured.mean()) if len(measured) else None
     t_max = float(measured.max()) if len(measured) else None
@@ -509,12 +516,14 @@ def analyze_mac(
     if np.any(in_band):
         polygon = curve_plane[:, :2]
         xy = coords[in_band, :2]
-        # a 1 mm polygon is exact enough to tell inside from outside 5 mm from the ring
+        # a 1 mm polygon is exact enough to tell inside from outside 3 mm from the ring
         coarse = polygon[:: max(1, round(1.0 / annulus.sample_step_mm))]
         inner = _points_in_polygon(xy, coarse)
         if np.any(inner):
-            d_ring, _ = cKDTree(polygon).query(xy[inner])
-            xy_in = xy[inner][d_ring > inset]
+            # beyond the inner edge of the MAC bar at the nearest position (the curve itself
+            # where there is no bar) by more than the inset (section 8)
+            d_ring, nearest = cKDTree(polygon).query(xy[inner])
+            xy_in = xy[inner][d_ring > bar_inner[nearest] + inset]
             line_point, line_normal = _commissural_line(annulus, landmarks)
             side = (xy_in - line_point) @ line_normal  # < 0: anterior side
             leaf["anterior"] = float(np.count_nonzero(side < 0) * voxel_mm3)
@@ -552,6 +561,30 @@ def analyze_mac(
         lesion_ids=lesion_of_voxel,
     )
     return result, tuple(warnings)
+
+
+def _enclosed_mm3(kji: npt.NDArray[np.intp], voxel_mm3: float) -> float:
+    """Volume of the voxels a component's 3-D hole-filled shape adds to it, mm^3."""
+    lo = kji.min(axis=0) - 1
+    shape = tuple(int(v) for v in kji.max(axis=0) - lo + 2)
+    mask = np.zeros(shape, dtype=bool)
+    local = kji - lo
+    mask[local[:, 0], local[:, 1], local[:, 2]] = True
+    filled = ndimage.binary_fill_holes(mask)
+    return float(np.count_nonzero(filled & ~mask) * voxel_mm3)
+
+
+def _trilinear(volume: Volume) -> Callable[[FloatArray], FloatArray]:
+    """HU at LPS points, trilinear between voxel centres (outside the volume: -1024)."""
+
+    def hu_at(points: FloatArray) -> FloatArray:
+        ijk = volume.lps_to_index(np.asarray(points, dtype=np.float64))
+        values = ndimage.map_coordinates(
+            volume.hu, ijk[:, ::-1].T, order=1, mode="constant", cval=-1024.0
+        )
+        return np.asarray(values, dtype=np.float64)
+
+    return hu_at
 
 
 def _commissural_line(

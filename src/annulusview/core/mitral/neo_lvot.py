@@ -153,6 +153,16 @@ class VirtualValve:
         }
 
 
+class ValveBesideLvot(NotAssessed):
+    """No LVOT section intersects the virtual valve: the valve does not reach the outflow tract
+    (the rule is then not met, with the native area for reference)."""
+
+    def __init__(self, message: str, native_area_mm2: float, depth_mm: float) -> None:
+        super().__init__(f"Neo-LVOT criterion not met: {message}")
+        self.native_area_mm2 = native_area_mm2
+        self.depth_mm = depth_mm
+
+
 @dataclass(frozen=True, eq=False)
 class NeoLvotResult:
     """The predicted neo-LVOT.
@@ -428,6 +438,35 @@ def analyze_neo_lvot(
     fine_step = rules.number("neo_lvot.step_mm")
     best: _Section | None = None
     best_depth = 0.0
+    # Only the planes that intersect the virtual valve within the section window can hold the
+    # neo-LVOT (section 8): the depths along the LVOT axis where the valve's inside lattice
+    # comes within the window's half width of the axis.
+    rel = inside_pts - origin
+    lattice_depth = -(rel @ n)
+    lateral = np.linalg.norm(rel + lattice_depth[:, None] * n, axis=1)
+    reach = lattice_depth[lateral <= sampler.half_width_mm]
+    if len(reach):
+        valve_lo, valve_hi = float(reach.min()), float(reach.max())
+    else:
+        valve_lo, valve_hi = np.inf, -np.inf
+    native_coarse = list(coarse)
+    coarse = [
+        (d, a) for d, a in coarse if valve_lo - coarse_step / 2 <= d <= valve_hi + coarse_step / 2
+    ]
+    if native_coarse and not coarse:
+        depth, area = min(native_coarse, key=lambda t: t[1])
+        where = (
+            "it never comes within the section window of the LVOT axis"
+            if not np.isfinite(valve_lo)
+            else f"it meets the LVOT sections only {valve_lo:.1f}-{valve_hi:.1f} mm below the "
+            "aortic annulus, where no enclosed LVOT section was found"
+        )
+        raise ValveBesideLvot(
+            f"the virtual valve ({size}) does not reach the outflow tract: {where} (the native "
+            f"LVOT's narrowest section is {area:.0f} mm² at {depth:.1f} mm).",
+            area,
+            depth,
+        )
     if coarse:
         coarse.sort(key=lambda t: t[1])
         # refine around the narrowest coarse section, and around the second narrowest when it
@@ -439,8 +478,8 @@ def analyze_neo_lvot(
             if abs(d - best_coarse[0]) > coarse_step and area <= 1.05 * best_coarse[1]
         ]
         for centre_depth in centres:
-            lo = max(0.0, centre_depth - coarse_step)
-            hi = min(depth_end, centre_depth + coarse_step)
+            lo = max(0.0, valve_lo - coarse_step / 2, centre_depth - coarse_step)
+            hi = min(depth_end, valve_hi + coarse_step / 2, centre_depth + coarse_step)
             # fine sections only over the coarse region plus a margin (a quarter of the pixels)
             near_half = coarse_reach[centre_depth] + coarse_step + 2.0 * coarse_pixel
             fine_depths = inside([float(d) for d in np.arange(lo, hi + 1e-9, fine_step)])

@@ -425,8 +425,9 @@ def parameter_rows(res: Results) -> list[list[Any]]:
                 f"{k.replace('_mm', '').replace('_deg', '')} {fmt(v)}" for k, v in spec.items()
             )
             rows.append([f"Region {name}", text])
-    if regions.get("ms_length_used_mm") is not None:
-        rows.append(["MS length used", f"{fmt(regions.get('ms_length_used_mm'))} mm"])
+    zone = regions.get("conduction") or {}
+    if zone:
+        rows.append(["Conduction zone anchored at", str(zone.get("anchor", EMPTY))])
     rows.append(
         [
             "Planned valve",
