@@ -110,7 +110,7 @@ def test_mitral_curve_clicks_drag_and_undo(qtbot, main_window, mac_dir):
     curve = full.mitral_curve
     aortic_only = [n for n in full.names() if not n.startswith("MA_")]
     window.undo_stack.beginMacro("aortic and mitral landmarks")
-    from annulusview.app.main_window import SetLandmarkCommand
+    from annulusview.app.undo import SetLandmarkCommand
 
     for name in aortic_only:
         window.undo_stack.push(SetLandmarkCommand(window, name, None, full[name], name))
@@ -133,7 +133,7 @@ def test_mitral_curve_clicks_drag_and_undo(qtbot, main_window, mac_dir):
     for point in curve[3:]:
         window.mitral_ui.add_curve_point(point)
     assert len(window.landmarks.mitral_curve) == len(curve)
-    window.stop_placing()
+    window.landmark_editor.stop_placing()
 
     # drag MA_02 in the axial view, then undo the drag and the last point
     start = window.landmarks["MA_02"].copy()

@@ -53,7 +53,7 @@ def test_pick_series_place_move_undo_and_analysis_updates(qtbot, main_window, tw
 
     # import the hinges etc.; the analysis runs by itself
     lm_file = two_series_dir / "b" / "landmarks.mrk.json"
-    window.import_landmarks(lm_file)
+    window.landmark_editor.import_landmarks(lm_file)
     qtbot.waitUntil(lambda: window.analysis_runs >= 1, timeout=LOAD_TIMEOUT_MS)
     perimeter = window.results_panel.annulus_labels["perimeter_mm"]
     before = perimeter.text()
@@ -61,9 +61,9 @@ def test_pick_series_place_move_undo_and_analysis_updates(qtbot, main_window, tw
 
     # place a landmark with the mouse: LCA ostium, clicked in the axial view
     window.landmark_panel.select("LCA_ostium")
-    window.delete_landmark("LCA_ostium")
+    window.landmark_editor.delete_landmark("LCA_ostium")
     qtbot.waitUntil(lambda: "LCA_ostium" not in window.landmarks)
-    window.start_placing("LCA_ostium")
+    window.landmark_editor.start_placing("LCA_ostium")
     axial = window.views["axial"]
     target = read_landmarks(lm_file)["LCA_ostium"]
     window.set_crosshair(target)
@@ -75,7 +75,7 @@ def test_pick_series_place_move_undo_and_analysis_updates(qtbot, main_window, tw
 
     # move RCC_hinge by dragging it in the axial view: the annulus changes
     runs = window.analysis_runs
-    window.jump_to_landmark("RCC_hinge")
+    window.landmark_editor.jump_to_landmark("RCC_hinge")
     start = window.landmarks["RCC_hinge"].copy()
     p0 = _widget_point(axial, start)
     p1 = p0 + QPoint(25, 0)
@@ -228,7 +228,9 @@ def test_autosave_and_crash_recovery(qtbot, phantom_dir, user_dirs):
     qtbot.addWidget(window)
     window.show()
     _open_with_landmarks(qtbot, window, phantom_dir / "dicom", phantom_dir / "landmarks.mrk.json")
-    window.place_landmark("LCA_ostium", window.landmarks["LCA_ostium"] + [0.0, 0.0, 1.0])
+    window.landmark_editor.place_landmark(
+        "LCA_ostium", window.landmarks["LCA_ostium"] + [0.0, 0.0, 1.0]
+    )
     expected = window.landmarks["LCA_ostium"].copy()
 
     def autosaved() -> bool:

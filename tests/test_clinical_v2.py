@@ -327,3 +327,79 @@ def test_inward_extent_against_the_local_lumen_radius():
     assert by_theta[1].inward_extent_mm == pytest.approx(2.0, abs=0.6)
     protrusion = res.flag("pvl.protrusion")
     assert protrusion.status == "met" and protrusion.value == pytest.approx(4.5, abs=0.6)
+
+
+def _plates_volume(thickness_mm: float = 1.0):
+    """1 mm slices, 0.5 mm pixels, 0 HU; three 4 x 4 mm (16 mm^2) squares of calcium."""
+    from annulusview.core.volume import Volume
+
+    hu = np.zeros((12, 40, 40), dtype=np.int16)
+    hu[4, 2:10, 2:10] = 600  # one slice, in the slab of slices 3-5
+    hu[7, 2:10, 20:28] = 300  # one slice, in the slab of slices 6-8
+    hu[9:12, 20:28, 2:10] = 450  # three slices: a whole slab (9-11)
+    affine = np.diag([0.5, 0.5, 1.0, 1.0])
+    return Volume(hu, affine, metadata={"kvp": 120.0, "slice_thickness_mm": thickness_mm})
+
+
+def test_agatston_on_thin_slices_uses_3_mm_slabs():
+    """Section 5: under 2.5 mm the score is computed on 3 mm slabs averaged from the slices.
+
+    By hand: the 600 HU plate averages to 200 HU over its slab (weight 2): 16 x 2 x 3/3 = 32
+    (scored slice by slice it would be 16 x 4 x 1/3 = 21.3); the 300 HU plate averages to 100 HU,
+    under 130: 0 (slice by slice 16); the 450 HU block fills its slab: 16 x 4 = 64.
+    """
+    import annulusview as av
+
+    score = av.calcium_score(_plates_volume())
+    assert score.technique["agatston_slab_mm"] == pytest.approx(3.0)
+    assert any("3 mm slabs" in w for w in score.warnings)
+    per_component = sorted(round(c.agatston, 6) for c in score.components)
+    assert per_component == pytest.approx([0.0, 32.0, 64.0])
+    # volumes stay on the thin slices: 64 pixels x 0.25 mm^2 x 1 mm per slice
+    assert sorted(c.volume_mm3 for c in score.components) == pytest.approx([16.0, 16.0, 48.0])
+    # 3 mm slices are scored as they are
+    thick = av.calcium_score(_plates_volume(thickness_mm=3.0))
+    assert thick.technique["agatston_slab_mm"] is None
+    assert sum(c.agatston for c in thick.components) == pytest.approx(
+        16 * 4 / 3 + 16 + 64 * 3 / 3 * 1
+    )
+
+
+def _sphere_slab_agatston(radius: float, hu: float, background: float, phase: float) -> float:
+    """Closed-form Agatston of a sphere on 3 mm slabs starting ``phase`` mm below its centre.
+
+    A pixel at distance rho from the axis averages ``background + (hu - background) * c / 3``
+    with c the sphere's chord inside the slab; it counts from 130 HU; the disc of counted pixels
+    has area pi * rho*^2; the weight comes from the axis pixel (the peak).
+    """
+    total = 0.0
+    rho = np.linspace(0.0, radius, 20001)
+    half = np.sqrt(radius**2 - rho**2)
+    start = -phase - 3.0 * math.ceil((radius - phase) / 3.0)
+    while start < radius:
+        chord = np.clip(np.minimum(half, start + 3.0) - np.maximum(-half, start), 0.0, None)
+        avg = background + (hu - background) * chord / 3.0
+        counted = avg >= 130.0
+        if counted.any():
+            area = math.pi * rho[counted].max() ** 2
+            weight = np.searchsorted([130.0, 200.0, 300.0, 400.0], avg[0], side="right")
+            total += area * weight if area >= 1.0 else 0.0
+        start += 3.0
+    return total
+
+
+def test_valve_agatston_on_thin_slices_is_scored_on_slabs():
+    """The non-contrast case on 0.5 mm slices: the AS rule reads a slab score (no longer
+    indeterminate), within the closed-form range over every slab phase."""
+    sphere = Sphere(8.0, 5.0, 60.0, 2.5, hu=1000.0)
+    case = make_synthetic(lumen_hu=40.0, tissue_hu=40.0, spheres=(sphere,))
+    thin = _with_metadata(case, kvp=120.0, patient_sex="M", slice_thickness_mm=0.5)
+    res = analyze(thin.volume, thin.landmarks)
+    assert res.parameters["technique"]["agatston_slab_mm"] == pytest.approx(3.0)
+    assert any("3 mm slabs" in w for w in res.warnings)
+    flag = res.flag("as.agatston")
+    assert flag.status == "not_met" and "slabs" in flag.message + flag.reason
+    phases = [_sphere_slab_agatston(2.5, 1000.0, 40.0, p) for p in np.arange(0.0, 3.0, 0.1)]
+    valve = res.calcium.valve_agatston
+    # (scored slice by slice it would be about 4 x 65.4 mm^3 / 3 mm = 87 AU)
+    assert 0.9 * min(phases) <= valve <= 1.1 * max(phases)

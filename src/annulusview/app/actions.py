@@ -35,6 +35,7 @@ def make_action(
 
 def build_menus(window: MainWindow) -> None:
     """File, Edit, View and Help menus and the View toolbar of ``window``."""
+    editor = window.landmark_editor
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(
@@ -58,10 +59,10 @@ def build_menus(window: MainWindow) -> None:
     )
     file_menu.addSeparator()
     file_menu.addAction(
-        make_action(window, "Import landmarks…", window.import_landmarks_dialog, "Ctrl+I")
+        make_action(window, "Import landmarks…", editor.import_landmarks_dialog, "Ctrl+I")
     )
     file_menu.addAction(
-        make_action(window, "Export landmarks…", window.export_landmarks_dialog, "Ctrl+E")
+        make_action(window, "Export landmarks…", editor.export_landmarks_dialog, "Ctrl+E")
     )
     install_export_actions(window)  # File > Export (app/exports.py)
     file_menu.addSeparator()
@@ -75,16 +76,16 @@ def build_menus(window: MainWindow) -> None:
     edit.addAction(undo)
     edit.addAction(redo)
     edit.addSeparator()
-    edit.addAction(make_action(window, "Place selected landmark", window.place_selected, "P"))
+    edit.addAction(make_action(window, "Place selected landmark", editor.place_selected, "P"))
     edit.addAction(
         make_action(
             window,
             "Delete selected landmark",
-            window.delete_selected,
+            editor.delete_selected,
             QKeySequence.StandardKey.Delete,
         )
     )
-    edit.addAction(make_action(window, "Stop placing", window.stop_placing, "Esc"))
+    edit.addAction(make_action(window, "Stop placing", editor.stop_placing, "Esc"))
     edit.addSeparator()
     edit.addAction(make_action(window, "Analysis settings…", window.open_settings, "Ctrl+,"))
     edit.addAction(make_action(window, "Run analysis now", window.run_analysis, "F5"))

@@ -39,6 +39,7 @@ from annulusview.app import messages
 from annulusview.app.actions import build_menus
 from annulusview.app.analysis_runner import AnalysisRunner
 from annulusview.app.dialogs import SeriesDialog, SettingsDialog
+from annulusview.app.landmark_editor import LandmarkEditor
 from annulusview.app.mitral_panel import MA_CURVE, MitralUI
 from annulusview.app.oblique_views import update_oblique_views
 from annulusview.app.panels import LandmarkPanel, ResultsPanel
@@ -50,11 +51,10 @@ from annulusview.app.session_keeper import SessionKeeper
 from annulusview.app.slice_view import OrthoSource, Overlay, SliceView
 from annulusview.app.study import Study
 from annulusview.app.study_loader import StudyLoader
-from annulusview.app.undo import SetLandmarkCommand
 from annulusview.app.viewer3d import Viewer3D
 from annulusview.app.workers import Task
 from annulusview.core.errors import InputError
-from annulusview.core.landmarks import Landmarks, read_landmarks, write_landmarks
+from annulusview.core.landmarks import Landmarks, read_landmarks
 from annulusview.core.presentation import fmt
 from annulusview.core.resources import resource_path
 from annulusview.core.results import Lesion, Results
@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
     """AnnulusView's main window.
 
     Tests and scripts drive it through the same methods the menus call: :meth:`open_path`,
-    :meth:`place_landmark`, ``sessions.save_to``, ``sessions.open``.
+    :meth:`LandmarkEditor.place_landmark`, ``sessions.save_to``, ``sessions.open``.
     """
 
     def __init__(self, settings_org: str = "AnnulusView", autosave: bool = True) -> None:
@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         self.last_message: QMessageBox | None = None
         self.study = Study(self)
         self.study.landmarks_changed.connect(self._show_landmarks)
-        self.placing: str | None = None
+        self.landmark_editor = LandmarkEditor(self)
         self.undo_stack = QUndoStack(self)
         self.scene_state = SceneState()
         self.presets = window_presets()
@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
             title = {"annulus": "annulus plane", "lvot": "LVOT long axis"}.get(name, name)
             view = SliceView(title)
             view.clicked.connect(lambda lps, n=name: self._view_clicked(n, lps))
-            view.landmark_dragged.connect(self._landmark_dragged)
+            view.landmark_dragged.connect(self.landmark_editor.landmark_dragged)
             view.window_changed.connect(self.set_window)
             self.views[name] = view
         self.oblique_tabs = QTabWidget()
@@ -216,11 +216,11 @@ class MainWindow(QMainWindow):
 
     def _build_panels(self) -> None:
         self.landmark_panel = LandmarkPanel()
-        self.landmark_panel.place_requested.connect(self.start_placing)
-        self.landmark_panel.delete_requested.connect(self.delete_landmark)
-        self.landmark_panel.jump_requested.connect(self.jump_to_landmark)
-        self.landmark_panel.import_requested.connect(self.import_landmarks_dialog)
-        self.landmark_panel.export_requested.connect(self.export_landmarks_dialog)
+        self.landmark_panel.place_requested.connect(self.landmark_editor.start_placing)
+        self.landmark_panel.delete_requested.connect(self.landmark_editor.delete_landmark)
+        self.landmark_panel.jump_requested.connect(self.landmark_editor.jump_to_landmark)
+        self.landmark_panel.import_requested.connect(self.landmark_editor.import_landmarks_dialog)
+        self.landmark_panel.export_requested.connect(self.landmark_editor.export_landmarks_dialog)
         dock = QDockWidget("Landmarks", self)
         dock.setObjectName("dock-landmarks")
         dock.setWidget(self.landmark_panel)
@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
     def open_dropped(self, path: Path) -> None:
         name = path.name.lower()
         if name.endswith(".mrk.json"):
-            self.import_landmarks(path)
+            self.landmark_editor.import_landmarks(path)
         elif name.endswith(".json"):
             self.sessions.open(path)
         else:
@@ -456,12 +456,17 @@ class MainWindow(QMainWindow):
                 view.set_index(round(s))
                 view.update()
 
+    @property
+    def placing(self) -> str | None:
+        """The landmark being placed (None when not placing)."""
+        return self.landmark_editor.placing
+
     def _view_clicked(self, view_name: str, lps: Any) -> None:
         if self.placing == MA_CURVE:  # successive clicks add MA_01, MA_02, ...
             self.mitral_ui.add_curve_point(lps)
             return
         if self.placing is not None:
-            self.place_landmark(self.placing, lps)
+            self.landmark_editor.place_landmark(self.placing, lps)
             return
         self.set_crosshair(lps)
 
@@ -483,94 +488,6 @@ class MainWindow(QMainWindow):
             self.schedule_scene()
         self.schedule_analysis()
         self.sessions.schedule_autosave()
-
-    def start_placing(self, name: str) -> None:
-        if self.volume is None:
-            self.status_label.setText("Open a study first.")
-            return
-        self.placing = name
-        self.landmark_panel.select(name)
-        for view in self.views.values():
-            view.placing = True
-            view.set_landmarks(dict(self.landmarks.points), name)
-        self.landmark_panel.update_landmarks(self.landmarks, name)
-        self.status_label.setText(f"Click in a view to place {name}.")
-
-    def stop_placing(self) -> None:
-        self.placing = None
-        for view in self.views.values():
-            view.placing = False
-            view.update()
-        self.landmark_panel.update_landmarks(self.landmarks)
-
-    def place_landmark(self, name: str, lps: Any) -> None:
-        """Place or move ``name`` at ``lps`` (undoable)."""
-        old = self.landmarks.get(name)
-        verb = "Move" if old is not None else "Place"
-        self.stop_placing()
-        self.undo_stack.push(SetLandmarkCommand(self.study, name, old, lps, f"{verb} {name}"))
-        self.status_label.setText(
-            f"{name} at LPS ({', '.join(f'{v:.1f}' for v in np.asarray(lps))}) mm"
-        )
-
-    def _landmark_dragged(self, name: str, old: Any, new: Any) -> None:
-        self.undo_stack.push(SetLandmarkCommand(self.study, name, old, new, f"Move {name}"))
-
-    def delete_landmark(self, name: str) -> None:
-        old = self.landmarks.get(name)
-        if old is not None:
-            self.undo_stack.push(SetLandmarkCommand(self.study, name, old, None, f"Delete {name}"))
-
-    def place_selected(self) -> None:
-        name = self.landmark_panel.selected_name()
-        if name:
-            self.start_placing(name)
-
-    def delete_selected(self) -> None:
-        name = self.landmark_panel.selected_name()
-        if name:
-            self.delete_landmark(name)
-
-    def jump_to_landmark(self, name: str) -> None:
-        pos = self.landmarks.get(name)
-        if pos is not None:
-            self.set_crosshair(pos, centre=True)
-            self.viewer3d.centre_on(pos)
-
-    def import_landmarks(self, path: Path) -> None:
-        try:
-            lms = read_landmarks(path)
-        except InputError as exc:
-            messages.show_error(self, exc, "Import landmarks")
-            return
-        old = dict(self.landmarks.points)
-        self.undo_stack.beginMacro(f"Import {Path(path).name}")
-        for name, pos in lms.points.items():
-            self.undo_stack.push(
-                SetLandmarkCommand(self.study, name, old.get(name), pos, f"Import {name}")
-            )
-        self.undo_stack.endMacro()
-        unknown = lms.unknown_names
-        if unknown:
-            self.status_label.setText(
-                f"Imported; unknown names kept but not used: {', '.join(unknown)}"
-            )
-
-    def import_landmarks_dialog(self) -> None:
-        path = self.ask_open_file("Import landmarks", "3D Slicer markups (*.mrk.json *.json)")
-        if path:
-            self.import_landmarks(path)
-
-    def export_landmarks_dialog(self) -> None:
-        path = self.ask_save_file(
-            "Export landmarks", "3D Slicer markups (*.mrk.json)", "landmarks.mrk.json"
-        )
-        if path:
-            try:
-                write_landmarks(path, self.landmarks)
-                self.status_label.setText(f"Landmarks written to {path}")
-            except Exception as exc:
-                messages.show_error(self, exc, "Export landmarks")
 
     # --- oblique views ---------------------------------------------------------------------
 

@@ -27,14 +27,17 @@ from annulusview.core.aortic.calcium import (
     NON_CONTRAST,
     AgatstonComponents,
     AnalysisRegion,
+    Slabs,
     Threshold,
     Voxels,
     agatston_components,
     choose_threshold,
     contrast_state,
     keep_large_components,
+    label_at,
     lumen_sample,
     pixel_area_mm2,
+    slab_slices,
     slice_increment_mm,
     threshold_guard,
     voxels_above,
@@ -306,6 +309,7 @@ def _parameters(
     sex_used: str | None,
     sex_source: str,
     volume: Volume,
+    agatston_slab_mm: float | None,
 ) -> dict[str, object]:
     """Every setting that decided the numbers (recorded in ``Results.parameters``)."""
     return {
@@ -337,6 +341,13 @@ def _parameters(
             "slice_increment_mm": increment,
             "connectivity": "8-connected per image slice",
             "lesion_share": "a slice component counts for the lesion holding its peak voxel",
+            "slab_mm": agatston_slab_mm,
+            "slabs": (
+                None
+                if agatston_slab_mm is None
+                else "consecutive slices averaged into slabs; region masks at each slab's "
+                "centre plane, pixels restricted to the region before components"
+            ),
         },
         "leaflet_calcium_threshold_hu": leaflet_850_hu,
         "voxel_volume_mm3": voxel_volume,
@@ -360,6 +371,7 @@ def _parameters(
             "kvp": volume.metadata.get("kvp"),
             "slice_thickness_mm": volume.metadata.get("slice_thickness_mm"),
             "slice_increment_mm": increment,
+            "agatston_slab_mm": agatston_slab_mm,
         },
     }
 
@@ -504,33 +516,50 @@ def analyze(
         lesion_agatston: FloatArray | None = None
         regional_agatston: dict[str, float] = {}
         total_agatston: float | None = None
+        agatston_slab_mm: float | None = None
         if contrast:
             warnings.append("Agatston score not reported: it is defined on non-contrast CT only.")
         elif calcium_reason:
             pass
         else:
+            per_slab = slab_slices(volume, rules)
+            scored, scored_increment, slabs = candidates, increment, None
+            if per_slab > 1:
+                slabs = Slabs.average(volume, per_slab, region.lo_kji, region.hi_kji)
+                slab_region = AnalysisRegion.around(slabs.volume, frame, radius, rules)
+                scored = voxels_above(slabs.volume, slab_region, agatston_hu)
+                scored_increment = per_slab * increment
+                agatston_slab_mm = scored_increment
+                thin_mm = _float_or_none(volume.metadata.get("slice_thickness_mm")) or increment
+                warnings.append(
+                    f"Slices are {thin_mm:g} mm thick: the Agatston score is computed on "
+                    f"{scored_increment:g} mm slabs averaged from {per_slab} consecutive "
+                    "slices (a 3 mm reconstruction approximated)."
+                )
             components: AgatstonComponents = agatston_components(
-                candidates, pixel_area, increment, rules
+                scored, pixel_area, scored_increment, rules
             )
             total_agatston = components.total
-            # A slice component belongs to the lesion holding its peak voxel.
-            lesion_of_candidate = np.zeros(len(candidates), dtype=np.intp)
-            lesion_of_candidate[np.nonzero(is_calcium)[0]] = labels
+            # A slice component belongs to the lesion holding its peak voxel (on slabs: the
+            # brightest lesion voxel among the thin slices behind the slab's peak pixel).
+            peaks = scored.kji[components.peak_index]
+            behind = peaks[:, None, :] if slabs is None else slabs.thin_kji(peaks)
+            peak_lesion = label_at(
+                behind, lesion_vox.kji, lesion_labels, lesion_vox.hu, volume.shape
+            )
             lesion_agatston = np.bincount(
-                lesion_of_candidate[components.peak_index],
-                weights=components.score,
-                minlength=lesion_count + 1,
+                peak_lesion, weights=components.score, minlength=lesion_count + 1
             ).astype(np.float64)
-            cand_masks = geometry.masks(candidates.h, candidates.r, candidates.theta)
-            cand_masks["valve"] = _valve_region(candidates, geometry, landmarks, frame, rules)
+            cand_masks = geometry.masks(scored.h, scored.r, scored.theta)
+            cand_masks["valve"] = _valve_region(scored, geometry, landmarks, frame, rules)
             cand_masks[OTHER] = ~(
                 cand_masks["leaflet"] | cand_masks["annulus"] | cand_masks["lvot"]
             )
-            cand_cusp = frame.cusp_index(candidates.theta)
+            cand_cusp = frame.cusp_index(scored.theta)
             for c, name in enumerate(CUSPS):
                 cand_masks[name] = cand_cusp == c
             regional_agatston = _regional_agatston(
-                candidates, cand_masks, pixel_area, increment, rules
+                scored, cand_masks, pixel_area, scored_increment, rules
             )
     check(cancel)
 
@@ -596,7 +625,7 @@ def analyze(
             iams_mm=ms_length,
             valve_agatston=calcium_summary.valve_agatston,
             kvp=None if kvp is None else float(kvp),
-            slice_thickness_mm=_float_or_none(volume.metadata.get("slice_thickness_mm")),
+            agatston_slab_mm=agatston_slab_mm,
             sex=sex_used,
             valve=valve,
         )
@@ -651,6 +680,7 @@ def analyze(
         sex_used=sex_used,
         sex_source=sex_source,
         volume=volume,
+        agatston_slab_mm=agatston_slab_mm,
     )
     timer.times["total"] = time.perf_counter() - total_start
     report(progress, 1.0, "Done")

@@ -426,3 +426,103 @@ def slice_increment_mm(volume: Volume) -> float:
     normal = np.cross(steps[:, 0], steps[:, 1])
     normal /= np.linalg.norm(normal)
     return float(abs(steps[:, 2] @ normal))
+
+
+def slab_slices(volume: Volume, rules: Rules) -> int:
+    """How many consecutive slices make one Agatston slab (1: score the slices as they are).
+
+    The Agatston thresholds were validated on 3 mm slices: when the slice thickness (or, without
+    one in the header, the increment) is under ``agatston.slab_below_thickness_mm``, slices are
+    averaged in groups covering ``agatston.slab_mm`` (clinical-model.md section 5).
+    """
+    increment = slice_increment_mm(volume)
+    thickness = volume.metadata.get("slice_thickness_mm")
+    thickness = increment if thickness is None else float(thickness)
+    if thickness >= rules.number("agatston.slab_below_thickness_mm") or increment <= 0:
+        return 1
+    return max(1, round(rules.number("agatston.slab_mm") / increment))
+
+
+@dataclass(frozen=True)
+class Slabs:
+    """Consecutive thin slices averaged into slabs: a thick reconstruction approximated.
+
+    Attributes
+    ----------
+    volume
+        The slab-averaged crop (float32); its affine places each slab at its centre plane.
+    per_slab
+        Thin slices per slab.
+    lo_kji
+        Thin-volume index of the crop's first slice, row and column.
+    """
+
+    volume: Volume
+    per_slab: int
+    lo_kji: tuple[int, int, int]
+
+    @classmethod
+    def average(
+        cls,
+        volume: Volume,
+        per_slab: int,
+        lo_kji: tuple[int, int, int] = (0, 0, 0),
+        hi_kji: tuple[int, int, int] | None = None,
+    ) -> Slabs:
+        """Average the box ``[lo, hi)`` of ``volume`` in groups of ``per_slab`` slices.
+
+        The box grows (within the volume) to a whole number of slabs; slices that cannot fill a
+        last slab are left out.
+        """
+        k_all = volume.shape[0]
+        k0, j0, i0 = lo_kji
+        k1, j1, i1 = volume.shape if hi_kji is None else hi_kji
+        count = -(-(k1 - k0) // per_slab)
+        k0 = max(0, min(k0, k_all - count * per_slab))
+        count = min(count, (k_all - k0) // per_slab)
+        stop = k0 + count * per_slab
+        # Sum the slab's q-th slices in turn: never a float copy of the whole crop.
+        averaged = np.zeros((count, j1 - j0, i1 - i0), dtype=np.float32)
+        for q in range(per_slab):
+            averaged += volume.hu[k0 + q : stop : per_slab, j0:j1, i0:i1]
+        averaged /= per_slab
+        affine = volume.affine.copy()
+        affine[:3, 3] = volume.index_to_lps([i0, j0, k0 + (per_slab - 1) / 2.0])
+        affine[:3, 2] = volume.affine[:3, 2] * per_slab
+        metadata = dict(volume.metadata)
+        metadata["slice_thickness_mm"] = per_slab * slice_increment_mm(volume)
+        slab_volume = Volume(averaged, affine, metadata=metadata)
+        return cls(slab_volume, per_slab, (k0, j0, i0))
+
+    def thin_kji(self, slab_kji: IntArray) -> IntArray:
+        """Thin-volume indices of the slices behind each slab voxel, shape (N, per_slab, 3)."""
+        base = np.asarray(slab_kji, dtype=np.intp) * np.array([self.per_slab, 1, 1])
+        base = base + np.array(self.lo_kji, dtype=np.intp)
+        steps = np.zeros((self.per_slab, 3), dtype=np.intp)
+        steps[:, 0] = np.arange(self.per_slab)
+        return base[:, None, :] + steps[None, :, :]
+
+    def centre_kji(self, slab_kji: IntArray) -> IntArray:
+        """Thin-volume index of the slice at (or just past) each slab voxel's centre plane."""
+        return self.thin_kji(slab_kji)[:, self.per_slab // 2, :]
+
+
+def label_at(
+    query_kji: IntArray, kji: IntArray, labels: IntArray, hu: FloatArray, shape: tuple[int, ...]
+) -> IntArray:
+    """For each row of candidate voxels ``query_kji`` (N, m, 3), the label of the brightest of
+    them present in the labelled sparse set (``kji``, ``labels``, ``hu``); 0 when none is."""
+    if len(query_kji) == 0 or len(kji) == 0:
+        return np.zeros(len(query_kji), dtype=np.intp)
+    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
+    keys = kji.astype(np.int64) @ strides
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    query = query_kji.astype(np.int64) @ strides  # (N, m)
+    pos = np.clip(np.searchsorted(sorted_keys, query), 0, len(sorted_keys) - 1)
+    found = sorted_keys[pos] == query
+    member = order[pos]
+    brightness = np.where(found, hu[member], -np.inf)
+    best = np.argmax(brightness, axis=1)
+    rows = np.arange(len(query))
+    return np.where(found[rows, best], labels[member[rows, best]], 0).astype(np.intp)

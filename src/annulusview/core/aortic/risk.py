@@ -57,8 +57,9 @@ class RiskInputs:
         Agatston score of the valve region (non-contrast only), or None.
     kvp
         Tube voltage of the series (header), or None.
-    slice_thickness_mm
-        Reconstructed slice thickness (header), or None.
+    agatston_slab_mm
+        Thickness of the slabs the Agatston score was computed on when thin slices were
+        averaged (section 5), or None when scored on the slices themselves.
     sex
         ``"M"``, ``"F"`` or None.
     valve
@@ -81,7 +82,7 @@ class RiskInputs:
     kvp: float | None
     sex: str | None
     valve: PlannedValve
-    slice_thickness_mm: float | None = None
+    agatston_slab_mm: float | None = None
 
 
 def _sizing_gap(inputs: RiskInputs) -> str:
@@ -429,7 +430,7 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
     value = inputs.valve_agatston
     kvp_needed = rules.number(f"flags.{key}.required_kvp")
     if inputs.kvp is None or abs(inputs.kvp - kvp_needed) > 0.5:
-        kvp = "unknown" if inputs.kvp is None else f"{inputs.kvp:g} kVp"
+        kvp = "an unstated tube voltage" if inputs.kvp is None else f"{inputs.kvp:g} kVp"
         return indeterminate(
             rule,
             value,
@@ -439,18 +440,12 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
             evidence,
             "AU",
         )
-    thin = rules.number(f"flags.{key}.min_slice_thickness_mm")
-    if inputs.slice_thickness_mm is not None and inputs.slice_thickness_mm < thin:
-        return indeterminate(
-            rule,
-            value,
-            None,
-            f"valve Agatston {value:.0f} on {inputs.slice_thickness_mm:g} mm slices; the "
-            "thresholds were validated on 3 mm slices and 3 mm slab averaging is not "
-            "implemented yet.",
-            evidence,
-            "AU",
-        )
+    slabs = (
+        ""
+        if inputs.agatston_slab_mm is None
+        else f" Scored on {inputs.agatston_slab_mm:g} mm slabs averaged from thinner slices "
+        "(a 3 mm reconstruction approximated)."
+    )
     who = "men" if inputs.sex == "M" else "women"
     very, likely, unlikely = (
         rules.number(f"flags.{key}.{who}_{band}")
@@ -463,7 +458,7 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
             value,
             very,
             f"Criterion met: valve Agatston {value:.0f} >= {very:g} ({who}): severe aortic "
-            "stenosis very likely (for discordant grading).",
+            "stenosis very likely (for discordant grading)." + slabs,
             evidence,
             "AU",
         )
@@ -474,7 +469,7 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
             value,
             likely,
             f"Criterion met: valve Agatston {value:.0f} >= {likely:g} ({who}): severe aortic "
-            "stenosis likely (for discordant grading).",
+            "stenosis likely (for discordant grading)." + slabs,
             evidence,
             "AU",
         )
@@ -484,7 +479,7 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
             value,
             likely,
             f"valve Agatston {value:.0f} lies in the grey zone {unlikely:g}-{likely:g} ({who}): "
-            "the score neither supports nor excludes severe aortic stenosis.",
+            "the score neither supports nor excludes severe aortic stenosis." + slabs,
             evidence,
             "AU",
         )
@@ -493,7 +488,7 @@ def _as_agatston(inputs: RiskInputs, rules: Rules) -> Flag:
         value,
         unlikely,
         f"Criterion not met: valve Agatston {value:.0f} < {unlikely:g} ({who}): severe aortic "
-        "stenosis unlikely by calcium.",
+        "stenosis unlikely by calcium." + slabs,
         evidence,
         "AU",
     )

@@ -58,6 +58,19 @@ class ReportPicture:
     png: bytes
 
 
+def _technique_line(technique: dict[str, Any]) -> str:
+    """kVp and slice thickness, and the slabs when the Agatston score was computed on them."""
+    kvp = technique.get("kvp")
+    line = (
+        f"{'kVp not stated' if kvp is None else fmt(kvp, 0) + ' kVp'}, slice thickness "
+        f"{fmt(technique.get('slice_thickness_mm'), 2, 'mm')}"
+    )
+    slab = technique.get("agatston_slab_mm")
+    if slab:
+        line += f"; Agatston on {fmt(slab, 2, 'mm')} slabs averaged from the slices"
+    return line
+
+
 def _esc(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -145,8 +158,7 @@ def report_story(
         ],
         [
             "Technique",
-            f"{fmt(res.parameters.get('technique', {}).get('kvp'), 0)} kVp, slice thickness "
-            f"{fmt(res.parameters.get('technique', {}).get('slice_thickness_mm'), 2, 'mm')}",
+            _technique_line(res.parameters.get("technique", {})),
         ],
         [
             "Calcium threshold",
@@ -289,7 +301,8 @@ def _sizing_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
     rows: list[list[Any]] = [["Family", "Sized by", "Measured", "Suggested", "Oversizing per size"]]
     for row in res.sizing:
         if row["status"] != "assessed":
-            rows.append([row["name"], row["sizing"], EMPTY, "not assessed", row["reason"]])
+            reason = Paragraph(_esc(row["reason"]), st["cell"])  # wraps inside its column
+            rows.append([row["name"], row["sizing"], EMPTY, "not assessed", reason])
             continue
         suggested = (
             EMPTY if row["suggested_size_mm"] is None else f"{row['suggested_size_mm']:g} mm"
