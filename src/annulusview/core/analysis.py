@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from annulusview.core.aortic import frame as frame_module
+from annulusview.core.aortic.agatston import RegionAgatston, region_agatston
 from annulusview.core.aortic.annulus import (
     METHOD_CONTOUR,
     AnnulusMeasurement,
@@ -25,19 +26,14 @@ from annulusview.core.aortic.annulus import (
 from annulusview.core.aortic.calcium import (
     CONTRAST,
     NON_CONTRAST,
-    AgatstonComponents,
     AnalysisRegion,
-    Slabs,
     Threshold,
     Voxels,
-    agatston_components,
     choose_threshold,
     contrast_state,
     keep_large_components,
-    label_at,
     lumen_sample,
     pixel_area_mm2,
-    slab_slices,
     slice_increment_mm,
     threshold_guard,
     voxels_above,
@@ -91,48 +87,11 @@ def _normalise_sex(sex: str | None, volume: Volume) -> tuple[str | None, str]:
     return (value, source) if value in ("M", "F") else (None, "unknown")
 
 
-def _regional_agatston(
-    voxels: Voxels,
-    masks: dict[str, npt.NDArray[np.bool_]],
-    pixel_area: float,
-    increment: float,
-    rules: Rules,
-) -> dict[str, float]:
-    """Agatston of each region: pixels restricted to the region first, then components."""
-    return {
-        name: agatston_components(voxels.subset(mask), pixel_area, increment, rules).total
-        for name, mask in masks.items()
-    }
-
-
 def _float_or_none(value: object) -> float | None:
     try:
         return None if value is None else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-
-
-def _valve_region(
-    vox: Voxels,
-    geometry: RegionGeometry,
-    landmarks: Landmarks,
-    frame: AnnulusFrame,
-    rules: Rules,
-) -> npt.NDArray[np.bool_]:
-    """The aortic valve calcium (AVC) region of the AS rule (section 5): ``-2 <= h <= 20``,
-    ``r <= R + 3``, without 5 mm around each coronary ostium landmark (the aortic wall and the
-    ostia are not valve calcium)."""
-    inside = (
-        (vox.h >= rules.number("avc.h_min_mm"))
-        & (vox.h <= rules.number("avc.h_max_mm"))
-        & (vox.r <= geometry.radius_at(vox.theta) + rules.number("avc.radial_margin_mm"))
-    )
-    keep_out = rules.number("avc.ostium_exclusion_mm")
-    for name in ("LCA_ostium", "RCA_ostium"):
-        pos = landmarks.get(name)
-        if pos is not None and len(vox):
-            inside &= np.linalg.norm(vox.lps - np.asarray(pos), axis=1) > keep_out
-    return inside
 
 
 def _leaflet_850_gap(
@@ -513,54 +472,20 @@ def analyze(
     increment = slice_increment_mm(volume)
     with timer.stage("agatston"):
         report(progress, 0.65, "Agatston score")
-        lesion_agatston: FloatArray | None = None
-        regional_agatston: dict[str, float] = {}
-        total_agatston: float | None = None
-        agatston_slab_mm: float | None = None
+        agatston: RegionAgatston | None = None
         if contrast:
             warnings.append("Agatston score not reported: it is defined on non-contrast CT only.")
-        elif calcium_reason:
-            pass
-        else:
-            per_slab = slab_slices(volume, rules)
-            scored, scored_increment, slabs = candidates, increment, None
-            if per_slab > 1:
-                slabs = Slabs.average(volume, per_slab, region.lo_kji, region.hi_kji)
-                slab_region = AnalysisRegion.around(slabs.volume, frame, radius, rules)
-                scored = voxels_above(slabs.volume, slab_region, agatston_hu)
-                scored_increment = per_slab * increment
-                agatston_slab_mm = scored_increment
-                thin_mm = _float_or_none(volume.metadata.get("slice_thickness_mm")) or increment
-                warnings.append(
-                    f"Slices are {thin_mm:g} mm thick: the Agatston score is computed on "
-                    f"{scored_increment:g} mm slabs averaged from {per_slab} consecutive "
-                    "slices (a 3 mm reconstruction approximated)."
-                )
-            components: AgatstonComponents = agatston_components(
-                scored, pixel_area, scored_increment, rules
-            )
-            total_agatston = components.total
-            # A slice component belongs to the lesion holding its peak voxel (on slabs: the
-            # brightest lesion voxel among the thin slices behind the slab's peak pixel).
-            peaks = scored.kji[components.peak_index]
-            behind = peaks[:, None, :] if slabs is None else slabs.thin_kji(peaks)
-            peak_lesion = label_at(
-                behind, lesion_vox.kji, lesion_labels, lesion_vox.hu, volume.shape
-            )
-            lesion_agatston = np.bincount(
-                peak_lesion, weights=components.score, minlength=lesion_count + 1
-            ).astype(np.float64)
-            cand_masks = geometry.masks(scored.h, scored.r, scored.theta)
-            cand_masks["valve"] = _valve_region(scored, geometry, landmarks, frame, rules)
-            cand_masks[OTHER] = ~(
-                cand_masks["leaflet"] | cand_masks["annulus"] | cand_masks["lvot"]
-            )
-            cand_cusp = frame.cusp_index(scored.theta)
-            for c, name in enumerate(CUSPS):
-                cand_masks[name] = cand_cusp == c
-            regional_agatston = _regional_agatston(
-                scored, cand_masks, pixel_area, scored_increment, rules
-            )
+        elif not calcium_reason:
+            agatston = region_agatston(
+                volume, candidates, rules, region, geometry, landmarks,
+                (lesion_vox, lesion_labels, lesion_count),
+            )  # fmt: skip
+            if agatston.scoring.slabs is not None:
+                warnings.append(agatston.scoring.warning(volume))
+        lesion_agatston = None if agatston is None else agatston.by_lesion
+        regional_agatston = {} if agatston is None else agatston.by_region
+        total_agatston = None if agatston is None else agatston.total
+        agatston_slab_mm = None if agatston is None else agatston.scoring.slab_mm
     check(cancel)
 
     with timer.stage("regions"):

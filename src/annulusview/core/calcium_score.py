@@ -26,13 +26,11 @@ import numpy as np
 import numpy.typing as npt
 
 from annulusview.core.aortic.calcium import (
-    Slabs,
+    ScoringSlices,
     Voxels,
     agatston_components,
-    label_at,
     label_sparse,
     pixel_area_mm2,
-    slab_slices,
     slice_increment_mm,
 )
 from annulusview.core.arrays import FloatArray
@@ -183,38 +181,16 @@ def calcium_score(
     lps = volume.index_to_lps(kji[:, ::-1].astype(np.float64))
     zeros = np.zeros(len(hu))
     voxels = Voxels(kji, hu, lps, zeros, zeros, zeros)
-    increment = slice_increment_mm(volume)
     labels, count = label_sparse(kji)
-    per_slab = slab_slices(volume, rules)
-    if per_slab > 1:
-        # Thin slices: Agatston on slabs averaged from consecutive slices (section 5), the
-        # mask taken at each slab's centre plane; volume and mass stay on the thin slices.
-        slabs = Slabs.average(volume, per_slab)
-        slab_above = slabs.volume.hu >= threshold
-        if mask is not None:
-            centre_k = slabs.lo_kji[0] + np.arange(slabs.volume.shape[0]) * per_slab
-            slab_above &= mask[centre_k + per_slab // 2]
-        slab_kji = np.argwhere(slab_above).astype(np.intp)
-        slab_zeros = np.zeros(len(slab_kji))
-        slab_voxels = Voxels(
-            slab_kji,
-            slabs.volume.hu[slab_above].astype(np.float64),
-            np.zeros((len(slab_kji), 3)),
-            slab_zeros,
-            slab_zeros,
-            slab_zeros,
-        )
-        components = agatston_components(
-            slab_voxels, pixel_area_mm2(volume), per_slab * increment, rules
-        )
-        behind = slabs.thin_kji(slab_kji[components.peak_index])
-    else:
-        components = agatston_components(voxels, pixel_area_mm2(volume), increment, rules)
-        behind = kji[components.peak_index][:, None, :]
-    # A slice component counts for the 3-D component holding its peak (on slabs: the
-    # brightest component voxel among the thin slices behind the peak pixel).
-    peak_label = label_at(behind, kji, labels, hu, volume.shape)
-    per_label = np.bincount(peak_label, weights=components.score, minlength=count + 1)
+    # Thin slices: Agatston on slabs averaged from consecutive slices (section 5), the mask
+    # taken at each slab's centre plane; volume and mass stay on the thin slices.
+    scoring = ScoringSlices.choose(
+        volume, voxels, rules, lambda slabs: slabs.voxels_above(threshold, mask)
+    )
+    components = agatston_components(
+        scoring.voxels, pixel_area_mm2(volume), scoring.increment_mm, rules
+    )
+    per_label = scoring.credit(components, kji, labels, hu, volume.shape, count)
     n = np.bincount(labels, minlength=count + 1)
     hu_sum = np.bincount(labels, weights=hu, minlength=count + 1)
     peak = np.full(count + 1, -np.inf)
@@ -242,13 +218,8 @@ def calcium_score(
     warnings = []
     if kvp is not None and abs(float(kvp) - 120.0) > 0.5:
         warnings.append(f"Acquired at {float(kvp):g} kVp: Agatston thresholds assume 120 kVp.")
-    slab_mm = per_slab * increment if per_slab > 1 else None
-    if slab_mm is not None:
-        warnings.append(
-            f"Slices are {float(thickness or increment):g} mm thick: the Agatston score is "
-            f"computed on {slab_mm:g} mm slabs averaged from {per_slab} consecutive slices (a "
-            "3 mm reconstruction approximated)."
-        )
+    if scoring.slabs is not None:
+        warnings.append(scoring.warning(volume))
     elif thickness is not None and abs(float(thickness) - 3.0) > 0.5:
         warnings.append(
             f"Slice thickness {float(thickness):g} mm: the Agatston score is defined on 3 mm "
@@ -261,8 +232,8 @@ def calcium_score(
         technique={
             "kvp": kvp,
             "slice_thickness_mm": thickness,
-            "slice_increment_mm": increment,
-            "agatston_slab_mm": slab_mm,
+            "slice_increment_mm": slice_increment_mm(volume),
+            "agatston_slab_mm": scoring.slab_mm,
         },
         warnings=tuple(warnings),
     )

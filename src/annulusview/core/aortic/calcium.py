@@ -7,6 +7,7 @@ never a pass over the whole volume.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -502,9 +503,92 @@ class Slabs:
         steps[:, 0] = np.arange(self.per_slab)
         return base[:, None, :] + steps[None, :, :]
 
-    def centre_kji(self, slab_kji: IntArray) -> IntArray:
-        """Thin-volume index of the slice at (or just past) each slab voxel's centre plane."""
-        return self.thin_kji(slab_kji)[:, self.per_slab // 2, :]
+    def voxels_above(
+        self, threshold_hu: float, mask: npt.NDArray[np.bool_] | None = None
+    ) -> Voxels:
+        """Slab voxels >= ``threshold_hu`` (no frame coordinates), restricted to a thin-volume
+        ``mask`` taken at each slab's centre slice (or the one just past the centre)."""
+        above = self.volume.hu >= threshold_hu
+        if mask is not None:
+            k0, j0, i0 = self.lo_kji
+            count, rows, cols = self.volume.shape
+            centre = k0 + np.arange(count) * self.per_slab + self.per_slab // 2
+            above &= mask[centre, j0 : j0 + rows, i0 : i0 + cols]
+        kji = np.argwhere(above).astype(np.intp)
+        zeros = np.zeros(len(kji))
+        hu = self.volume.hu[above].astype(np.float64)
+        return Voxels(kji, hu, np.zeros((len(kji), 3)), zeros, zeros, zeros)
+
+
+@dataclass(frozen=True)
+class ScoringSlices:
+    """The voxels an Agatston score is computed on: the image's own slices, or slabs averaged
+    from thin slices (section 5), with what is needed to credit components to 3-D lesions.
+
+    Attributes
+    ----------
+    voxels
+        Voxels at or above the Agatston threshold on the scoring slices.
+    increment_mm
+        Spacing of the scoring slices (the slab thickness on slabs).
+    slabs
+        The slabs, or None when the slices are scored as they are.
+    """
+
+    voxels: Voxels
+    increment_mm: float
+    slabs: Slabs | None = None
+
+    @classmethod
+    def choose(
+        cls,
+        volume: Volume,
+        thin: Voxels,
+        rules: Rules,
+        on_slabs: Callable[[Slabs], Voxels],
+        box: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None,
+    ) -> ScoringSlices:
+        """``thin`` as it is, or, on slices under ``agatston.slab_below_thickness_mm``, the
+        voxels ``on_slabs`` selects from the volume averaged into slabs (within ``box``,
+        ``(lo_kji, hi_kji)``, when given: the crop the caller needs)."""
+        increment = slice_increment_mm(volume)
+        per_slab = slab_slices(volume, rules)
+        if per_slab == 1:
+            return cls(thin, increment)
+        lo, hi = box if box is not None else ((0, 0, 0), volume.shape)
+        slabs = Slabs.average(volume, per_slab, lo, hi)
+        return cls(on_slabs(slabs), per_slab * increment, slabs)
+
+    @property
+    def slab_mm(self) -> float | None:
+        return None if self.slabs is None else self.increment_mm
+
+    def warning(self, volume: Volume) -> str:
+        """What the user must know when the score was computed on slabs ("" otherwise)."""
+        if self.slabs is None:
+            return ""
+        thin = volume.metadata.get("slice_thickness_mm") or slice_increment_mm(volume)
+        return (
+            f"Slices are {float(thin):g} mm thick: the Agatston score is computed on "
+            f"{self.increment_mm:g} mm slabs averaged from {self.slabs.per_slab} consecutive "
+            "slices (a 3 mm reconstruction approximated)."
+        )
+
+    def credit(
+        self,
+        components: AgatstonComponents,
+        kji: IntArray,
+        labels: IntArray,
+        hu: FloatArray,
+        shape: tuple[int, ...],
+        count: int,
+    ) -> FloatArray:
+        """Score per 3-D label (index 0: uncredited): a slice component counts for the label
+        holding its peak voxel; on slabs, the brightest labelled thin voxel behind the peak."""
+        peaks = self.voxels.kji[components.peak_index]
+        behind = peaks[:, None, :] if self.slabs is None else self.slabs.thin_kji(peaks)
+        label = label_at(behind, kji, labels, hu, shape)
+        return np.bincount(label, weights=components.score, minlength=count + 1).astype(np.float64)
 
 
 def label_at(
