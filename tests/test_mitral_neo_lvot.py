@@ -59,14 +59,14 @@ def lvot_volume(radius_mm: float, x_max_mm: float = 40.0) -> Volume:
     return Volume(np.ascontiguousarray(hu), affine)
 
 
-def mitral_ring(offset_mm: float) -> Landmarks:
+def mitral_ring(offset_mm: float, z_mm: float = -5.0) -> Landmarks:
     return Landmarks(
         {
             f"MA_{m + 1:02d}": np.array(
                 [
                     offset_mm + 15.0 * math.cos(2 * math.pi * m / 16),
                     15.0 * math.sin(2 * math.pi * m / 16),
-                    -5.0,
+                    z_mm,
                 ]
             )
             for m in range(16)
@@ -224,3 +224,25 @@ def test_phantom_mac_case_against_truth(mac_case):
     # the phantom has no mitral valve prosthesis problem: the LVOT stays wide
     assert result.neo_lvot is not None
     assert result.neo_lvot.area_mm2 > 190
+
+
+def test_valve_that_misses_the_lvot_is_not_met_and_says_why():
+    """A virtual valve wholly above the aortic annulus (ring at z = +4 mm, all atrial) meets no
+    LVOT section: the rule is not met with the native LVOT's narrowest area (the 10 mm
+    cylinder: pi x 10^2 = 314 mm^2), and the partial mitral result says why there is no
+    neo-LVOT."""
+    ring = mitral_ring(16.0, z_mm=4.0)
+    valve = VirtualValve(diameter_mm=29.0, height_mm=8.0, ventricular_share=0.0)
+    result = analyze_mitral(
+        lvot_volume(10.0, 45.0),
+        ring,
+        None,
+        aortic_origin=[0.0, 0.0, 0.0],
+        aortic_normal=AORTIC_NORMAL,
+        valve=valve,
+    )
+    flag = next(f for f in result.flags if f.id == "mitral.neo_lvot")
+    assert flag.status == "not_met" and "does not reach the outflow tract" in flag.message
+    assert flag.value == pytest.approx(math.pi * 100.0, rel=0.03)
+    assert result.neo_lvot is None and result.status == "partial"
+    assert "does not reach the outflow tract" in result.not_assessed["neo_lvot"]

@@ -83,9 +83,9 @@ class AnalysisRunner(QObject):
     def valve(self) -> PlannedValve | None:
         s = self.study.settings
         if s.valve_family and s.valve_size_mm is not None:
-            from annulusview.core.aortic.devices import parse_valve_option
+            from annulusview.core.aortic.devices import planned_valve
 
-            return parse_valve_option(f"{s.valve_family}:{s.valve_size_mm:g}", s.implant_depth_mm)
+            return planned_valve(s.valve_family, s.valve_size_mm, s.implant_depth_mm)
         if s.valve_size_mm is None and s.implant_depth_mm is None:
             return None
         return PlannedValve(s.valve_size_mm, s.valve_type, s.implant_depth_mm)

@@ -248,8 +248,7 @@ def require_exportable(window: Any, kind: str) -> None:
 
 
 def _require_planes(window: Any) -> None:
-    window.scene_state.landmarks = window.landmarks
-    if window.scene_state.regions is None:
+    if scene_snapshot(window).regions is None:
         raise OutputError(
             "The annulus plane and LVOT views need the three hinge points.",
             "Place RCC, LCC and NCC hinges first.",

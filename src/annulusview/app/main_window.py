@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import (
+    QAction,
     QDragEnterEvent,
     QDropEvent,
     QIcon,
@@ -271,8 +272,11 @@ class MainWindow(QMainWindow):
     def rebuild_recent(self) -> None:
         self.recent_menu.clear()
         for p in self.recent_studies():
-            act = self.recent_menu.addAction(p)
+            # Made here (not by addAction) so the Python wrapper is the action's own: PySide can
+            # hand back a stale wrapper of another type for a returned object.
+            act = QAction(p, self.recent_menu)
             act.triggered.connect(lambda _=False, path=p: self.open_path(Path(path)))
+            self.recent_menu.addAction(act)
         self.recent_menu.setEnabled(bool(self.recent_studies()))
 
     # --- file dialogs (tests replace the ask_* methods) ------------------------------------
@@ -482,8 +486,8 @@ class MainWindow(QMainWindow):
         for view in self.views.values():
             view.set_landmarks(points, self.placing)
         self.landmark_panel.update_landmarks(landmarks, self.placing)
+        self.scene_state.landmarks = landmarks  # the one place the scene follows the study
         self._update_obliques()
-        self.scene_state.landmarks = landmarks
         if self.results is None:
             self.schedule_scene()
         self.schedule_analysis()
@@ -492,7 +496,6 @@ class MainWindow(QMainWindow):
     # --- oblique views ---------------------------------------------------------------------
 
     def _update_obliques(self) -> None:
-        self.scene_state.landmarks = self.landmarks
         update_oblique_views(self.views, self.volume, self.scene_state.regions, self.results)
 
     # --- analysis --------------------------------------------------------------------------
@@ -597,7 +600,6 @@ class MainWindow(QMainWindow):
         for key, action in self.toggle_actions.items():
             setattr(toggles, key, action.isChecked())
         self.scene_state.volume = self.volume
-        self.scene_state.landmarks = self.landmarks
         if self.volume is None:
             return
         self.viewer3d.show_state(self.scene_state, reset_camera=reset_camera)

@@ -13,7 +13,7 @@ import numpy as np
 from annulusview.app.slice_view import ObliqueSource, Overlay, SliceView
 from annulusview.core.aortic.regions import RegionGeometry
 from annulusview.core.presentation import fmt
-from annulusview.core.reformat import annulus_view_plane, lvot_view_plane
+from annulusview.core.reformat import view_plane
 from annulusview.core.results import Results
 from annulusview.core.volume import Volume
 from annulusview.scene import geometry
@@ -32,10 +32,8 @@ def update_oblique_views(
             views[name].set_source(None)
         return
     keep = views["annulus"].source is not None
-    for name, plane in (
-        ("annulus", annulus_view_plane(geom.frame)),
-        ("lvot", lvot_view_plane(geom.frame, geom.conduction_angle_deg)),
-    ):
+    for name in ("annulus", "lvot"):
+        plane = view_plane(name, geom, volume)
         source = ObliqueSource(
             volume,
             name,

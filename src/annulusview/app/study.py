@@ -1,9 +1,10 @@
-"""The open case as one object the window's parts observe.
+"""The open case as one object the window's parts share.
 
 :class:`Study` owns what the user is working on: the study path and series, the volume, the
-landmarks, the analysis settings and the latest results. Panels, views and the 3D viewer
-listen to its signals; undoable edits (:mod:`annulusview.app.undo`) change it. It holds no
-widgets, so its state is the same whichever panels are open.
+landmarks, the analysis settings and the latest results. Landmark changes are signalled (the
+window shows them everywhere and reruns the analysis); undoable edits
+(:mod:`annulusview.app.undo`) make them. It holds no widgets, so its state is the same
+whichever panels are open.
 """
 
 from __future__ import annotations
@@ -24,16 +25,11 @@ class Study(QObject):
 
     Signals
     -------
-    volume_changed(volume)
-        A new series was loaded (landmarks and results are reset).
     landmarks_changed(landmarks)
-    results_changed(results)
-        A finished analysis (or None when cleared).
+        The landmarks were set (placed, moved, deleted, imported, undone or restored).
     """
 
-    volume_changed = Signal(object)
     landmarks_changed = Signal(object)
-    results_changed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,7 +47,6 @@ class Study(QObject):
         self.path = path
         self.series_id = series_id
         self.results = None
-        self.volume_changed.emit(volume)
 
     def set_landmarks(self, landmarks: Landmarks) -> None:
         self.landmarks = landmarks
@@ -59,4 +54,3 @@ class Study(QObject):
 
     def set_results(self, results: Results | None) -> None:
         self.results = results
-        self.results_changed.emit(results)

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.aortic.regions import RegionGeometry
 from annulusview.core.arrays import FloatArray
 from annulusview.core.volume import Volume
 
@@ -224,13 +225,6 @@ def orthonormal_pair(right: npt.ArrayLike, down: npt.ArrayLike) -> tuple[FloatAr
     return r, d / norm
 
 
-ORTHO_AXES = {
-    "axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-    "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
-    "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
-}
-
-
 @dataclass(frozen=True)
 class ViewPlane:
     """A 2-D view plane: centre, screen right and down (unit, LPS), field of view and pixel.
@@ -280,8 +274,32 @@ def lvot_view_plane(frame: AnnulusFrame, toward_deg: float) -> ViewPlane:
 
 def patient_view_plane(view: str, centre: npt.ArrayLike) -> ViewPlane:
     """An axial, coronal or sagittal plane through ``centre``."""
-    right, down = (np.asarray(a, dtype=np.float64) for a in ORTHO_AXES[view])
+    right, down = (np.asarray(a, dtype=np.float64) for a in _SCREEN_AXES[view])
     return ViewPlane(np.asarray(centre, dtype=np.float64), right, down, 100.0, 0.4)
+
+
+def view_plane(view: str, geom: RegionGeometry | None, volume: Volume) -> ViewPlane:
+    """The plane of a named view, for the window and the exported pictures alike.
+
+    ``annulus``: the annulus plane, screen axes close to an axial view. ``lvot``: long axis
+    through the valve axis and the conduction zone centre, aorta up. ``axial``/``coronal``/
+    ``sagittal``: patient axes through the annulus centre (the volume centre without hinges).
+
+    Raises
+    ------
+    ValueError
+        ``annulus`` or ``lvot`` without a geometry (the hinge landmarks are missing).
+    """
+    if geom is None:
+        if view in ("annulus", "lvot"):
+            raise ValueError(f"the {view} view needs the hinge landmarks")
+        centre = volume.index_to_lps((np.array(volume.shape[::-1]) - 1) / 2.0)
+        return patient_view_plane(view, centre)
+    if view == "annulus":
+        return annulus_view_plane(geom.frame)
+    if view == "lvot":
+        return lvot_view_plane(geom.frame, geom.conduction_angle_deg)
+    return patient_view_plane(view, geom.frame.origin_lps)
 
 
 def carm_angles(view_direction_lps: npt.ArrayLike) -> tuple[float, float]:

@@ -19,9 +19,16 @@ import vtk
 from pyvista import BasePlotter
 
 from annulusview import DISCLAIMER
-from annulusview.core.flags import INDETERMINATE, Flag
+from annulusview.core.flags import INDETERMINATE, NOT_ASSESSED, Flag
 from annulusview.core.outputs.deid import CaseIdentity
-from annulusview.core.presentation import flag_color, flag_rank, flag_title, flag_word, fmt
+from annulusview.core.presentation import (
+    STATUS_COLORS,
+    flag_color,
+    flag_rank,
+    flag_title,
+    flag_word,
+    fmt,
+)
 from annulusview.core.results import Results
 from annulusview.scene.build import CALCIUM_CLIM_MM, calcium_cmap
 from annulusview.scene.state import COLOR_BY_TITLE
@@ -416,7 +423,7 @@ def add_annotations(
                     y,
                     badge,
                     justify="right",
-                    background="#4D4D4D",
+                    background=STATUS_COLORS[(NOT_ASSESSED, None)],
                     color="#FFFFFF",
                     bold=True,
                 ),

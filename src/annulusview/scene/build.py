@@ -98,10 +98,12 @@ def prepare_labels(state: SceneState) -> None:
     """
     if state.volume is None or state.results is None or not state.results.lesions:
         return
-    _lesion_labels(state)
+    lesion_labels(state)
 
 
-def _lesion_labels(state: SceneState) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
+def lesion_labels(state: SceneState) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
+    """The results' lesion label crop, made once per results (on the analysis worker by
+    :func:`prepare_labels`) and shared by the 3-D surfaces and the 2-D pictures."""
     results = state.results
     assert results is not None
     labels: tuple[npt.NDArray[np.int32], tuple[int, int, int]] = _cached(
@@ -119,7 +121,7 @@ def calcium_mesh(state: SceneState, field_name: str) -> pv.PolyData:
     volume = state.volume
     results = state.results
     assert volume is not None and results is not None
-    labels, offset = _lesion_labels(state)
+    labels, offset = lesion_labels(state)
     mesh: pv.PolyData = _cached(
         state,
         ("surf_" + field_name, id(labels)),

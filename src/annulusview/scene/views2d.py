@@ -31,12 +31,10 @@ from annulusview.core.atomic import atomic_write_with
 from annulusview.core.outputs.deid import CaseIdentity, volume_identity
 from annulusview.core.reformat import (
     ViewPlane,
-    annulus_view_plane,
-    lvot_view_plane,
     oblique_slice,
-    patient_view_plane,
     window_to_uint8,
 )
+from annulusview.core.reformat import view_plane as reformat_view_plane
 from annulusview.core.results import LabelCrop, Results
 from annulusview.scene import annotate, geometry
 from annulusview.scene.build import (
@@ -46,6 +44,7 @@ from annulusview.scene.build import (
     SceneHandles,
     build_scene,
     camera_carm_text,
+    lesion_labels,
     set_camera_preset,
 )
 from annulusview.scene.state import COLOR_BY_FIELD, SceneState
@@ -80,25 +79,11 @@ def _unit(v: npt.ArrayLike) -> FloatArray:
 
 
 def view_plane(state: SceneState, view: str) -> ViewPlane:
-    """The plane of a 2-D view (the same planes as the window: :mod:`annulusview.core.reformat`).
-
-    ``annulus``: the annulus plane, screen axes close to an axial view. ``lvot``: long axis
-    through the valve axis and the conduction zone centre, aorta up. ``axial``/``coronal``/
-    ``sagittal``: patient axes through the annulus centre (the volume centre without hinges).
-    """
+    """The plane of a 2-D view of ``state``: :func:`annulusview.core.reformat.view_plane`, the
+    one the window's views use too."""
     if state.volume is None:
         raise ValueError("no volume to reformat")
-    geom = state.regions
-    if geom is None:
-        if view in ("annulus", "lvot"):
-            raise ValueError(f"the {view} view needs the hinge landmarks")
-        centre = state.volume.index_to_lps((np.array(state.volume.shape[::-1]) - 1) / 2.0)
-        return patient_view_plane(view, centre)
-    if view == "annulus":
-        return annulus_view_plane(geom.frame)
-    if view == "lvot":
-        return lvot_view_plane(geom.frame, geom.conduction_angle_deg)
-    return patient_view_plane(view, geom.frame.origin_lps)
+    return reformat_view_plane(view, state.regions, state.volume)
 
 
 def _image_actor(image_u8: npt.NDArray[np.uint8], plane: ViewPlane) -> Any:
@@ -131,15 +116,10 @@ def _window(res: Results | None) -> tuple[float, float]:
 
 
 def _lesion_labels(state: SceneState) -> LabelCrop | None:
-    """The lesion label crop (small box around the lesions), cached per results."""
+    """The lesion label crop (small box around the lesions), shared with the 3-D scene."""
     if state.volume is None or state.results is None:
         return None
-    key = ("labels2d", id(state.volume), id(state.results))
-    if state.cache.get("labels2d_key") != key:
-        state.cache["labels2d_key"] = key
-        state.cache["labels2d"] = state.results.lesion_label_crop()
-    crop: LabelCrop = state.cache["labels2d"]
-    return crop
+    return lesion_labels(state)
 
 
 def _slab_labels(state: SceneState, plane: ViewPlane, n: int) -> npt.NDArray[np.int32] | None:

@@ -112,17 +112,14 @@ class AnnulusMeasurement:
 def contour_radius_table(contour_lps: FloatArray, frame: AnnulusFrame, n: int = 360) -> FloatArray:
     """``R(theta)``: the distance from ``O`` to the closed contour along the ray at each of ``n``
     angles (degrees ``0, 360/n, ...``), by exact ray-segment intersection (section 3)."""
-    h, r, theta = frame.cylindrical(np.asarray(contour_lps, dtype=np.float64))
-    del h
-    x, y = r * np.cos(np.radians(theta)), r * np.sin(np.radians(theta))
-    ax, ay = x, y
-    bx, by = np.roll(x, -1), np.roll(y, -1)
+    rel = np.asarray(contour_lps, dtype=np.float64) - frame.origin_lps
+    ax, ay = rel @ frame.u_lps, rel @ frame.v_lps  # in-plane coordinates of the vertices
+    ex, ey = np.roll(ax, -1) - ax, np.roll(ay, -1) - ay  # the segments A -> B
     angles = np.radians(np.arange(n) * 360.0 / n)
     out = np.full(n, np.nan)
     for k, a in enumerate(angles):
         dx, dy = np.cos(a), np.sin(a)
         # solve O + t (dx, dy) = A + s (B - A), t >= 0, 0 <= s <= 1
-        ex, ey = bx - ax, by - ay
         den = dx * ey - dy * ex
         ok = np.abs(den) > 1e-12
         t = np.where(ok, (ax * ey - ay * ex) / np.where(ok, den, 1.0), -1.0)
@@ -131,7 +128,8 @@ def contour_radius_table(contour_lps: FloatArray, frame: AnnulusFrame, n: int = 
         if hit.any():
             out[k] = float(t[hit].min())
     if np.isnan(out).any():  # O outside the contour somewhere: fall back to the mean radius
-        out[np.isnan(out)] = float(np.nanmean(out)) if np.isfinite(out).any() else float(r.mean())
+        mean_r = float(np.hypot(ax, ay).mean())
+        out[np.isnan(out)] = float(np.nanmean(out)) if np.isfinite(out).any() else mean_r
     return out
 
 

@@ -10,14 +10,13 @@ the value lies within 3 % of a range edge of the family or inside two ranges.
 from __future__ import annotations
 
 import functools
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from annulusview.core.aortic.annulus import AnnulusMeasurement
-from annulusview.core.aortic.valve import VALVE_TYPES, PlannedValve
+from annulusview.core.aortic.valve import VALVE_TYPES, PlannedValve, oversizing_pct
 from annulusview.core.errors import InputError
 from annulusview.core.resources import resource_path
 
@@ -61,10 +60,9 @@ class Device:
     def oversizing_pct(self, size_mm: float, annulus: AnnulusMeasurement) -> float | None:
         """Oversizing of ``size_mm`` by this family's convention, %."""
         value = self.measured(annulus)
-        if value is None or value <= 0:
+        if value is None:
             return None
-        nominal = math.pi * (size_mm / 2.0) ** 2 if self.sizing == AREA else math.pi * size_mm
-        return (nominal / value - 1.0) * 100.0
+        return oversizing_pct(size_mm, value, by_area=self.sizing == AREA)
 
     def size(self, nominal_mm: float) -> SizeRange:
         for s in self.sizes:
@@ -173,13 +171,30 @@ def parse_valve_option(text: str, implant_depth_mm: float | None = None) -> Plan
             f"Unknown valve {text!r}.",
             f"Use FAMILY:SIZE with a family of {', '.join(devices)}, e.g. sapien3:26.",
         )
-    device = devices[family.strip().lower()]
     try:
         size = float(size_text)
     except ValueError:
         raise InputError(f"Valve size {size_text!r} is not a number.", "e.g. sapien3:26") from None
-    device.size(size)
-    return PlannedValve(size, device.valve_type, implant_depth_mm, family=device.key)
+    return planned_valve(family, size, implant_depth_mm)
+
+
+def planned_valve(
+    family: str, size_mm: float, implant_depth_mm: float | None = None
+) -> PlannedValve:
+    """A planned valve of a shipped family and one of its sizes.
+
+    Raises
+    ------
+    InputError
+        Unknown family, or a size the family does not have.
+    """
+    devices = load_devices()
+    key = family.strip().lower()
+    if key not in devices:
+        raise InputError(f"Unknown valve family {family!r}.", f"Use one of {', '.join(devices)}.")
+    device = devices[key]
+    device.size(size_mm)
+    return PlannedValve(size_mm, device.valve_type, implant_depth_mm, family=device.key)
 
 
 def sizing_table(annulus: AnnulusMeasurement) -> list[dict[str, Any]]:

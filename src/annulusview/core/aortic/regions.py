@@ -74,12 +74,9 @@ class RegionGeometry:
         theta = np.asarray(theta_deg, dtype=np.float64)
         if self.radius_table_mm is None:
             return np.full(theta.shape, self.annulus_radius_mm)
-        table = np.asarray(self.radius_table_mm)
-        n = len(table)
-        pos = (theta % 360.0) * n / 360.0
-        lo = np.floor(pos).astype(int) % n
-        frac = pos - np.floor(pos)
-        return table[lo] * (1.0 - frac) + table[(lo + 1) % n] * frac
+        table = self.radius_table_mm
+        angles = np.arange(len(table)) * 360.0 / len(table)
+        return np.interp(theta, angles, table, period=360.0)
 
     @classmethod
     def from_rules(

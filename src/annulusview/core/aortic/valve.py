@@ -11,6 +11,16 @@ BALLOON, SELF_EXPANDING = "balloon", "self-expanding"
 VALVE_TYPES = (BALLOON, SELF_EXPANDING)
 
 
+def oversizing_pct(size_mm: float, measured: float, *, by_area: bool) -> float | None:
+    """Oversizing of a valve of nominal ``size_mm`` against the annulus, %: by area
+    ``pi (size/2)^2 / area - 1``, by perimeter ``pi size / perimeter - 1`` (None when the
+    measured value is not positive)."""
+    if measured <= 0:
+        return None
+    nominal = math.pi * (size_mm / 2.0) ** 2 if by_area else math.pi * size_mm
+    return (nominal / measured - 1.0) * 100.0
+
+
 @dataclass(frozen=True)
 class PlannedValve:
     """Planned transcatheter valve (all optional).
@@ -54,9 +64,9 @@ class PlannedValve:
 
     def area_oversizing_pct(self, annulus_area_mm2: float) -> float | None:
         """``(pi (size/2)^2 / annulus area - 1) x 100``, or None without a size."""
-        if self.size_mm is None or annulus_area_mm2 <= 0:
+        if self.size_mm is None:
             return None
-        return (math.pi * (self.size_mm / 2.0) ** 2 / annulus_area_mm2 - 1.0) * 100.0
+        return oversizing_pct(self.size_mm, annulus_area_mm2, by_area=True)
 
     def to_dict(self) -> dict[str, object]:
         return {

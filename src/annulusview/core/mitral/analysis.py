@@ -17,13 +17,13 @@ import numpy.typing as npt
 
 from annulusview.core.flags import HIGH, MET, Flag, met, not_assessed, not_met
 from annulusview.core.landmarks import Landmarks
-from annulusview.core.mitral.annulus import MitralAnnulus, fit_mitral_annulus
+from annulusview.core.mitral.annulus import LANDMARK_CURVE, MitralAnnulus, fit_mitral_annulus
 from annulusview.core.mitral.common import (
     NotAssessed,
     median_hu_in_sphere,
     unit,
 )
-from annulusview.core.mitral.mac import MacResult, analyze_mac
+from annulusview.core.mitral.mac import TRIGONES, MacResult, analyze_mac
 from annulusview.core.mitral.neo_lvot import (
     NeoLvotResult,
     ValveBesideLvot,
@@ -33,10 +33,6 @@ from annulusview.core.mitral.neo_lvot import (
 from annulusview.core.progress import CancelToken, ProgressCallback, report
 from annulusview.core.rules import Rules, coerce_rules
 from annulusview.core.volume import Volume
-
-LANDMARK_CURVE = ("MV_anterior", "MV_AL_commissure", "MV_posterior", "MV_PM_commissure")
-
-TRIGONES = {"L": "L_trigone", "R": "R_trigone"}
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +285,8 @@ def analyze_mitral(
             )
             warnings.extend(neo.warnings)
         except ValveBesideLvot as exc:
-            beside = exc
+            beside = exc  # the rule is not met; no neo-LVOT area exists, and the part says why
+            reasons["neo_lvot"] = exc.message
             warnings.append(exc.message)
         except NotAssessed as exc:
             reasons["neo_lvot"] = exc.message

@@ -157,10 +157,9 @@ class ValveBesideLvot(NotAssessed):
     """No LVOT section intersects the virtual valve: the valve does not reach the outflow tract
     (the rule is then not met, with the native area for reference)."""
 
-    def __init__(self, message: str, native_area_mm2: float, depth_mm: float) -> None:
+    def __init__(self, message: str, native_area_mm2: float) -> None:
         super().__init__(f"Neo-LVOT criterion not met: {message}")
         self.native_area_mm2 = native_area_mm2
-        self.depth_mm = depth_mm
 
 
 @dataclass(frozen=True, eq=False)
@@ -449,10 +448,10 @@ def analyze_neo_lvot(
         valve_lo, valve_hi = float(reach.min()), float(reach.max())
     else:
         valve_lo, valve_hi = np.inf, -np.inf
+    # depths where the valve meets the sections (half a coarse step of margin each side)
+    window_lo, window_hi = valve_lo - coarse_step / 2, valve_hi + coarse_step / 2
     native_coarse = list(coarse)
-    coarse = [
-        (d, a) for d, a in coarse if valve_lo - coarse_step / 2 <= d <= valve_hi + coarse_step / 2
-    ]
+    coarse = [(d, a) for d, a in coarse if window_lo <= d <= window_hi]
     if native_coarse and not coarse:
         depth, area = min(native_coarse, key=lambda t: t[1])
         where = (
@@ -465,7 +464,6 @@ def analyze_neo_lvot(
             f"the virtual valve ({size}) does not reach the outflow tract: {where} (the native "
             f"LVOT's narrowest section is {area:.0f} mm² at {depth:.1f} mm).",
             area,
-            depth,
         )
     if coarse:
         coarse.sort(key=lambda t: t[1])
@@ -478,8 +476,8 @@ def analyze_neo_lvot(
             if abs(d - best_coarse[0]) > coarse_step and area <= 1.05 * best_coarse[1]
         ]
         for centre_depth in centres:
-            lo = max(0.0, valve_lo - coarse_step / 2, centre_depth - coarse_step)
-            hi = min(depth_end, valve_hi + coarse_step / 2, centre_depth + coarse_step)
+            lo = max(0.0, window_lo, centre_depth - coarse_step)
+            hi = min(depth_end, window_hi, centre_depth + coarse_step)
             # fine sections only over the coarse region plus a margin (a quarter of the pixels)
             near_half = coarse_reach[centre_depth] + coarse_step + 2.0 * coarse_pixel
             fine_depths = inside([float(d) for d in np.arange(lo, hi + 1e-9, fine_step)])

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from annulusview.core.arrays import BoolArray, FloatArray
@@ -182,10 +181,3 @@ def _crossing(s: FloatArray, hu: FloatArray, a: int, b: int, threshold: float) -
     if hb == ha:
         return float((s[a] + s[b]) / 2)
     return float(s[a] + (threshold - ha) / (hb - ha) * (s[b] - s[a]))
-
-
-def unit_tangents(curve_lps: npt.ArrayLike) -> FloatArray:
-    """Unit tangents of a closed curve by central differences."""
-    c = np.asarray(curve_lps, dtype=np.float64)
-    t = np.roll(c, -1, axis=0) - np.roll(c, 1, axis=0)
-    return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)

@@ -249,11 +249,8 @@ def report_story(
                 Paragraph(card, st["small"]),
             ]
         )
-        extra += [
-            ("BACKGROUND", (0, i), (0, i), colors.HexColor(flag_color(f))),
-            ("TEXTCOLOR", (0, i), (0, i), colors.white),
-            ("FONT", (0, i), (0, i), "Helvetica-Bold", 8),
-        ]
+        # the word is a Paragraph (style cell_white): only the background is a table style
+        extra += [("BACKGROUND", (0, i), (0, i), colors.HexColor(flag_color(f)))]
     story += [Paragraph("Risk rules: outcome and evidence", st["h2"])]
     story.append(
         Paragraph(
