@@ -83,3 +83,13 @@ def test_badge_text_uses_titles_and_units() -> None:
     rupture = met("rupture.lvot_calcium_oversizing", "moderate", 24.0, 20.0, "m", ev, "pct")
     text = flag_badge_text(rupture)
     assert "24.0%" in text and "pct" not in text
+
+
+def test_mitral_parts_read_as_titles_not_keys():
+    """The report and the mitral panel printed 'neo_lvot: not assessed ...'."""
+    from annulusview.core.presentation import part_title
+
+    assert part_title("neo_lvot") == "Neo-LVOT"
+    assert part_title("mac") == "MAC"
+    assert part_title("annulus") == "Mitral annulus"
+    assert part_title("new_part") == "New part"

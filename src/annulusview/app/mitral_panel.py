@@ -35,7 +35,7 @@ from annulusview.app.undo import SetLandmarkCommand
 from annulusview.core.errors import InputError
 from annulusview.core.landmarks import MITRAL_CURVE_PATTERN, Landmarks
 from annulusview.core.mitral import MitralResults, VirtualValve
-from annulusview.core.presentation import EMPTY, flag_color, flag_word, fmt
+from annulusview.core.presentation import EMPTY, flag_color, flag_word, fmt, part_title
 from annulusview.core.results import Results
 
 MA_CURVE = "MA_curve"  # the checklist item (not a landmark name): clicks add MA_01, MA_02...
@@ -246,7 +246,9 @@ class MitralPanel(QWidget):
         if mitral.not_assessed:
             self.not_assessed.setText(
                 "Not assessed:\n"
-                + "\n".join(f"• {part}: {why}" for part, why in mitral.not_assessed.items())
+                + "\n".join(
+                    f"• {part_title(part)}: {why}" for part, why in mitral.not_assessed.items()
+                )
             )
         if mitral.warnings:
             self.warnings.setText("\n".join(f"• {w}" for w in mitral.warnings))

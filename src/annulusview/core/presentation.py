@@ -58,6 +58,9 @@ FLAG_TITLES = {
     "mitral.neo_lvot": "Mitral: neo-LVOT area",
 }
 
+# Parts of the mitral analysis (MitralResults.not_assessed keys) as the user reads them.
+MITRAL_PART_TITLES = {"annulus": "Mitral annulus", "mac": "MAC", "neo_lvot": "Neo-LVOT"}
+
 UNIT_TEXT = {
     "mm": "mm",
     "mm2": "mm²",
@@ -113,6 +116,11 @@ def flag_title(flag_id: str) -> str:
     family, _, rest = flag_id.partition(".")
     words = (rest or family).replace("_", " ")
     return f"{family.capitalize()}: {words}" if rest else words.capitalize()
+
+
+def part_title(part: str) -> str:
+    """The title of a mitral analysis part (unknown keys read as words)."""
+    return MITRAL_PART_TITLES.get(part, part.replace("_", " ").capitalize())
 
 
 def unit_text(unit: str | None) -> str:

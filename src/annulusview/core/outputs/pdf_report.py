@@ -43,6 +43,7 @@ from annulusview.core.presentation import (
     flag_title,
     flag_word,
     fmt,
+    part_title,
 )
 from annulusview.core.results import Results
 
@@ -261,7 +262,8 @@ def report_story(
             st["small"],
         )
     )
-    story.append(_table(rows, [24 * mm, 66 * mm, width - 90 * mm], extra=extra))
+    # the outcome column fits INDETERMINATE on one line
+    story.append(_table(rows, [28 * mm, 62 * mm, width - 90 * mm], extra=extra))
 
     # parameters
     story += [Paragraph("Parameters used", st["h2"])]
@@ -387,7 +389,7 @@ def _mitral_story(mitral: MitralResults | None, st: dict[str, Any], width: float
             ]
         )
     for part, reason in mitral.not_assessed.items():
-        rows.append([f"{part}", Paragraph(_esc(f"not assessed: {reason}"), st["cell"])])
+        rows.append([part_title(part), Paragraph(_esc(f"not assessed: {reason}"), st["cell"])])
     if len(rows) == 1:
         return []
     return [
