@@ -1,6 +1,8 @@
 """The ``annulusview`` command line: one program for the window and every headless job.
 
-Exit codes: 0 success, 2 usage error, 3 input error (one plain line on stderr, no traceback).
+Exit codes: 0 success, 2 usage error, 3 input error (one plain line on stderr, no traceback),
+70 an internal error (a bug; one line, ``-v`` shows the traceback), 130 interrupted or
+cancelled, 141 the reader of stdout went away.
 Each sub-command's work lives in :mod:`annulusview.commands`; this module only parses
 arguments, configures logging and turns typed errors into exit codes.
 """
@@ -16,6 +18,8 @@ from collections.abc import Sequence
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INPUT = 3
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, reported in one line (-v shows the traceback)
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shell tools report a closed pipe
 
 PHANTOM_CASES = ("tavr-contrast", "tavr-noncontrast", "mac", "normal", "neo-lvot")
 VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
@@ -73,7 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="DICOM folder, zip or NIfTI volume")
     p.add_argument("--landmarks", metavar="FILE", help="landmarks to load with the study")
 
-    sub.add_parser("demo", help="open the app on the built-in demo case")
+    p = sub.add_parser("demo", help="open the app on the built-in demo case")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="without a display: replace the files of an earlier ./demo-output/ without asking",
+    )
 
     p = sub.add_parser("info", help="list every series found under PATH")
     p.add_argument("path", help="folder (searched recursively), zip, single file or NIfTI")
@@ -95,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_options(p)
     p.add_argument("--json", metavar="OUT", help="write the results JSON here ('-' for stdout)")
     p.add_argument("--csv", metavar="OUT", help="write the lesion table CSV here")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     p = sub.add_parser("screenshot", help="render an annotated, de-identified picture")
     _add_analysis_options(p)
@@ -135,11 +145,30 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 
+def _prefer_egl_without_display() -> None:
+    """On Linux with no display, render off-screen with EGL directly.
+
+    VTK would otherwise try X first and print a "bad X server connection" warning on every
+    successful render. Only set when there is no display, so Qt windows (which need the
+    default window class for their grabs) are never affected.
+    """
+    import os
+
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and "VTK_DEFAULT_OPENGL_WINDOW" not in os.environ
+    ):
+        os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``annulusview`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
+    _prefer_egl_without_display()
     command = args.command or "open"
     if command == "open" and not hasattr(args, "path"):
         args.path, args.landmarks = None, None
@@ -148,7 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     module = importlib.import_module(f"annulusview.commands.{command}")
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # a full or closed stdout must fail here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`annulusview info ... | head`): stop quietly, as `cat` does.
+        _detach_stdout()
+        return EXIT_BROKEN_PIPE
     except Cancelled as exc:
         print(f"annulusview: {exc.user_text()}", file=sys.stderr)
         return 130
@@ -158,6 +193,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("annulusview: interrupted.", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # Outputs to files go through core.atomic (typed errors); a bare OSError here is the
+        # terminal's stdout (`> /dev/full`) or a file the command read.
+        _detach_stdout()
+        print(f"annulusview: could not complete: {exc.strerror or exc}.", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:
+        if args.verbose:
+            raise
+        logging.getLogger("annulusview").debug("internal error", exc_info=True)
+        print(
+            f"annulusview: internal error ({type(exc).__name__}: {str(exc)[:200]}). This is a "
+            "bug: please report it with the command line; run with -v for the details.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,10 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from annulusview.app.session import AnalysisSettings
+from annulusview.core.aortic.calcium import THRESHOLD_MAX_HU, THRESHOLD_MIN_HU
 from annulusview.core.aortic.devices import load_devices
 from annulusview.core.flags import Flag
 from annulusview.core.presentation import evidence_lines, flag_color, flag_title, flag_word
 from annulusview.core.rules import default_rules
+
+VALVE_NOT_PLANNED = 9.0
 
 THRESHOLD_CHOICES = (
     ("Lumen + 100 HU (default)", "lumen_plus_100"),
@@ -139,7 +142,7 @@ class SettingsDialog(QDialog):
         for text, value in THRESHOLD_CHOICES:
             self.threshold_box.addItem(text, value)
         self.custom_hu = QDoubleSpinBox()
-        self.custom_hu.setRange(100.0, 3000.0)
+        self.custom_hu.setRange(THRESHOLD_MIN_HU, THRESHOLD_MAX_HU)  # as --threshold
         self.custom_hu.setSuffix(" HU")
         self.custom_hu.setValue(550.0)
         form.addRow("Calcium threshold (contrast CT)", self.threshold_box)
@@ -164,7 +167,8 @@ class SettingsDialog(QDialog):
         form.addRow("Planned valve family", self.valve_family)
         form.addRow("Family size", self.family_size)
         self.valve_size = QDoubleSpinBox()
-        self.valve_size.setRange(0.0, 40.0)
+        # 10-40 mm as --valve-size; the minimum (9) reads "not planned"
+        self.valve_size.setRange(VALVE_NOT_PLANNED, 40.0)
         self.valve_size.setSpecialValueText("not planned")
         self.valve_size.setSuffix(" mm")
         self.valve_type = QComboBox()
@@ -208,7 +212,7 @@ class SettingsDialog(QDialog):
             self.threshold_box.setCurrentIndex(values.index(t) if t in values else 0)
         for key, box in self.region_boxes.items():
             box.setValue(float(settings.regions.get(key, self.defaults.get(key, 0.0))))
-        self.valve_size.setValue(settings.valve_size_mm or 0.0)
+        self.valve_size.setValue(settings.valve_size_mm or VALVE_NOT_PLANNED)
         self.valve_type.setCurrentText(settings.valve_type or "")
         depth = settings.implant_depth_mm
         self.implant_depth.setValue(-1.0 if depth is None else float(depth))
@@ -272,7 +276,9 @@ class SettingsDialog(QDialog):
         return AnalysisSettings(
             threshold=threshold,
             regions=regions,
-            valve_size_mm=self.valve_size.value() or None,
+            valve_size_mm=(
+                None if self.valve_size.value() <= VALVE_NOT_PLANNED else self.valve_size.value()
+            ),
             valve_type=self.valve_type.currentText() or None,
             implant_depth_mm=None if depth < 0 else depth,
         )

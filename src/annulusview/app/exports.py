@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 import annulusview
 from annulusview.app import messages
 from annulusview.app.workers import Task
-from annulusview.core.atomic import atomic_write_bytes, check_output_path
+from annulusview.core.atomic import atomic_write_bytes, check_not_input, check_output_path
 from annulusview.core.errors import OutputError
 from annulusview.core.outputs.deid import CaseIdentity, volume_identity
 from annulusview.scene.state import SceneState
@@ -262,23 +262,32 @@ def _check_view(window: Any, view: str) -> None:
         _require_planes(window)
 
 
-def _check_targets(paths: Sequence[Path], overwrite: bool) -> list[Path]:
+def _check_targets(window: Any, paths: Sequence[Path], overwrite: bool) -> list[Path]:
     """Each target checked before anything is drawn or written; the window's own words for an
-    existing file (the core's hint speaks of the command line's --force)."""
+    existing file (the core's hint speaks of the command line's --force). No target may be the
+    study, lie inside its folder, or be the autosave, whatever the user answers."""
+    from annulusview.app.session import autosave_path
+
     checked = []
     for path in paths:
         path = Path(path).expanduser()
+        check_not_input(
+            path,
+            "The export",
+            {"autosave": autosave_path(create=False)},
+            getattr(window, "study_path", None),
+        )
         if path.exists() and not overwrite:
             raise OutputError(f"{path} already exists.", "Choose another name, or replace it.")
         checked.append(check_output_path(path, force=True))
     return checked
 
 
-def _folder_targets(folder: Path, names: Sequence[str], overwrite: bool) -> list[Path]:
+def _folder_targets(window: Any, folder: Path, names: Sequence[str], overwrite: bool) -> list[Path]:
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} is not a folder.", "Choose a folder.")
-    return _check_targets([folder / n for n in names], overwrite)
+    return _check_targets(window, [folder / n for n in names], overwrite)
 
 
 def existing_targets(window: Any, kind: str, path: Path) -> list[Path]:
@@ -380,7 +389,7 @@ def export_screenshot(
     def prepare() -> ExportJob | None:
         require_exportable(window, "screenshot")
         _check_view(window, view)
-        (target,) = _check_targets([Path(path)], overwrite)
+        (target,) = _check_targets(window, [Path(path)], overwrite)
         state = scene_snapshot(window)
         identity = volume_identity(window.volume, show_identity)
         camera: Any = "front"
@@ -481,7 +490,7 @@ def export_figure(
         require_exportable(window, "figure")
         if slice_view not in FIGURE_SLICES:
             raise OutputError(f"The fourth panel must be one of {', '.join(FIGURE_SLICES)}.")
-        (target,) = _check_targets([Path(path)], overwrite)
+        (target,) = _check_targets(window, [Path(path)], overwrite)
         state = scene_snapshot(window)
         identity = volume_identity(window.volume)  # never the patient's identity
         full, panel, gap, caption_h = figure_layout(size, scale)
@@ -513,7 +522,7 @@ def export_report(
 
     def prepare() -> ExportJob | None:
         require_exportable(window, "report")
-        (target,) = _check_targets([Path(path)], overwrite)
+        (target,) = _check_targets(window, [Path(path)], overwrite)
         state = scene_snapshot(window)
         identity = volume_identity(window.volume, show_identity)
         pictures: list[Callable[[], Image]] = [
@@ -548,7 +557,7 @@ def export_results(window: Any, folder: Path, overwrite: bool = False) -> Export
 
     def prepare() -> ExportJob | None:
         require_exportable(window, "results")
-        json_path, csv_path = _folder_targets(Path(folder), RESULTS_FILES, overwrite)
+        json_path, csv_path = _folder_targets(window, Path(folder), RESULTS_FILES, overwrite)
         results = window.results
 
         def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:
@@ -567,7 +576,7 @@ def export_meshes(window: Any, folder: Path, overwrite: bool = False) -> ExportJ
     def prepare() -> ExportJob | None:
         require_exportable(window, "meshes")
         out = Path(folder).expanduser()
-        _folder_targets(out, [".annulusview-check"], True)  # exists and is writable
+        _folder_targets(window, out, [".annulusview-check"], True)  # exists and is writable
         existing = existing_targets(window, "meshes", out)
         if existing and not overwrite:
             raise OutputError(
@@ -601,7 +610,7 @@ def export_dicom(
 
     def prepare() -> ExportJob | None:
         require_exportable(window, "dicom")
-        seg_path, sr_path = _folder_targets(Path(folder), DICOM_FILES, overwrite)
+        seg_path, sr_path = _folder_targets(window, Path(folder), DICOM_FILES, overwrite)
         volume, results = window.volume, window.results
         identity = volume_identity(volume, show_identity)
 

@@ -110,16 +110,17 @@ def load_session(path: Path) -> Session:
     return Session.from_dict(data, str(p))
 
 
-def data_dir() -> Path:
-    """The user's AnnulusView data folder (created)."""
+def data_dir(create: bool = True) -> Path:
+    """The user's AnnulusView data folder (created unless ``create`` is False)."""
     path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def autosave_path() -> Path:
-    """Where the running session is autosaved."""
-    return data_dir() / "autosave.session.json"
+def autosave_path(create: bool = True) -> Path:
+    """Where the running session is autosaved (its folder created unless ``create`` is False)."""
+    return data_dir(create) / "autosave.session.json"
 
 
 def log_dir() -> Path:

@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annulusview.core.errors import InputError
@@ -63,6 +64,28 @@ class PreparedCase:
     results: Results
 
 
+def check_run_outputs(
+    args: argparse.Namespace, outputs: dict[str, str | None], *, force: bool | None = None
+) -> dict[str, Path]:
+    """Check every output option of an analysis command against its inputs, before any work.
+
+    An output may not be the study, lie inside the study folder, be the landmarks or rules
+    file, or share a path with another output; an existing file needs ``--force``.
+    """
+    from annulusview.core.atomic import check_outputs
+
+    inputs = {
+        "landmarks file": getattr(args, "landmarks", None),
+        "rules file": getattr(args, "rules", None),
+    }
+    return check_outputs(
+        outputs,
+        inputs=inputs,
+        study=getattr(args, "path", None),
+        force=bool(getattr(args, "force", False)) if force is None else force,
+    )
+
+
 def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     """Check the cheap inputs (rules, threshold, valves, landmarks) so a bad option does not
     cost a study load. Typed errors propagate to the CLI (exit 3)."""
@@ -77,7 +100,7 @@ def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     threshold = parse_threshold_option(args.threshold)
     if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
         raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
-    if args.implant_depth is not None and args.implant_depth > 20.0:
+    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:  # NaN fails
         raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
     valve_option = getattr(args, "valve", None)
     if valve_option and (args.valve_size is not None or args.valve_type is not None):

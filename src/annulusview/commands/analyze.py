@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from annulusview.core.atomic import check_output_path
 from annulusview.core.presentation import flag_rank, flag_word, fmt
 
 if TYPE_CHECKING:
@@ -104,13 +102,19 @@ def _mitral_summary(r: Results) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load, analyse, write. Typed errors propagate to the CLI (exit 3)."""
-    from annulusview.commands._common import check_analysis_inputs, load_and_analyze
+    from annulusview.commands._common import (
+        check_analysis_inputs,
+        check_run_outputs,
+        load_and_analyze,
+    )
     from annulusview.core.results import write_lesions_csv, write_results_json
 
     # Cheap checks first, so a bad option does not cost a study load.
     inputs = check_analysis_inputs(args)
-    json_out = None if args.json in (None, "-") else check_output_path(Path(args.json), True)
-    csv_out = None if args.csv is None else check_output_path(Path(args.csv), True)
+    outputs = check_run_outputs(
+        args, {"--json": None if args.json == "-" else args.json, "--csv": args.csv}
+    )
+    json_out, csv_out = outputs.get("--json"), outputs.get("--csv")
     results = load_and_analyze(args, inputs).results
     if args.json == "-":
         sys.stdout.write(results.to_json())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from annulusview.commands._common import stderr_progress
@@ -26,11 +27,51 @@ def has_display() -> bool:
     return True
 
 
+OUTPUT_NAMES = ("demo-3d.png", "demo-annulus.png", "demo-report.pdf", "demo-results.json")
+
+
+def check_output_dir(outdir: Path, force: bool, ask: Callable[[str], str] | None) -> bool:
+    """Whether the headless demo may write into ``outdir``.
+
+    A folder that already holds demo files is replaced only with ``force`` or when the user
+    answers yes to ``ask`` (None = not a terminal: refuse). Raises :class:`OutputError` when
+    the folder cannot be created or written.
+    """
+    from annulusview.core.errors import OutputError
+
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir} exists and is not a folder.", "Remove or rename it.")
+    existing = [name for name in OUTPUT_NAMES if (outdir / name).exists()]
+    if existing and not force:
+        if ask is None:
+            raise OutputError(
+                f"{outdir}/ already holds an earlier demo ({', '.join(existing)}).",
+                "Pass --force to replace it, or run the demo from another folder.",
+            )
+        answer = ask(f"Replace the earlier demo in {outdir.resolve()}/? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return False
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"Cannot create {outdir.resolve()}: {exc.strerror or exc}.",
+            "Run the demo from a folder you can write to.",
+        ) from None
+    if not os.access(outdir, os.W_OK):
+        raise OutputError(
+            f"The folder {outdir.resolve()} is not writable.",
+            "Run the demo from a folder you can write to.",
+        )
+    return True
+
+
 def run_headless(outdir: Path = OUTPUT_DIR) -> tuple[Path, ...]:
     """Analyse the demo case and write its pictures, report and results off-screen.
 
     Returns the paths written: the annotated 3D and annulus-plane screenshots, the PDF report
     and the results JSON (all de-identified, through the same scene code as the window).
+    The caller checks ``outdir`` first (:func:`check_output_dir`).
     """
     from annulusview.core.analysis import analyze
     from annulusview.core.io.loader import load
@@ -63,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         from annulusview.app.application import run_app
 
         return run_app(demo=True)
+    ask = input if sys.stdin is not None and sys.stdin.isatty() else None
+    if not check_output_dir(OUTPUT_DIR, bool(getattr(args, "force", False)), ask):
+        print("annulusview: demo: nothing was written.", file=sys.stderr)
+        return 0
     for path in run_headless():
         print(path.resolve())
     return 0

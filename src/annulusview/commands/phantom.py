@@ -22,6 +22,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INPUT
+    if not 0 <= args.seed < 2**32:
+        print(
+            f"annulusview: --seed {args.seed} is out of range; give a whole number from 0 "
+            f"to {2**32 - 1}.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     folder = write_case(
         args.outdir,
         case=args.case,

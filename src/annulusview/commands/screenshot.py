@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
-
-from annulusview.core.atomic import check_output_path
 
 _SIZE = re.compile(r"^\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*$")
 
@@ -24,7 +21,7 @@ def parse_size(text: str) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from annulusview.commands._common import prepare_case
+    from annulusview.commands._common import check_run_outputs, prepare_case
     from annulusview.core.outputs.deid import volume_identity
 
     size = parse_size(args.size)
@@ -34,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    out = check_output_path(Path(args.out), args.force)
+    from annulusview.scene.views2d import check_render_size
+
+    check_render_size(size, args.scale)
+    out = check_run_outputs(args, {"--out": args.out})["--out"]
     case = prepare_case(args)
 
     from annulusview.scene.state import SceneState

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from annulusview.core.atomic import atomic_write_text
 from annulusview.core.errors import LandmarkError
+from annulusview.core.textfile import parse_small_json, read_small_text
 
 AORTIC_REQUIRED = ("RCC_hinge", "LCC_hinge", "NCC_hinge")
 AORTIC_OPTIONAL = (
@@ -143,6 +144,11 @@ class Landmarks:
         return Landmarks({k: v for k, v in self.points.items() if k != name}, self.source)
 
 
+#: Largest landmark coordinate accepted (mm): a CT field of view is well under a metre from
+#: the scanner origin, so anything past this is a corrupt or foreign file.
+MAX_COORDINATE_MM = 10_000.0
+
+
 def _fail(path: Path, what: str, hint: str = "") -> LandmarkError:
     return LandmarkError(
         f"Landmark file {path}: {what}",
@@ -185,6 +191,12 @@ def parse_markups(data: Any, path: Path | str = "<memory>") -> Landmarks:
                 raise _fail(p, f"landmark {label!r} has an invalid position {pos!r}.") from None
             if not np.all(np.isfinite(xyz)):
                 raise _fail(p, f"landmark {label!r} has a non-finite position.")
+            if np.any(np.abs(xyz) > MAX_COORDINATE_MM):
+                raise _fail(
+                    p,
+                    f"landmark {label!r} lies more than {MAX_COORDINATE_MM / 1000:.0f} m from "
+                    "the scanner origin, so it cannot be in any CT.",
+                )
             if system == "RAS":
                 xyz = xyz * _RAS_TO_LPS
             if label in points:
@@ -202,13 +214,8 @@ def read_landmarks(path: str | Path) -> Landmarks:
         The file is missing, not JSON, not markups, or holds an invalid point.
     """
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise LandmarkError(f"Landmark file {p} does not exist.", "Check the path.")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(p, f"not readable as JSON ({exc.__class__.__name__}).") from None
+    text = read_small_text(p, "landmarks file", error=LandmarkError, encoding="utf-8-sig")
+    data = parse_small_json(text, p, "landmarks file", error=LandmarkError)
     return parse_markups(data, p)
 
 

@@ -24,6 +24,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from annulusview.core.atomic import clean_stale_parts, temporary_prefix, write_error
 from annulusview.core.errors import OutputError
 from annulusview.core.landmarks import write_landmarks
 from annulusview.core.progress import ProgressCallback, report
@@ -186,12 +187,19 @@ def write_case(
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"Cannot create the folder {parent}: {exc.strerror or exc}.") from exc
+    if not os.access(parent, os.W_OK):
+        # Say so before minutes of generation, not after.
+        raise OutputError(f"The folder {parent} is not writable.", "Choose another folder.")
 
     def sub(fraction: float, text: str) -> None:
         report(progress, 0.5 * fraction, text)
 
     phantom = make_case(case, seed, size, sub)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
+    clean_stale_parts(parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".part", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"Could not write the phantom to {out}: {exc.strerror or exc}.") from exc
     try:
         _write_into(tmp, phantom, transfer_syntax, progress)
         os.chmod(tmp, 0o755)
@@ -200,7 +208,7 @@ def write_case(
         os.replace(tmp, out)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"Could not write the phantom to {out}: {exc.strerror or exc}.") from exc
+        raise write_error(out, exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -65,7 +65,9 @@ def case_meshes(volume: Volume, results: Results) -> CaseMeshes:
 
 def _to_vtk_polydata(mesh: pv.PolyData) -> vtk.vtkPolyData:
     """Triangles and points only: no arrays that could carry anything but geometry."""
-    tri = mesh.triangulate()
+    bare = mesh.copy(deep=False)
+    bare.clear_data()  # stale filter arrays (vtkOriginalCellIds) would warn as invalid
+    tri = bare.triangulate()
     return pv.PolyData(np.asarray(tri.points, dtype=np.float64), faces=tri.faces)
 
 
@@ -121,23 +123,29 @@ def write_mesh(path: str | Path, mesh: pv.PolyData, fmt: str | None = None) -> P
     return p
 
 
-def write_mesh_folder(
-    folder: str | Path, meshes: CaseMeshes, force: bool = False, formats: tuple[str, ...] = FORMATS
-) -> list[Path]:
-    """``calcium_all``, ``calcium_lesion_<id>`` and ``region_<name>`` files in every format.
-
-    Every target is checked (exists without ``force``) before the first file is written.
-    """
+def mesh_folder_targets(
+    folder: str | Path, meshes: CaseMeshes, formats: tuple[str, ...] = FORMATS
+) -> list[tuple[Path, pv.PolyData, str]]:
+    """The files :func:`write_mesh_folder` writes: (path, mesh, format) for ``calcium_all``,
+    ``calcium_lesion_<id>`` and ``region_<name>`` in every format."""
     out = Path(folder).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     named: Mapping[str, pv.PolyData] = {
         **({"calcium_all": meshes.all_calcium()} if meshes.lesions else {}),
         **{f"calcium_lesion_{i:02d}": m for i, m in meshes.lesions.items()},
         **{f"region_{name}": m for name, m in meshes.regions.items()},
     }
-    targets = [
-        (out / f"{name}.{fmt}", mesh, fmt) for name, mesh in named.items() for fmt in formats
-    ]
+    return [(out / f"{name}.{fmt}", mesh, fmt) for name, mesh in named.items() for fmt in formats]
+
+
+def write_mesh_folder(
+    folder: str | Path, meshes: CaseMeshes, force: bool = False, formats: tuple[str, ...] = FORMATS
+) -> list[Path]:
+    """Write every file of :func:`mesh_folder_targets` into ``folder`` (created).
+
+    Every target is checked (exists without ``force``) before the first file is written.
+    """
+    Path(folder).expanduser().mkdir(parents=True, exist_ok=True)
+    targets = mesh_folder_targets(folder, meshes, formats)
     for path, _, _ in targets:
         check_output_path(path, force)
     return [write_mesh(path, mesh, fmt) for path, mesh, fmt in targets]

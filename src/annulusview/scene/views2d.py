@@ -28,6 +28,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk
 
 from annulusview.core.arrays import FloatArray
 from annulusview.core.atomic import atomic_write_with
+from annulusview.core.errors import InputError
 from annulusview.core.outputs.deid import CaseIdentity, volume_identity
 from annulusview.core.reformat import (
     ViewPlane,
@@ -59,6 +60,30 @@ VIEW_TITLES = {
     "sagittal": "Sagittal",
 }
 DEFAULT_SIZE = (1920, 1080)
+
+#: Most pixels one off-screen render may hold (width x height after scaling): 8K UHD
+#: (7680 x 4320 = 33 Mpx) fits; 8192 x 8192 at scale 2 (268 Mpx) made VTK allocate 9.2 GB and
+#: abort in C++. Software OpenGL needs several buffers of 4-16 bytes per pixel.
+MAX_RENDER_PIXELS = 40_000_000
+
+
+def check_render_size(size: tuple[int, int], scale: int = 1) -> None:
+    """Refuse a render larger than :data:`MAX_RENDER_PIXELS` before any work.
+
+    Raises
+    ------
+    InputError
+        ``size`` x ``scale`` holds more pixels than the renderer can allocate safely.
+    """
+    width, height = size[0] * scale, size[1] * scale
+    if width * height > MAX_RENDER_PIXELS:
+        raise InputError(
+            f"A {width} x {height} picture ({width * height / 1e6:.0f} Mpx) is larger than the "
+            f"{MAX_RENDER_PIXELS / 1e6:.0f} Mpx one render can hold.",
+            "Choose a smaller --size or --scale 1 (e.g. 3840x2160 at scale 2).",
+        )
+
+
 LESION_SLAB_MM = 2.0  # lesion outlines: labels within +-2 mm of the plane
 CROSSHAIR_COLOR = "#66CCEE"
 
@@ -427,6 +452,7 @@ def render_image(
     ``camera`` (3D only): a preset name, or a ``camera_position`` (position, focal point, view
     up; LPS mm) such as the window's current 3D camera.
     """
+    check_render_size(size, scale)
     width, height = int(size[0]) * int(scale), int(size[1]) * int(scale)
     plotter = pv.Plotter(off_screen=True, window_size=[width, height])
     try:

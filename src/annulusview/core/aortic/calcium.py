@@ -7,6 +7,7 @@ never a pass over the whole volume.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -141,20 +142,42 @@ def parse_threshold_option(value: str | float | None) -> str | float | None:
     Raises
     ------
     InputError
-        Neither a known method nor a number.
+        Neither a known method nor a finite number of HU in
+        [:data:`THRESHOLD_MIN_HU`, :data:`THRESHOLD_MAX_HU`].
     """
-    if value is None or isinstance(value, int | float):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InputError(f"Calcium threshold {value!r} is not a HU value or a method.")
+    if isinstance(value, int | float):
+        return _checked_hu(float(value), str(value))
     text = str(value).strip()
     if text in CONTRAST_METHODS:
         return text
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise InputError(
             f"Unknown calcium threshold {text!r}.",
             f"Use one of {', '.join(CONTRAST_METHODS)} or a HU value such as 550.",
         ) from None
+    return _checked_hu(number, text)
+
+
+#: A user threshold below the Agatston 130 HU finds soft tissue and contrast as "calcium";
+#: above 3000 HU only metal is left. Both make every calcium number silently wrong.
+THRESHOLD_MIN_HU = 130.0
+THRESHOLD_MAX_HU = 3000.0
+
+
+def _checked_hu(number: float, text: str) -> float:
+    if not math.isfinite(number) or not THRESHOLD_MIN_HU <= number <= THRESHOLD_MAX_HU:
+        raise InputError(
+            f"Calcium threshold {text[:20]} HU is outside {THRESHOLD_MIN_HU:.0f}-"
+            f"{THRESHOLD_MAX_HU:.0f} HU.",
+            f"Give a HU value in that range or one of {', '.join(CONTRAST_METHODS)}.",
+        )
+    return number
 
 
 def choose_threshold(

@@ -4,8 +4,9 @@ Two passes: headers only (every file, grouped into stacks, geometry planned), th
 the chosen stack only, decoded straight into the output array. A file that cannot be used never
 stops the rest: it is listed with its reason in :attr:`ScanResult.skipped`.
 
-Which series is loaded when ``series`` is None: the CT stack with the most images (ties: lower
-SeriesNumber). See :mod:`annulusview.core.io.series` for how stacks are found and named.
+Which series is loaded when ``series`` is None: the CT stack with the most images (ties: more
+pixels per image, then lower SeriesNumber). See :mod:`annulusview.core.io.series` for how
+stacks are found and named.
 """
 
 from __future__ import annotations
@@ -48,7 +49,11 @@ def _sub(progress: ProgressCallback | None, lo: float, hi: float) -> ProgressCal
 
 def _existing(path: PathLike) -> Path:
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        found = p.exists()
+    except OSError as exc:  # a name longer than the file system allows, a loop of links
+        raise InputError(f"{p} cannot be used: {exc.strerror or exc}.", "Check the path.") from None
+    if not found:
         raise InputError(
             f"{p} does not exist.", "Give a DICOM folder, a zip of DICOM files or a NIfTI file."
         )
@@ -259,9 +264,13 @@ def _read_volume(
         )
     if series is None and len(stacks) > 1:
         others = ", ".join(s.id for s in stacks if s is not stack)
-        warnings.append(
-            f"{len(stacks)} series found; loaded the one with the most images. Others: {others}"
+        tied = [s for s in stacks if len(s.plan.frames) == len(plan.frames)]
+        why = (
+            "the most images and, of those, the largest images"
+            if len(tied) > 1
+            else "the most images"
         )
+        warnings.append(f"{len(stacks)} series found; loaded the one with {why}. Others: {others}")
     report(progress, 1.0, "loaded")
     first = plan.frames[0]
     metadata: dict[str, Any] = dict(first.meta)

@@ -8,7 +8,7 @@ a slightly different TriggerTime on every slice of a single phase).
 
 Split stacks are named ``UID#1``, ``UID#2``... in a stable order. A stack of a single image
 beside larger stacks is taken for a scout and left out. The default series is the stack with
-the most images (ties: lower SeriesNumber, then id).
+the most images (ties: more pixels per image, then lower SeriesNumber, then id).
 """
 
 from __future__ import annotations
@@ -177,8 +177,11 @@ def build_stacks(frames: Sequence[FrameHeader]) -> tuple[list[Stack], list[Skipp
         stacks.append(Stack(stack_id, uid, description, plan))
 
     def rank(s: Stack) -> tuple[Any, ...]:
+        # Ties on image count go to the larger image (a cropped or reduced copy of the same
+        # acquisition has fewer pixels), then the lower SeriesNumber.
         num = s.series_number
-        return (-len(s.plan.frames), num is None, num or 0, s.id)
+        pixels = int(s.plan.shape[1]) * int(s.plan.shape[2])
+        return (-len(s.plan.frames), -pixels, num is None, num or 0, s.id)
 
     stacks.sort(key=rank)
     return stacks, skipped

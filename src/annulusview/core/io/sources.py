@@ -140,7 +140,14 @@ def list_sources(path: Path) -> tuple[list[Source], list[SkippedFile]]:
     sources, skipped
         Files to read, and files rejected by name or size before reading.
     """
-    if path.is_dir():
+    try:
+        top = os.stat(path)
+    except OSError as exc:
+        return [], [SkippedFile(str(path), f"cannot be read ({exc.strerror or exc})")]
+    if not (stat.S_ISDIR(top.st_mode) or stat.S_ISREG(top.st_mode)):
+        # A FIFO would block the reader forever; a device reads without end.
+        return [], [SkippedFile(str(path), "not a regular file or folder (a device or pipe)")]
+    if stat.S_ISDIR(top.st_mode):
         sources: list[Source] = []
         skipped: list[SkippedFile] = []
         for file in _walk_folder(path):
@@ -165,7 +172,7 @@ def list_sources(path: Path) -> tuple[list[Source], list[SkippedFile]]:
         return sources, skipped
     if is_zip(path):
         return _zip_sources(path)
-    size = path.stat().st_size
+    size = top.st_size
     if size > MAX_FILE_BYTES:
         return [], [SkippedFile(str(path), "file too large to be one DICOM image")]
     return [Source(str(path), path, None, size)], []
