@@ -130,7 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-per-region", action="store_true", help="one SEG segment per region")
     p.add_argument("--sr", metavar="OUT.dcm", help="DICOM SR TID 1500 measurement report")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
-    p.add_argument("--show-identity", action="store_true", help="keep patient name and ID")
+    p.add_argument(
+        "--show-identity",
+        action="store_true",
+        help="keep the patient's name and ID in the SEG/SR (all other identifying data is "
+        "still removed)",
+    )
     return parser
 
 

@@ -1,10 +1,14 @@
 """DICOM outputs with highdicom: a Segmentation of the calcium lesions and a TID 1500
 Measurement Report (Comprehensive 3D SR) of the annulus, calcium and risk flags.
 
-Both reference the source CT series (headers read from ``Volume.source_paths``) and are
-de-identified by default through :mod:`annulusview.core.outputs.deid`: patient name and ID
-become the case code, birth date and accession number are emptied; study, series and
-frame-of-reference UIDs are kept so the references stay valid.
+Both reference the source CT series (headers read from ``Volume.source_paths``; highdicom
+copies their Patient and Study modules and lists the source's acquisition equipment in
+ContributingEquipmentSequence). Once built, each object is de-identified at every depth by
+:func:`annulusview.core.outputs.deid.deidentify_dataset` (PS3.15 basic profile, Retain UIDs):
+patient name and ID become the case code, or stay the patient's own with ``--show-identity``;
+every other identifying attribute, date and free text of the source is removed or emptied
+either way; study, series, frame-of-reference and SOP instance UIDs are kept so the
+references to the source stay valid.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ MANUFACTURER = "AnnulusView project"
 MODEL = "AnnulusView"
 SEG_SERIES_NUMBER = 9001
 SR_SERIES_NUMBER = 9002
+SEG_SERIES_DESCRIPTION = "AnnulusView calcium segmentation"
+SR_SERIES_DESCRIPTION = "AnnulusView measurement report"
 PRIVATE_SCHEME = "99AVW"  # private coding scheme for concepts without a standard code
 
 # Segment coding (3D Slicer / DCMQI conventions)
@@ -145,7 +151,8 @@ def build_segmentation(
     results
         The analysis results.
     identity
-        De-identification decision (the case code replaces name and ID unless opted in).
+        De-identification decision (see :func:`~annulusview.core.outputs.deid.deidentify_dataset`:
+        the case code replaces name and ID unless opted in; the rest is cleaned either way).
     per_region
         One segment per lesion region (``Calcium (LVOT)``...) instead of one ``Calcium``.
     source
@@ -171,9 +178,9 @@ def build_segmentation(
         device_serial_number="none",
         content_description="Calcium lesions (AnnulusView)",
         content_label="CALCIUM",
-        series_description="AnnulusView calcium segmentation",
+        series_description=SEG_SERIES_DESCRIPTION,
     )
-    deidentify_dataset(seg, identity)
+    deidentify_dataset(seg, identity, safe_descriptors={SEG_SERIES_DESCRIPTION})
     return seg
 
 
@@ -280,9 +287,9 @@ def build_measurement_report(
         sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer=MANUFACTURER,
-        series_description="AnnulusView measurement report",
+        series_description=SR_SERIES_DESCRIPTION,
     )
-    deidentify_dataset(sr, identity)
+    deidentify_dataset(sr, identity, safe_descriptors={SR_SERIES_DESCRIPTION})
     return sr
 
 
