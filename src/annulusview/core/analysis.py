@@ -46,6 +46,7 @@ from annulusview.core.aortic.valve import PlannedValve
 from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.mitral import MitralResults, analyze_mitral
+from annulusview.core.mitral.common import median_hu_in_sphere
 from annulusview.core.mitral.neo_lvot import VirtualValve
 from annulusview.core.progress import CancelToken, ProgressCallback, check, report
 from annulusview.core.results import CalciumSummary, CalciumTotal, Lesion, Results
@@ -377,7 +378,8 @@ def analyze(
     Raises
     ------
     LandmarkError
-        Missing, coincident or collinear hinges, or a landmark outside the volume.
+        Missing, coincident or collinear hinges, a landmark outside the volume, or hinges that
+        do not lie on an aortic root (hinge circle radius or the HU at its centre).
     RulesError
         An invalid rules file.
     InputError
@@ -393,6 +395,10 @@ def analyze(
         rules = coerce_rules(rules)
         warnings.extend(check_landmarks(landmarks, volume))
         frame = AnnulusFrame.from_landmarks(landmarks)
+        centre_hu = median_hu_in_sphere(
+            volume, frame.origin_lps, rules.number("hinge_plausibility.centre_sphere_radius_mm")
+        )
+        frame_module.check_on_aortic_root(frame, centre_hu, rules)
         warnings.extend(volume.warnings)
     check(cancel)
 

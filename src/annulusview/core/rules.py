@@ -1,8 +1,9 @@
 """Rules: every threshold and region setting of the analysis, with its published source.
 
 The defaults live in ``resources/rules/default.toml``. A user file holds only the keys it
-changes; it is merged over the defaults and checked key by key, so a typo or a wrong type is
-reported (naming the key) instead of silently falling back to a default.
+changes; it is merged over the defaults and checked key by key, so a typo, a wrong type or a
+value outside the range declared in :mod:`annulusview.core.rules_schema` (NaN, infinity, a zero
+step size) is reported, naming the key, instead of making the numbers silently wrong.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from annulusview.core import rules_schema
 from annulusview.core.errors import RulesError
 from annulusview.core.flags import Evidence
 from annulusview.core.resources import resource_path
-
-RULES_SCHEMA = "annulusview.rules/2"
-CONTRAST_METHODS = ("lumen_plus_100", "fixed_850", "by_lumen_450_850")
-
-# Keys whose value may be a number although the default is a string (a user HU threshold).
-_NUMBER_OR_STRING = frozenset({"threshold.contrast_method"})
+from annulusview.core.rules_schema import CONTRAST_METHODS as CONTRAST_METHODS
+from annulusview.core.rules_schema import RULES_SCHEMA as RULES_SCHEMA
+from annulusview.core.textfile import read_small_text
 
 
 def _freeze(value: Any) -> Any:
@@ -81,11 +80,11 @@ class Rules:
         return out
 
 
-def _check_type(key: str, default: Any, value: Any) -> None:
+def _check_type(key: str, default: Any, value: Any, source: str) -> None:
     def is_number(x: Any) -> bool:
         return isinstance(x, int | float) and not isinstance(x, bool)
 
-    if key in _NUMBER_OR_STRING and (is_number(value) or isinstance(value, str)):
+    if key in rules_schema.NUMBER_OR_CHOICE and (is_number(value) or isinstance(value, str)):
         return
     if is_number(default):
         ok = is_number(value)
@@ -107,58 +106,53 @@ def _check_type(key: str, default: Any, value: Any) -> None:
         ok, expected = True, ""
     if not ok:
         raise RulesError(
-            f"Rules key {key!r} must be {expected}, got {value!r}.",
+            f"Rules key {key!r} must be {expected}, got {rules_schema.shown(value)} in {source}.",
             "Fix the value or remove the key to use the default.",
         )
 
 
-def _merge(defaults: dict[str, Any], user: Mapping[str, Any], prefix: str = "") -> None:
+def _merge(
+    defaults: dict[str, Any], user: Mapping[str, Any], source: str, prefix: str = ""
+) -> None:
     for name, value in user.items():
         key = f"{prefix}{name}"
         if name not in defaults:
             raise RulesError(
-                f"Unknown rules key {key!r}.",
+                f"Unknown rules key {key!r} in {source}.",
                 "Check the spelling against resources/rules/default.toml.",
             )
         current = defaults[name]
         if isinstance(current, dict):
             if not isinstance(value, Mapping):
-                raise RulesError(f"Rules key {key!r} must be a table ([{key}]), got {value!r}.")
-            _merge(current, value, prefix=f"{key}.")
+                raise RulesError(
+                    f"Rules key {key!r} must be a table ([{key}]), got "
+                    f"{rules_schema.shown(value)} in {source}."
+                )
+            _merge(current, value, source, prefix=f"{key}.")
         else:
             if isinstance(value, Mapping):
-                raise RulesError(f"Rules key {key!r} must be a value, not a table.")
-            _check_type(key, current, value)
+                raise RulesError(f"Rules key {key!r} must be a value, not a table, in {source}.")
+            _check_type(key, current, value, source)
+            rules_schema.check_value(key, value, source)
             defaults[name] = value
 
 
-def _validate(data: Mapping[str, Any]) -> None:
-    method = data["threshold"]["contrast_method"]
-    if isinstance(method, str) and method not in CONTRAST_METHODS:
-        raise RulesError(
-            f"Rules key 'threshold.contrast_method' is {method!r}.",
-            f"Use one of {', '.join(CONTRAST_METHODS)} or a HU value.",
-        )
-    regions = data["regions"]
-    if not regions["leaflet_h_max_mm"] > regions["leaflet_h_min_mm"] >= 0:
-        raise RulesError("Rules keys 'regions.leaflet_h_*' must satisfy 0 <= min < max.")
-    if not regions["lvot_h_min_mm"] < -regions["annulus_half_height_mm"]:
-        raise RulesError("Rules key 'regions.lvot_h_min_mm' must lie below the annulus band.")
-    for key in ("radial_margin_mm", "h_max_mm"):
-        if data["analysis_region"][key] <= 0:
-            raise RulesError(f"Rules key 'analysis_region.{key}' must be positive.")
-    if data["threshold"]["min_lesion_mm3"] < 0:
-        raise RulesError("Rules key 'threshold.min_lesion_mm3' must not be negative.")
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse a rules file; every failure is a :class:`RulesError` naming the file."""
+    text = read_small_text(path, "rules file", error=RulesError)
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise RulesError(f"Rules file {path} does not exist.", "Check the path.") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RulesError(f"Rules file {path} is not valid TOML: {exc}.") from None
+        return tomllib.loads(text)
+    except RecursionError:
+        raise RulesError(
+            f"The rules file {path} is nested too deeply to be a rules file."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"The rules file {path} is not valid TOML: {exc}.") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        what = str(exc).split(";")[0]  # drop Python's advice to raise the digit limit
+        raise RulesError(
+            f"The rules file {path} holds a value that cannot be read: {what}."
+        ) from None
 
 
 def load_rules(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Rules:
@@ -175,26 +169,28 @@ def load_rules(path: str | Path | None = None, overrides: Mapping[str, Any] | No
     Raises
     ------
     RulesError
-        The file is missing or not TOML, holds an unknown key, a value of the wrong type, or
-        an inconsistent setting. The message names the key.
+        The file is missing, not a regular file, too large or not TOML; it holds an unknown
+        key, a value of the wrong type or outside its declared range (NaN and infinity
+        included), or two keys out of order. The message names the key.
     """
     data = _read_toml(resource_path("rules", "default.toml"))
-    source = "default"
+    changed_by: list[str] = []
     if path is not None:
         user_path = Path(path).expanduser()
         user = _read_toml(user_path)
         schema = user.pop("schema", RULES_SCHEMA)
         if schema != RULES_SCHEMA:
             raise RulesError(
-                f"Rules file {user_path} has schema {schema!r}.", f"Expected {RULES_SCHEMA!r}."
+                f"Rules file {user_path} has schema {rules_schema.shown(schema)}.",
+                f"Expected {RULES_SCHEMA!r}.",
             )
-        _merge(data, user)
-        source = f"default + {user_path}"
+        _merge(data, user, str(user_path))
+        changed_by.append(str(user_path))
     if overrides:
-        _merge(data, overrides)
-        source = f"{source} + settings"
-    _validate(data)
-    return Rules(_freeze(copy.deepcopy(data)), source)
+        _merge(data, overrides, "the settings")
+        changed_by.append("settings")
+    rules_schema.validate(data, " + ".join(changed_by))
+    return Rules(_freeze(copy.deepcopy(data)), " + ".join(["default", *changed_by]))
 
 
 @functools.cache

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from annulusview.core.arrays import FloatArray
 from annulusview.core.errors import LandmarkError
 from annulusview.core.landmarks import AORTIC_OPTIONAL, AORTIC_REQUIRED, Landmarks
+from annulusview.core.rules import Rules
 from annulusview.core.volume import Volume
 
 CUSPS = ("RCC", "LCC", "NCC")
@@ -115,6 +116,54 @@ def check_landmarks(landmarks: Landmarks, volume: Volume) -> tuple[str, ...]:
             "MS_superior and MS_inferior."
         )
     return tuple(warnings)
+
+
+def check_on_aortic_root(frame: AnnulusFrame, centre_hu: float | None, rules: Rules) -> None:
+    """Refuse hinges that cannot lie on an adult aortic root of this study.
+
+    Landmarks in RAS read as LPS are mirrored (x, y -> -x, -y) and may still lie inside the
+    volume; every number would then describe fat, lung or bone. The bounds are the
+    ``[hinge_plausibility]`` rules (plausibility bounds, with their rationale in the file).
+
+    Parameters
+    ----------
+    frame
+        The frame built from the hinges.
+    centre_hu
+        Median HU in a ``hinge_plausibility.centre_sphere_radius_mm`` sphere at ``O``; None
+        when no voxel lies there (not judged).
+    rules
+        The rules.
+
+    Raises
+    ------
+    LandmarkError
+        The hinge circle's radius, or the attenuation at its centre, is not that of an aortic
+        annulus.
+    """
+    low_r = rules.number("hinge_plausibility.radius_min_mm")
+    high_r = rules.number("hinge_plausibility.radius_max_mm")
+    low_hu = rules.number("hinge_plausibility.centre_min_hu")
+    high_hu = rules.number("hinge_plausibility.centre_max_hu")
+    radius = frame.hinge_radius_mm
+    problem = ""
+    if not low_r <= radius <= high_r:
+        problem = (
+            f"the circle through the hinges has a radius of {radius:.1f} mm, outside the "
+            f"{low_r:g}-{high_r:g} mm of an adult aortic annulus"
+        )
+    elif centre_hu is not None and not low_hu <= centre_hu <= high_hu:
+        tissue = "fat, lung or air" if centre_hu < low_hu else "bone or metal"
+        sphere = rules.number("hinge_plausibility.centre_sphere_radius_mm")
+        problem = (
+            f"the annulus centre reads {centre_hu:.0f} HU (median within {sphere:g} mm), which "
+            f"is {tissue}, not blood ({low_hu:g} to {high_hu:g} HU)"
+        )
+    if problem:
+        raise LandmarkError(
+            f"The landmarks do not lie on an aortic root: {problem}.",
+            "Check that they are in LPS (not RAS) and belong to this study.",
+        )
 
 
 def infra_annular_ms_length_mm(landmarks: Landmarks, frame: AnnulusFrame) -> float | None:
