@@ -29,6 +29,7 @@ from annulusview.core.aortic.devices import load_devices
 from annulusview.core.flags import Flag
 from annulusview.core.presentation import evidence_lines, flag_color, flag_title, flag_word
 from annulusview.core.rules import default_rules
+from annulusview.core.rules_schema import NUMBERS
 
 VALVE_NOT_PLANNED = 9.0
 
@@ -150,7 +151,8 @@ class SettingsDialog(QDialog):
         self.region_boxes: dict[str, QDoubleSpinBox] = {}
         for key, title in REGION_FIELDS:
             box = QDoubleSpinBox()
-            box.setRange(-100.0, 100.0)
+            bounds = NUMBERS[f"regions.{key}"]  # the rules schema's range: no box can hold
+            box.setRange(bounds.low, bounds.high)  # a value the analysis would refuse
             box.setDecimals(1)
             box.setSingleStep(0.5)
             self.region_boxes[key] = box
