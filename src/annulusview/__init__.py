@@ -27,6 +27,7 @@ __all__ = [
     "Volume",
     "__version__",
     "analyze",
+    "batch",
     "calcium_score",
     "load",
     "read_landmarks",
@@ -48,6 +49,10 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     # Lazy so that `annulusview --help` and the GUI start do not pay for scipy/pydicom imports.
+    if name == "batch":  # the subpackage `av.batch` (it imports Dask only when a batch runs)
+        import importlib
+
+        return importlib.import_module("annulusview.batch")
     if name in _LAZY:
         import importlib
 

@@ -136,6 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the patient's name and ID in the SEG/SR (all other identifying data is "
         "still removed)",
     )
+    p = sub.add_parser("batch", help="analyse a cohort (a manifest CSV of studies) on Dask")
+    p.add_argument("manifest", help="CSV: case_id,study[,landmarks,valve,implant_depth_mm,sex]")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="an existing Dask scheduler, e.g. tcp://host:8786 (default: an embedded local "
+        "cluster on 127.0.0.1)",
+    )
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes of the embedded cluster"
+    )
+    p.add_argument(
+        "--memory-per-worker",
+        metavar="SIZE",
+        help="memory limit of each embedded worker, e.g. 4GB (a case over it fails alone)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep cases whose results match the manifest row; analyse the rest",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="analyse every case again in a folder of a run"
+    )
+    p.add_argument("--summary", action="store_true", help="also write summary.pdf and summary.png")
     return parser
 
 

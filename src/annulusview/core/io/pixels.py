@@ -218,13 +218,18 @@ class WorkerPool:
         """Start the worker processes (once; no-op with one worker or when starting fails)."""
         if self.executor is not None or self.workers <= 1:
             return
+        if multiprocessing.current_process().daemon:
+            # A daemonic process (a Dask or multiprocessing worker) may not have children:
+            # decode in this process instead.
+            self.workers = 1
+            return
         try:
             self.executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=_pool_context()
             )
             for _ in range(self.workers):
                 self.executor.submit(_ready)
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, AssertionError) as exc:
             logger.warning("could not start worker processes (%s)", exc)
             self.close()
 
