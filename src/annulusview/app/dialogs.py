@@ -278,9 +278,8 @@ class SettingsDialog(QDialog):
         return AnalysisSettings(
             threshold=threshold,
             regions=regions,
-            valve_size_mm=(
-                None if self.valve_size.value() <= VALVE_NOT_PLANNED else self.valve_size.value()
-            ),
+            # 9.01-9.99 typed by hand is below the 10 mm minimum too: not planned
+            valve_size_mm=None if self.valve_size.value() < 10.0 else self.valve_size.value(),
             valve_type=self.valve_type.currentText() or None,
             implant_depth_mm=None if depth < 0 else depth,
         )

@@ -12,7 +12,16 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from annulusview.app import messages
-from annulusview.app.session import Session, autosave_path, load_session, save_session
+from annulusview.app.session import (
+    NewerSessionError,
+    Session,
+    SessionError,
+    ViewState,
+    autosave_path,
+    load_session,
+    save_session,
+    set_aside,
+)
 from annulusview.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -43,17 +52,20 @@ class SessionKeeper:
         self.timer.timeout.connect(self.autosave)
 
     def current(self) -> Session:
-        view: dict[str, Any] = {}
         axial = self.window.views["axial"]
-        if axial.crosshair_lps is not None:
-            view["crosshair_lps"] = [float(v) for v in axial.crosshair_lps]
-        view["window"] = [axial.window_width, axial.window_level]
-        view["color_by"] = self.window.scene_state.color_by
-        view["toggles"] = {k: a.isChecked() for k, a in self.window.toggle_actions.items()}
+        crosshair: Any = axial.crosshair_lps
+        camera: Any = None
         if self.window.viewer3d.plotter is not None and self.window.volume is not None:
-            view["camera"] = [
-                list(map(float, v)) for v in self.window.viewer3d.plotter.camera_position
-            ]
+            camera = tuple(
+                tuple(map(float, v)) for v in self.window.viewer3d.plotter.camera_position
+            )
+        view = ViewState(
+            crosshair_lps=None if crosshair is None else tuple(map(float, crosshair)),
+            window=(float(axial.window_width), float(axial.window_level)),
+            color_by=self.window.scene_state.color_by,
+            toggles={k: a.isChecked() for k, a in self.window.toggle_actions.items()},
+            camera=camera,
+        )
         return Session(
             study_path=str(self.window.study_path or ""),
             series=self.window.series_id,
@@ -93,7 +105,7 @@ class SessionKeeper:
     def restore(self, session: Session) -> None:
         """Reopen the study of ``session`` (asking for its new place if it moved)."""
         study = Path(session.study_path) if session.study_path else None
-        if study is not None and not study.exists():
+        if study is not None and not _exists(study):
             new = self.window.ask_study_location(str(study))
             if new is None:
                 messages.show_message(
@@ -110,19 +122,20 @@ class SessionKeeper:
         self.pending = session
         self.window.open_path(study, series=session.series)
 
-    def apply_view_state(self, view: dict[str, Any]) -> None:
-        if "window" in view:
-            self.window.set_window(*view["window"])
-        for key, value in (view.get("toggles") or {}).items():
+    def apply_view_state(self, view: ViewState) -> None:
+        """Bring back a checked view state (:meth:`Session.from_dict` checked every value)."""
+        if view.window is not None:
+            self.window.set_window(*view.window)
+        for key, value in view.toggles.items():
             if key in self.window.toggle_actions:
-                self.window.toggle_actions[key].setChecked(bool(value))
-        if view.get("color_by"):
-            self.window.set_color_by(view["color_by"])
-        if "crosshair_lps" in view:
-            self.window.set_crosshair(view["crosshair_lps"])
-        if view.get("camera") and self.window.viewer3d.plotter is not None:
+                self.window.toggle_actions[key].setChecked(value)
+        if view.color_by is not None:
+            self.window.set_color_by(view.color_by)
+        if view.crosshair_lps is not None:
+            self.window.set_crosshair(view.crosshair_lps)
+        if view.camera is not None and self.window.viewer3d.plotter is not None:
             self.window.refresh_scene()
-            self.window.viewer3d.set_camera_position(view["camera"])
+            self.window.viewer3d.set_camera_position(view.camera)
 
     def schedule_autosave(self) -> None:
         if self.enabled and self.window.volume is not None:
@@ -137,15 +150,18 @@ class SessionKeeper:
             log.exception("autosave failed")
 
     def offer_recovery(self) -> QMessageBox | None:
-        """After a crash: offer to reopen the autosaved session (non-blocking)."""
+        """After a crash: offer to reopen the autosaved session (non-blocking).
+
+        An autosave that cannot be used (damaged, or from a newer AnnulusView) is set aside
+        as ``NAME.broken`` and said once; the window starts clean and the next start finds
+        nothing to recover. Returns the box shown, if any."""
         path = autosave_path()
-        if not path.is_file():
+        if not path.exists():
             return None
         try:
             session = load_session(path)
-        except InputError:
-            path.unlink(missing_ok=True)
-            return None
+        except Exception as exc:
+            return self._set_aside(path, exc)
         box = messages.show_message(
             self.window,
             "Recover session",
@@ -156,3 +172,35 @@ class SessionKeeper:
         box.accepted.connect(lambda: self.restore(session))
         box.finished.connect(lambda _=0: path.unlink(missing_ok=True))
         return box
+
+    def _set_aside(self, path: Path, exc: BaseException) -> QMessageBox:
+        if isinstance(exc, SessionError):
+            reason = exc.message
+            log.warning("autosave %s not used: %s", path, exc.user_text())
+        else:  # a bug: still never a window that cannot start
+            reason = messages.error_text(exc)[0]
+            log.error("autosave %s not used", path, exc_info=exc)
+        kept = set_aside(path)
+        if kept is not None:
+            where = f"It was kept as {kept}."
+        else:
+            where = f"It could not be moved aside; delete {path} to stop this message."
+        if isinstance(exc, NewerSessionError):
+            text = "The autosaved work was made by a newer AnnulusView and cannot be reopened."
+        else:
+            text = "The autosaved work is damaged and cannot be reopened."
+        return messages.show_message(
+            self.window,
+            "Recover session",
+            f"{text} AnnulusView starts clean.",
+            f"{reason} {where}",
+            QMessageBox.Icon.Warning,
+        )
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name the system refuses (too long, bad characters)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
