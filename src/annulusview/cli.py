@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"annulusview {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation offline (demo analysis, pictures, PDF, SEG, JSON) and exit",
+    )
+    parser.add_argument(
+        "--self-test-dir",
+        metavar="DIR",
+        help="make the self-test's temporary folder inside DIR (default: the system's)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("open", help="open the desktop app on a study")
@@ -200,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     _prefer_egl_without_display()
-    command = args.command or "open"
+    command = "selftest" if args.self_test else (args.command or "open")
     if command == "open" and not hasattr(args, "path"):
         args.path, args.landmarks = None, None
 

@@ -46,6 +46,7 @@ def build_menus(window: MainWindow) -> None:
     file_menu.addAction(
         make_action(window, "Open zip or NIfTI file…", window.open_file_dialog, "Ctrl+Shift+O")
     )
+    file_menu.addAction(make_action(window, "Open demo case", window.open_demo, None))
     window.recent_menu = file_menu.addMenu("Recent studies")
     window.rebuild_recent()
     file_menu.addSeparator()
@@ -144,6 +145,11 @@ def build_menus(window: MainWindow) -> None:
         make_action(window, "Reset 3D camera", lambda: window.viewer3d.set_preset("front"), "R")
     )
     help_menu = bar.addMenu("&Help")
+    help_menu.addAction(
+        make_action(
+            window, "User guide", window.open_user_guide, QKeySequence.StandardKey.HelpContents
+        )
+    )
     help_menu.addAction(make_action(window, "Skipped files…", window.show_skipped, None))
     help_menu.addAction(
         make_action(

@@ -50,6 +50,7 @@ def make_application() -> object:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("AnnulusView")
         app.setOrganizationName("AnnulusView")
+        app.setDesktopFileName("annulusview")  # matches packaging/annulusview.desktop
         app.setStyle("Fusion")
         _dark_palette(app)
     return app
@@ -85,11 +86,9 @@ def run_app(path: str | None = None, landmarks: str | None = None, demo: bool = 
 
     log.info("AnnulusView starting; log file %s", log_file)
     window = MainWindow()
-    window.show()
+    window.show_on_start()  # maximised the first time, then as the user left it
     if demo:
-        from annulusview.app.demo import open_demo
-
-        open_demo(window)
+        window.open_demo()
     elif path:
         window.open_path(Path(path), landmarks=Path(landmarks) if landmarks else None)
     else:

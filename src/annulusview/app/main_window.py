@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QDragEnterEvent,
@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QGridLayout,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QWidget,
 )
@@ -40,6 +42,7 @@ from annulusview.app import messages
 from annulusview.app.actions import build_menus
 from annulusview.app.analysis_runner import AnalysisRunner
 from annulusview.app.dialogs import SeriesDialog, SettingsDialog
+from annulusview.app.help import UserGuideDialog
 from annulusview.app.landmark_editor import LandmarkEditor
 from annulusview.app.mitral_panel import MA_CURVE, MitralUI
 from annulusview.app.oblique_views import update_oblique_views
@@ -50,6 +53,7 @@ from annulusview.app.session import (
 )
 from annulusview.app.session_keeper import SessionKeeper
 from annulusview.app.slice_view import OrthoSource, Overlay, SliceView
+from annulusview.app.start_page import StartPage
 from annulusview.app.study import Study
 from annulusview.app.study_loader import StudyLoader
 from annulusview.app.viewer3d import Viewer3D
@@ -69,6 +73,9 @@ MAX_RECENT = 8
 PROGRESS_INTERVAL_S = 0.25
 SCENE_DELAY_MS = 20  # lets a pending 2-D repaint go first
 STUDY_FILTER = "Studies (*.zip *.nii *.nii.gz *.dcm);;All files (*)"
+GEOMETRY_KEY = "window/geometry"  # QSettings keys of the window's size, place and panel layout
+STATE_KEY = "window/state"
+SPLITTER_KEY = "window/splitter"
 
 
 def window_presets() -> list[tuple[str, float, float]]:
@@ -89,7 +96,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("AnnulusView")
         self.setObjectName("main-window")
-        icon = resource_path("icons", "annulusview.svg")
+        icon = resource_path("icons", "annulusview.png")  # PNG: no SVG plug-in needed
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
         self.qsettings = QSettings(settings_org, "AnnulusView")
@@ -124,6 +131,7 @@ class MainWindow(QMainWindow):
         self._scene_timer.timeout.connect(self._scheduled_scene)
         self._surface_ready: tuple[int, str] | None = None
         self.warm_task: Task | None = None
+        self.user_guide: UserGuideDialog | None = None
         QTimer.singleShot(0, self._warm_up)
         QTimer.singleShot(50, self._warm_up_3d)
         self.resize(1400, 900)
@@ -158,7 +166,8 @@ class MainWindow(QMainWindow):
         return self.study.settings
 
     def _warm_up_3d(self) -> None:
-        if not self.closed and self.volume is None and self.isVisible():
+        # Only once the views are on screen: the start page hides them until a study opens.
+        if not self.closed and self.volume is None and self.viewer3d.isVisible():
             self.viewer3d.warm_up()
 
     def _warm_up(self) -> None:
@@ -208,12 +217,77 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.oblique_tabs, 1, 1)
         self.viewer3d = Viewer3D()
         splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("views-splitter")
         splitter.addWidget(grid_widget)
         splitter.addWidget(self.viewer3d)
-        splitter.setSizes([640, 520])
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        self.setCentralWidget(splitter)
+        # the 3D view gets as much room as the four reformats
+        splitter.setSizes([600, 600])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        self.views_splitter = splitter
+        self.start_page = StartPage()
+        self.start_page.open_folder_requested.connect(self.open_folder_dialog)
+        self.start_page.open_file_requested.connect(self.open_file_dialog)
+        self.start_page.demo_requested.connect(self.open_demo)
+        self.start_page.guide_requested.connect(self.open_user_guide)
+        self.start_page.recent_requested.connect(lambda path: self.open_path(Path(path)))
+        self.central_stack = QStackedWidget()
+        self.central_stack.addWidget(self.start_page)
+        self.central_stack.addWidget(splitter)
+        self.setCentralWidget(self.central_stack)
+
+    # --- start page and layout -------------------------------------------------------------
+
+    def showing_start_page(self) -> bool:
+        return self.central_stack.currentWidget() is self.start_page
+
+    def show_views(self) -> None:
+        """Leave the start page for the views (a study is opening)."""
+        if self.showing_start_page():
+            self.central_stack.setCurrentWidget(self.views_splitter)
+            QTimer.singleShot(50, self._warm_up_3d)
+
+    def show_start_page(self) -> None:
+        self.start_page.set_recent(self.recent_studies())
+        self.central_stack.setCurrentWidget(self.start_page)
+
+    def open_demo(self) -> None:
+        from annulusview.app.demo import open_demo
+
+        self.show_views()
+        open_demo(self)
+
+    def open_user_guide(self) -> UserGuideDialog:
+        """Help > User guide: the guide shipped with the app, in a window of its own."""
+        if self.user_guide is None:
+            self.user_guide = UserGuideDialog(self)
+        self.user_guide.show()
+        self.user_guide.raise_()
+        return self.user_guide
+
+    def show_on_start(self) -> None:
+        """Show the window: as the user left it, or maximised on the screen the first time."""
+        geometry = self.qsettings.value(GEOMETRY_KEY)
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            state = self.qsettings.value(STATE_KEY)
+            if isinstance(state, QByteArray):
+                self.restoreState(state)
+            sizes = self.qsettings.value(SPLITTER_KEY)
+            if isinstance(sizes, QByteArray):
+                self.views_splitter.restoreState(sizes)
+            self.show()
+            return
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            self.setGeometry(screen.availableGeometry())
+        self.showMaximized()
+
+    def save_layout(self) -> None:
+        """Remember the window's size and place and the panel layout (QSettings)."""
+        self.qsettings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.qsettings.setValue(STATE_KEY, self.saveState())
+        self.qsettings.setValue(SPLITTER_KEY, self.views_splitter.saveState())
+        self.qsettings.sync()
 
     def _build_panels(self) -> None:
         self.landmark_panel = LandmarkPanel()
@@ -233,13 +307,15 @@ class MainWindow(QMainWindow):
         dock.setWidget(self.results_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.landmark_panel.update_landmarks(self.landmarks)
-        self.landmark_panel.setMinimumWidth(200)
+        # as narrow as the full landmark names allow (the buttons below them may squeeze)
+        self.landmark_panel.setMinimumWidth(self.landmark_panel.names_width_px() + 4)
         self.results_panel.setMinimumWidth(280)
         docks = [
             self.findChild(QDockWidget, "dock-landmarks"),
             self.findChild(QDockWidget, "dock-results"),
         ]
-        self.resizeDocks(docks, [220, 320], Qt.Orientation.Horizontal)
+        names_px = self.landmark_panel.minimumWidth()
+        self.resizeDocks(docks, [names_px, 320], Qt.Orientation.Horizontal)
 
     def _build_status(self) -> None:
         self.progress = QProgressBar()
@@ -278,6 +354,7 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, path=p: self.open_path(Path(path)))
             self.recent_menu.addAction(act)
         self.recent_menu.setEnabled(bool(self.recent_studies()))
+        self.start_page.set_recent(self.recent_studies())
 
     # --- file dialogs (tests replace the ask_* methods) ------------------------------------
 
@@ -337,6 +414,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Open a study: scan it off the GUI thread, ask for a series if there are several,
         then load the series. ``landmarks`` (a markups file) is applied once it has loaded."""
+        self.show_views()
         self.loader.open(path, series, landmarks)
 
     def cancel_loading(self) -> None:
@@ -353,6 +431,8 @@ class MainWindow(QMainWindow):
     def _load_failed(self, exc: BaseException, context: str) -> None:
         self.set_busy("Could not open the study.", None)
         self.sessions.pending = None
+        if self.volume is None:
+            self.show_start_page()
         messages.show_error(self, exc, context)
 
     def _loaded(self, path: Path, series: str | None, volume: Volume) -> None:
@@ -615,6 +695,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: Any) -> None:
+        self.save_layout()
         self.closed = True
         self.analysis.timer.stop()
         self.sessions.timer.stop()

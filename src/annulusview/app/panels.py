@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -61,7 +62,10 @@ class LandmarkPanel(QWidget):
         self.tree.setObjectName("landmark-tree")
         self.tree.setHeaderLabels(["Landmark", "Placed"])
         self.tree.setRootIsDecorated(True)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.items: dict[str, QTreeWidgetItem] = {}
         groups = (
             ("Aortic - required", AORTIC_REQUIRED),
@@ -103,6 +107,17 @@ class LandmarkPanel(QWidget):
         layout.addWidget(self.tree)
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
+        # Wide enough that no name is cut ("RCC_hi..."): the longest name, its indentation,
+        # the Placed column, the frame and a scroll bar.
+        self.tree.setMinimumWidth(self.names_width_px())
+
+    def names_width_px(self) -> int:
+        """Width (pixels) the tree needs to show every landmark name in full."""
+        metrics = self.tree.fontMetrics()
+        longest = max(metrics.horizontalAdvance(name) for name in self.items)
+        placed = max(metrics.horizontalAdvance("Placed"), metrics.horizontalAdvance("✓")) + 16
+        scroll_bar = self.tree.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return longest + 2 * self.tree.indentation() + 24 + placed + scroll_bar
 
     def selected_name(self) -> str | None:
         item = self.tree.currentItem()
