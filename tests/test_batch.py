@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annulusview.batch.tasks import AUTO_UNAVAILABLE
 from annulusview.cli import main
 
 TIMEOUT_S = 150  # any single batch command; a hang fails here
 GOOD = ("A", "B", "C")
-BROKEN = ("JUNK", "NOHINGE", "AUTO")
+BROKEN = ("JUNK", "NOHINGE")
 #: Results keys that hold timings or dates (everything else must match analyze exactly).
 TIMING_KEYS = ("timings_s",)
 
@@ -143,7 +142,7 @@ def batch_run(cohort: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_batch_exits_0_with_failed_cases_listed(batch_run):
     proc, _, _ = batch_run
     assert proc.returncode == 0, proc.stderr
-    assert "6 cases: 3 ok, 3 failed, 0 not analysed" in proc.stdout
+    assert "6 cases: 4 ok, 2 failed, 0 not analysed" in proc.stdout
     for case_id in BROKEN:
         assert f"  {case_id}: " in proc.stdout
     assert "Traceback" not in proc.stderr
@@ -176,10 +175,15 @@ def test_every_row_has_its_status_and_reason(batch_run, cohort):
     assert junk["reason"].startswith(f"No usable CT series in {cohort / 'studies' / 'junk'}")
     assert nohinge["status"] == "failed" and nohinge["error_type"] == "LandmarkError"
     assert nohinge["reason"].startswith("Missing required landmark(s) NCC_hinge.")
-    # Automatic landmarks (issue 12) do not exist yet: update when they land.
-    assert (auto["status"], auto["reason"], auto["landmarks"]) == (
-        "failed", AUTO_UNAVAILABLE, "auto"
-    )  # fmt: skip
+    # Automatic landmarks: proposed from the study, analysed, and marked unconfirmed.
+    assert (auto["status"], auto["reason"], auto["landmarks"]) == ("ok", "", "auto")
+    auto_doc = json.loads((out / "AUTO" / "results.json").read_text())
+    assert {"RCC_hinge", "LCC_hinge", "NCC_hinge"} <= set(auto_doc["landmarks_proposed"])
+    assert any("not yet confirmed" in w for w in auto_doc["warnings"])
+    # proposed on a phantom whose true annulus area is known: the same annulus
+    assert float(auto["annulus_area_mm2"]) == pytest.approx(
+        float(rows["A"]["annulus_area_mm2"]), rel=0.03
+    )
     for case_id in BROKEN:
         assert not (out / case_id / "results.json").exists()
         assert rows[case_id]["annulus_area_mm2"] == ""
@@ -189,7 +193,7 @@ def test_every_row_has_its_status_and_reason(batch_run, cohort):
     failures = _read_csv(out / "failures.csv")
     assert [f["case_id"] for f in failures] == list(BROKEN)
     assert [f["reason"] for f in failures] == [rows[c]["reason"] for c in BROKEN]
-    assert [f["line"] for f in failures] == ["5", "6", "7"]
+    assert [f["line"] for f in failures] == ["5", "6"]
 
 
 def test_broken_cases_fail_with_the_reason_analyze_gives(batch_run, cohort, capsys):
@@ -258,7 +262,7 @@ def test_run_log_has_one_line_per_case(batch_run):
         assert _log_count(out, f"{case_id} ok") == 1
     for case_id in BROKEN:
         assert _log_count(out, f"{case_id} failed") == 1
-    assert log.rstrip().splitlines()[-1].endswith("3 ok, 3 failed, 0 not analysed")
+    assert log.rstrip().splitlines()[-1].endswith("4 ok, 2 failed, 0 not analysed")
 
 
 def test_summary_page(batch_run, artifacts_dir):
@@ -494,22 +498,21 @@ def test_api_run_and_resume_with_a_client(cohort, tmp_path, thread_client):
     )  # fmt: skip
     seen = []
     report = av.batch.run(manifest, tmp_path / "out", client=thread_client, progress=seen.append)
-    assert (report.ok, report.failed, report.skipped) == (2, 1, 0)
+    assert (report.ok, report.failed, report.skipped) == (3, 0, 0)
     assert seen[-1].finished == 3 and seen[-1].eta_s == 0.0
-    assert [r["status"] for r in report.table.rows] == ["ok", "ok", "failed"]
-    assert report.table.rows[2]["reason"] == AUTO_UNAVAILABLE
+    assert [r["status"] for r in report.table.rows] == ["ok", "ok", "ok"]
     assert thread_client.status == "running"  # a given client is left open
 
-    # Nothing changed: everything ok is kept, the failed case is tried again.
+    # Nothing changed: everything ok is kept.
     again = av.batch.run(manifest, tmp_path / "out", client=thread_client, resume=True)
-    assert [r["resumed"] for r in again.table.rows] == [True, True, False]
+    assert [r["resumed"] for r in again.table.rows] == [True, True, True]
 
     # An edited landmarks file changes the row's hash: that case alone runs again.
     markups = json.loads(landmarks.read_text())
     markups["markups"][0]["controlPoints"][0]["position"][0] += 0.5
     landmarks.write_text(json.dumps(markups))
     third = av.batch.run(manifest, tmp_path / "out", client=thread_client, resume=True)
-    assert [r["resumed"] for r in third.table.rows] == [False, True, False]
+    assert [r["resumed"] for r in third.table.rows] == [False, True, True]
     out = tmp_path / "out"
     assert _log_count(out, "A ok") == 2 and _log_count(out, "B ok") == 1
 

@@ -30,6 +30,7 @@ __all__ = [
     "batch",
     "calcium_score",
     "load",
+    "propose_landmarks",
     "read_landmarks",
 ]
 
@@ -44,6 +45,7 @@ _LAZY = {
     "read_landmarks": ("annulusview.core.landmarks", "read_landmarks"),
     "analyze": ("annulusview.core.analysis", "analyze"),
     "calcium_score": ("annulusview.core.calcium_score", "calcium_score"),
+    "propose_landmarks": ("annulusview.core.aortic.propose", "propose_landmarks"),
 }
 
 

@@ -28,7 +28,13 @@ VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     """Options shared by analyze, screenshot and report."""
     p.add_argument("path", help="DICOM folder, zip of DICOM files, single file or NIfTI volume")
-    p.add_argument("--landmarks", required=True, metavar="FILE", help="3D Slicer markups JSON")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--landmarks", metavar="FILE", help="3D Slicer markups JSON")
+    source.add_argument(
+        "--auto-landmarks",
+        action="store_true",
+        help="propose the aortic landmarks from the contrast CTA (marked unconfirmed)",
+    )
     p.add_argument("--series", metavar="UID", help="SeriesInstanceUID when the study has several")
     p.add_argument("--rules", metavar="FILE", help="rules file (TOML) replacing the defaults")
     p.add_argument(
@@ -146,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the patient's name and ID in the SEG/SR (all other identifying data is "
         "still removed)",
     )
+    p = sub.add_parser("landmarks", help="propose landmarks on a contrast CTA")
+    landmarks_sub = p.add_subparsers(dest="landmarks_command", metavar="ACTION", required=True)
+    q = landmarks_sub.add_parser(
+        "propose", help="propose the aortic root landmarks (hinges, commissures, ostia)"
+    )
+    q.add_argument("path", help="DICOM folder, zip of DICOM files, single file or NIfTI volume")
+    q.add_argument("--out", required=True, metavar="FILE.mrk.json", help="markups file to write")
+    q.add_argument("--series", metavar="UID", help="SeriesInstanceUID when the study has several")
+    q.add_argument("--json", metavar="OUT", help="confidences and reasons as JSON ('-': stdout)")
+    q.add_argument("--force", action="store_true", help="overwrite existing output files")
+
     p = sub.add_parser("batch", help="analyse a cohort (a manifest CSV of studies) on Dask")
     p.add_argument("manifest", help="CSV: case_id,study[,landmarks,valve,implant_depth_mm,sex]")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from annulusview.batch.manifest import ManifestRow
-from annulusview.core.errors import AnnulusViewError, InputError, LandmarkError
+from annulusview.core.errors import AnnulusViewError, InputError
 
 if TYPE_CHECKING:
     from annulusview.core.aortic.valve import PlannedValve
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
-
-AUTO_UNAVAILABLE = "automatic landmarks are not available in this version (issue 12)"
 
 
 @dataclass(frozen=True)
@@ -82,21 +80,25 @@ def worker_name() -> str:
 
 
 def _landmarks_for(row: ManifestRow, volume: Volume) -> Landmarks:
-    """The landmarks of one case: its markups file, or proposed ones (``auto``).
+    """The landmarks of one case: its markups file, or proposed from ``volume`` (``auto``).
 
-    This is the one place where automatic landmarks will plug in (issue 12): ``volume`` is
-    what they are proposed from.
+    Proposed landmarks are marked ``"proposed"``: the results list them in
+    ``landmarks_proposed`` and warn that they are unconfirmed.
 
     Raises
     ------
     LandmarkError
-        The file is unreadable or lacks a hinge; or ``auto`` was asked for.
+        The file is unreadable or lacks a hinge.
+    InputError
+        ``auto`` on a study where no aortic root is found with confidence (the reason says why).
     """
     from annulusview.core.aortic.frame import check_hinges
     from annulusview.core.landmarks import read_landmarks
 
     if row.landmarks is None:
-        raise LandmarkError(AUTO_UNAVAILABLE)
+        from annulusview.core.aortic.propose import propose_landmarks
+
+        return propose_landmarks(volume).landmarks
     landmarks = read_landmarks(row.landmarks)
     check_hinges(landmarks)
     return landmarks

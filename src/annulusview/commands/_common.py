@@ -52,7 +52,7 @@ class AnalysisInputs:
     threshold: str | float | None
     valve: PlannedValve
     mitral_valve: VirtualValve | None
-    landmarks: Landmarks
+    landmarks: Landmarks | None  # None with --auto-landmarks: proposed once the study is loaded
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,10 @@ def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
                 "Give diameter mm, height mm and ventricular share, e.g. 29,22,0.8.",
             ) from None
         mitral_valve = VirtualValve(diameter, height, share)
-    landmarks = read_landmarks(args.landmarks)
-    check_hinges(landmarks)
+    landmarks = None
+    if not getattr(args, "auto_landmarks", False):
+        landmarks = read_landmarks(args.landmarks)
+        check_hinges(landmarks)
     return AnalysisInputs(
         rules=rules,
         threshold=threshold,
@@ -142,9 +144,15 @@ def load_and_analyze(args: argparse.Namespace, inputs: AnalysisInputs) -> Prepar
     from annulusview.core.analysis import analyze
 
     volume = annulusview.load(args.path, series=args.series, progress=stderr_progress("Loading"))
+    landmarks = inputs.landmarks
+    if landmarks is None:
+        proposal = annulusview.propose_landmarks(
+            volume, progress=stderr_progress("Proposing landmarks"), rules=inputs.rules
+        )
+        landmarks = proposal.landmarks
     results = analyze(
         volume,
-        inputs.landmarks,
+        landmarks,
         inputs.rules,
         threshold=inputs.threshold,
         valve=inputs.valve,
@@ -152,7 +160,7 @@ def load_and_analyze(args: argparse.Namespace, inputs: AnalysisInputs) -> Prepar
         mitral_valve=inputs.mitral_valve,
         progress=stderr_progress("Analysing"),
     )
-    return PreparedCase(volume, inputs.landmarks, results)
+    return PreparedCase(volume, landmarks, results)
 
 
 def prepare_case(args: argparse.Namespace) -> PreparedCase:

@@ -614,6 +614,11 @@ def analyze(
         agatston_slab_mm=agatston_slab_mm,
     )
     timer.times["total"] = time.perf_counter() - total_start
+    if landmarks.proposed:
+        warnings.append(
+            "Proposed landmarks not yet confirmed by a person: "
+            f"{', '.join(sorted(landmarks.proposed))}. Review them before using the results."
+        )
     report(progress, 1.0, "Done")
     return Results(
         series_instance_uid=volume.series_instance_uid,
@@ -640,6 +645,7 @@ def analyze(
         timings_s=dict(timer.times),
         mitral=mitral,
         sizing=tuple(sizing_table(annulus)),
+        landmarks_proposed=tuple(sorted(landmarks.proposed)),
         lesion_voxels_kji=lesion_vox.kji,
         lesion_voxel_ids=lesion_labels,
     )

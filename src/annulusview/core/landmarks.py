@@ -78,10 +78,14 @@ class Landmarks:
         Name -> position, shape (3,), LPS mm. Mitral curve points are ``MA_01``, ``MA_02``...
     source
         The file they were read from, if any.
+    proposed
+        Names of the points made by the program and not yet confirmed by a person (written as
+        ``"proposed": true`` on their markups control points).
     """
 
     points: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     source: str = ""
+    proposed: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         clean: dict[str, npt.NDArray[np.float64]] = {}
@@ -92,6 +96,7 @@ class Landmarks:
             arr.setflags(write=False)
             clean[str(name)] = arr
         object.__setattr__(self, "points", clean)
+        object.__setattr__(self, "proposed", frozenset(n for n in self.proposed if n in clean))
 
     def __contains__(self, name: object) -> bool:
         return name in self.points
@@ -134,14 +139,20 @@ class Landmarks:
         return np.array([p for _, p in items], dtype=np.float64).reshape(-1, 3)
 
     def with_point(self, name: str, position: npt.ArrayLike) -> Landmarks:
-        """A copy with ``name`` added or moved."""
+        """A copy with ``name`` added or moved (by a person: it is no longer proposed)."""
         new = dict(self.points)
         new[name] = np.asarray(position, dtype=np.float64)
-        return Landmarks(new, self.source)
+        return Landmarks(new, self.source, self.proposed - {name})
 
     def without(self, name: str) -> Landmarks:
         """A copy with ``name`` removed."""
-        return Landmarks({k: v for k, v in self.points.items() if k != name}, self.source)
+        return Landmarks(
+            {k: v for k, v in self.points.items() if k != name}, self.source, self.proposed
+        )
+
+    def confirmed(self, name: str) -> Landmarks:
+        """A copy where ``name`` is no longer marked proposed (a person accepted it)."""
+        return Landmarks(self.points, self.source, self.proposed - {name})
 
 
 #: Largest landmark coordinate accepted (mm): a CT field of view is well under a metre from
@@ -162,6 +173,7 @@ def parse_markups(data: Any, path: Path | str = "<memory>") -> Landmarks:
     if not isinstance(data, dict) or not isinstance(data.get("markups"), list):
         raise _fail(p, "not a 3D Slicer markups JSON file (no 'markups' list).")
     points: dict[str, npt.NDArray[np.float64]] = {}
+    proposed: set[str] = set()
     for m_index, markup in enumerate(data["markups"]):
         if not isinstance(markup, dict):
             raise _fail(p, f"markup #{m_index + 1} is not an object.")
@@ -202,7 +214,9 @@ def parse_markups(data: Any, path: Path | str = "<memory>") -> Landmarks:
             if label in points:
                 raise _fail(p, f"landmark {label!r} appears twice.", "Keep one of them.")
             points[label] = xyz
-    return Landmarks(points, str(path))
+            if cp.get("proposed") is True:
+                proposed.add(label)
+    return Landmarks(points, str(path), frozenset(proposed))
 
 
 def read_landmarks(path: str | Path) -> Landmarks:
@@ -227,7 +241,7 @@ def markups_dict(landmarks: Landmarks, coordinate_system: str = "LPS") -> dict[s
     flip = _RAS_TO_LPS if system == "RAS" else np.ones(3)
 
     def control_point(index: int, name: str, pos: npt.NDArray[np.float64]) -> dict[str, Any]:
-        return {
+        point = {
             "id": str(index),
             "label": name,
             "description": DESCRIPTIONS.get(name, ""),
@@ -237,6 +251,9 @@ def markups_dict(landmarks: Landmarks, coordinate_system: str = "LPS") -> dict[s
             "selected": True,
             "visibility": True,
         }
+        if name in landmarks.proposed:
+            point["proposed"] = True  # made by the program, not yet confirmed by a person
+        return point
 
     fiducials = [n for n in landmarks.names() if not MITRAL_CURVE_PATTERN.match(n)]
     curve = sorted(

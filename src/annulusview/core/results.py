@@ -231,6 +231,9 @@ class Results:
         Wall time of each stage, s.
     sizing
         Every valve family's suggested size for the measured annulus (section 7.1).
+    landmarks_proposed
+        Names of the input landmarks made by the program and not yet confirmed by a person
+        (``"proposed": true``): the results rest on unconfirmed inputs while this is not empty.
     """
 
     series_instance_uid: str
@@ -258,6 +261,7 @@ class Results:
     disclaimer: str = DISCLAIMER
     mitral: MitralResults | None = None
     sizing: tuple[Mapping[str, Any], ...] = ()
+    landmarks_proposed: tuple[str, ...] = ()
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -328,6 +332,7 @@ class Results:
             "parameters": dict(self.parameters),
             "warnings": list(self.warnings),
             "sizing": [dict(row) for row in self.sizing],
+            "landmarks_proposed": list(self.landmarks_proposed),
             "mitral": None if self.mitral is None else self.mitral.to_dict(),
             "timings_s": dict(self.timings_s),
             "disclaimer": self.disclaimer,

@@ -10,7 +10,7 @@ Used by the tests of every layer, the benchmarks and the demo::
 from __future__ import annotations
 
 from annulusview.phantom.anatomy import BUILT_CASES, CASES
-from annulusview.phantom.case import PhantomCase, PhantomCaseNotBuilt, make_case
+from annulusview.phantom.case import PhantomCase, PhantomCaseNotBuilt, make_case, make_varied_case
 from annulusview.phantom.render import SIZES
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "PhantomCase",
     "PhantomCaseNotBuilt",
     "make_case",
+    "make_varied_case",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.progress import ProgressCallback
 from annulusview.core.volume import Volume
-from annulusview.phantom.anatomy import ANATOMY, BUILT_CASES, CASES, case_spec
+from annulusview.phantom.anatomy import ANATOMY, BUILT_CASES, CASES, CONTRAST, case_spec
 from annulusview.phantom.render import SIZES, render
 from annulusview.phantom.truth import PATIENT_SEX, build_truth
 
@@ -121,4 +122,69 @@ def make_case(
         },
     )
     log.debug("phantom %s seed %d size %s: %s voxels", case, seed, size, hu.shape)
+    return PhantomCase(volume, landmarks, truth)
+
+
+#: Ranges of the seeded variations (issue 12): root size scale, tilt of the root axis (deg),
+#: turn of the cusps about it (deg), blood attenuation (HU).
+VARIATION_SCALE = (0.9, 1.1)
+VARIATION_TILT_DEG = 10.0
+VARIATION_TURN_DEG = 25.0
+VARIATION_BLOOD_HU = (250.0, 550.0)
+
+
+def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
+    """The contrast TAVR phantom with a seeded anatomy: root size, axis tilt, cusp rotation and
+    contrast (blood 250-550 HU) drawn from ``seed``; noise as :func:`make_case`.
+
+    The truth document holds the drawn parameters (the expected analysis numbers of
+    :func:`make_case` are derived for the standard anatomy only); the landmarks are exact.
+    """
+    _check("tavr-contrast", size)
+    rng = np.random.default_rng([12, seed])
+    scale = float(rng.uniform(*VARIATION_SCALE))
+    tilt = math.radians(float(rng.uniform(0.0, VARIATION_TILT_DEG)))
+    azimuth = float(rng.uniform(0.0, 2 * math.pi))
+    n0 = ANATOMY.frame.n
+    e1 = np.cross(n0, [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n0, e1)
+    axis = math.cos(tilt) * n0 + math.sin(tilt) * (math.cos(azimuth) * e1 + math.sin(azimuth) * e2)
+    anatomy = replace(
+        ANATOMY,
+        axis=(float(axis[0]), float(axis[1]), float(axis[2])),
+        u_rotation_deg=ANATOMY.u_rotation_deg + float(rng.uniform(-1, 1) * VARIATION_TURN_DEG),
+        a_mm=ANATOMY.a_mm * scale,
+        b_mm=ANATOMY.b_mm * scale,
+        ascending_radius_mm=ANATOMY.ascending_radius_mm * scale,
+        sinus_bulge_mm=ANATOMY.sinus_bulge_mm * scale,
+        stj_mm=ANATOMY.stj_mm * scale,
+        lca_height_mm=ANATOMY.lca_height_mm * scale,
+        rca_height_mm=ANATOMY.rca_height_mm * scale,
+    )
+    blood = float(rng.uniform(*VARIATION_BLOOD_HU))
+    spec = case_spec("tavr-contrast")
+    hu, affine = render(
+        spec,
+        SIZES[size],
+        seed,
+        anatomy=anatomy,
+        materials=replace(CONTRAST, blood=blood),
+    )
+    landmarks = Landmarks(anatomy.landmarks(spec.ms_length_mm), f"phantom:varied:{seed}")
+    truth = {
+        "case": "tavr-contrast-varied",
+        "seed": seed,
+        "size": size,
+        "scale": scale,
+        "tilt_deg": math.degrees(tilt),
+        "u_rotation_deg": anatomy.u_rotation_deg,
+        "blood_hu": blood,
+    }
+    volume = Volume(
+        hu=hu,
+        affine=affine,
+        description="AnnulusView phantom tavr-contrast (varied)",
+        metadata={"patient_sex": PATIENT_SEX, "contrast_agent": True},
+    )
     return PhantomCase(volume, landmarks, truth)

@@ -20,6 +20,7 @@ from annulusview.phantom.anatomy import (
     ANATOMY,
     BLUR_SIGMA_MM,
     NOISE_SD_HU,
+    Anatomy,
     CaseSpec,
     MacArc,
     Materials,
@@ -66,31 +67,31 @@ SIZES: dict[str, GridSpec] = {
 }
 
 
-def essential_points() -> FloatArray:
+def essential_points(anatomy: Anatomy = ANATOMY) -> FloatArray:
     """Points the grid must contain: the aortic analysis region, the mitral annulus with its
     calcium, the coronary distractor (LPS mm, with margins already added)."""
-    f = ANATOMY.frame
+    f = anatomy.frame
     pts = []
     for h in (-15.0, 25.0):
         for theta in np.arange(0.0, 360.0, 10.0):
-            pts.append(f.point(h, ANATOMY.R_mm + 12.0 + 2.0, float(theta)))
-    ring = ANATOMY.mitral.point(np.arange(0.0, 360.0, 5.0))
+            pts.append(f.point(h, anatomy.R_mm + 12.0 + 2.0, float(theta)))
+    ring = anatomy.mitral.point(np.arange(0.0, 360.0, 5.0))
     margin = 8.0
     for d in np.eye(3):
         pts.extend(ring + margin * d)
         pts.extend(ring - margin * d)
-    h_rca = ANATOMY.rca_height_mm + ANATOMY.coronary_radius_mm
+    h_rca = anatomy.rca_height_mm + anatomy.coronary_radius_mm
     c = f.point(h_rca, 32.0, 0.0)
     pts.extend([c + 5.0 * d for d in np.vstack([np.eye(3), -np.eye(3)])])
     return np.asarray(pts)
 
 
-def grid_origin(grid: GridSpec) -> FloatArray:
+def grid_origin(grid: GridSpec, anatomy: Anatomy = ANATOMY) -> FloatArray:
     """LPS position (mm) of voxel (0, 0, 0): the grid centred on :func:`essential_points`.
 
     Rounded to 0.01 mm so the DICOM header holds it exactly.
     """
-    pts = essential_points()
+    pts = essential_points(anatomy)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     if np.any(hi - lo > grid.extent_mm):
         raise ValueError(f"phantom grid {grid} too small for the anatomy ({hi - lo} mm)")
@@ -98,12 +99,12 @@ def grid_origin(grid: GridSpec) -> FloatArray:
     return np.round(centre - grid.extent_mm / 2, 2)
 
 
-def affine_for(grid: GridSpec) -> FloatArray:
+def affine_for(grid: GridSpec, anatomy: Anatomy = ANATOMY) -> FloatArray:
     """4x4 ``(i, j, k, 1) -> LPS`` matrix of the grid."""
     aff = np.eye(4)
     aff[0, 0] = aff[1, 1] = grid.pixel_mm
     aff[2, 2] = grid.slice_mm
-    aff[:3, 3] = grid_origin(grid)
+    aff[:3, 3] = grid_origin(grid, anatomy)
     return aff
 
 
@@ -208,9 +209,9 @@ def _curve_tube(curve: FloatArray, radius: float) -> tuple[FloatArray, FloatArra
     return curve.min(axis=0) - radius, curve.max(axis=0) + radius, inside
 
 
-def mac_curve(mac: MacArc, samples_per_mm: float = 20.0) -> FloatArray:
+def mac_curve(mac: MacArc, samples_per_mm: float = 20.0, anatomy: Anatomy = ANATOMY) -> FloatArray:
     """Dense points along the MAC arc of the mitral annulus (LPS mm)."""
-    m = ANATOMY.mitral
+    m = anatomy.mitral
     phi, pts, cum = m.dense_curve(20000)
     phi = np.concatenate([phi, phi[1:] + 360.0])
     pts = np.concatenate([pts, pts[1:]])
@@ -221,15 +222,15 @@ def mac_curve(mac: MacArc, samples_per_mm: float = 20.0) -> FloatArray:
     return np.stack([np.interp(s, cum, pts[:, a]) for a in range(3)], axis=-1)
 
 
-def spine_centre(grid: GridSpec, origin: FloatArray) -> FloatArray:
+def spine_centre(grid: GridSpec, origin: FloatArray, anatomy: Anatomy = ANATOMY) -> FloatArray:
     """(x, y) of a vertebral-body cylinder along z: as posterior as the grid allows while
     staying >= 4 mm beyond the analysis region and the mitral annulus after blur."""
-    f = ANATOMY.frame
-    R = ANATOMY.R_mm
+    f = anatomy.frame
+    R = anatomy.R_mm
     lo = origin
     hi = origin + grid.extent_mm
     inset = SPINE_RADIUS_MM + 2.0
-    ring = ANATOMY.mitral.point(np.arange(0.0, 360.0, 3.0))
+    ring = anatomy.mitral.point(np.arange(0.0, 360.0, 3.0))
     z = np.linspace(lo[2], hi[2], 60)
     cx = (lo[0] + hi[0]) / 2
     candidates = []
@@ -283,13 +284,23 @@ def _add_blurred_ball(
 
 
 def render(
-    spec: CaseSpec, grid: GridSpec, seed: int, progress: ProgressCallback | None = None
+    spec: CaseSpec,
+    grid: GridSpec,
+    seed: int,
+    progress: ProgressCallback | None = None,
+    *,
+    anatomy: Anatomy = ANATOMY,
+    materials: Materials | None = None,
 ) -> tuple[npt.NDArray[np.int16], FloatArray]:
-    """HU volume ``[k, j, i]`` (int16) and its affine for ``spec`` on ``grid``."""
-    A = ANATOMY
+    """HU volume ``[k, j, i]`` (int16) and its affine for ``spec`` on ``grid``.
+
+    ``anatomy`` and ``materials`` replace the standard anatomy and the case's attenuations
+    (the seeded variations of :func:`annulusview.phantom.case.make_varied_case`).
+    """
+    A = anatomy
     f = A.frame
-    mat: Materials = spec.materials
-    aff = affine_for(grid)
+    mat: Materials = materials if materials is not None else spec.materials
+    aff = affine_for(grid, anatomy)
     origin = aff[:3, 3]
     canvas = _Canvas(grid, origin, mat.air)
     glo, ghi = canvas.bounds()
@@ -305,7 +316,7 @@ def render(
 
         canvas.paint(glo, ghi, body, value)
 
-    sc = spine_centre(grid, origin)
+    sc = spine_centre(grid, origin, anatomy)
 
     def spine(X: FloatArray, Y: FloatArray, Z: FloatArray) -> npt.NDArray[np.bool_]:
         return np.asarray((X - sc[0]) ** 2 + (Y - sc[1]) ** 2 <= SPINE_RADIUS_MM**2)
@@ -421,7 +432,7 @@ def render(
         lo, hi, halo = _ball(c, lesion.radius_mm + lesion.halo_mm)
         canvas.paint(lo, hi, halo, mat.wall)
     if spec.mac is not None:
-        curve = mac_curve(spec.mac)
+        curve = mac_curve(spec.mac, anatomy=anatomy)
         lo, hi, tube = _curve_tube(curve, spec.mac.radius_mm + spec.mac.halo_mm)
         canvas.paint(lo, hi, tube, mat.wall)
         lo, hi, tube = _curve_tube(curve, spec.mac.radius_mm)

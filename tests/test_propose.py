@@ -1,0 +1,244 @@
+"""Proposed aortic landmarks (issue 12): phantom truth, the real CTA, and the plain failures.
+
+Every comparison is with the phantom's known truth (its landmarks, built from the closed-form
+anatomy) or with the real case's own masks, never with the proposal itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+import annulusview
+from annulusview.core.analysis import analyze
+from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.errors import InputError
+from annulusview.core.landmarks import Landmarks, markups_dict, parse_markups
+from annulusview.core.volume import Volume
+from annulusview.phantom import make_case, make_varied_case
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+SEEDS = (0, 1, 2, 3, 4)
+HINGES = ("RCC_hinge", "LCC_hinge", "NCC_hinge")
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(min(1.0, abs(float(a @ b)))))
+
+
+@pytest.fixture(scope="module")
+def phantom_runs():
+    runs = []
+    for seed in SEEDS:
+        case = make_case("tavr-contrast", seed, "small")
+        proposal = annulusview.propose_landmarks(case.volume)
+        runs.append((case, proposal))
+    return runs
+
+
+def test_phantom_hinges_normal_and_names(phantom_runs):
+    errors, angles = [], []
+    for case, proposal in phantom_runs:
+        lm = proposal.landmarks
+        for name in HINGES:  # a wrong cusp name shows as a hinge ~20 mm off
+            errors.append(float(np.linalg.norm(lm[name] - case.landmarks[name])))
+        truth = AnnulusFrame.from_landmarks(case.landmarks)
+        got = AnnulusFrame.from_landmarks(lm)
+        assert got.normal_lps @ truth.normal_lps > 0  # LV -> aorta, so R -> L -> N is right
+        angles.append(_angle_deg(got.normal_lps, truth.normal_lps))
+    assert np.mean(errors) <= 1.5, errors
+    assert max(errors) <= 3.0, errors
+    assert np.mean(angles) <= 4.0, angles
+    assert max(angles) <= 8.0, angles
+
+
+def test_phantom_ostia(phantom_runs):
+    for case, proposal in phantom_runs:
+        for name in ("LCA_ostium", "RCA_ostium"):
+            assert name in proposal.landmarks, proposal.reasons
+            error = float(np.linalg.norm(proposal.landmarks[name] - case.landmarks[name]))
+            assert error <= 2.5, (name, error)
+
+
+def test_phantom_annulus_area_from_proposal(phantom_runs):
+    for case, proposal in phantom_runs[:3]:
+        truth = analyze(case.volume, case.landmarks).annulus.area_mm2
+        got = analyze(case.volume, proposal.landmarks).annulus.area_mm2
+        assert truth is not None and got is not None
+        assert abs(got - truth) / truth <= 0.03, (got, truth)
+
+
+def test_proposal_is_marked_and_round_trips(phantom_runs):
+    _, proposal = phantom_runs[0]
+    lm = proposal.landmarks
+    assert lm.proposed == frozenset(lm.names())
+    assert not {"MS_inferior", "MS_superior", "MV_anterior"} & set(lm.names())  # stay manual
+    assert set(proposal.confidence) == set(lm.names())
+    assert all(0.0 <= c <= 1.0 for c in proposal.confidence.values())
+    assert all(proposal.reasons.get(n) for n, c in proposal.confidence.items() if c < 0.7)
+    data = json.loads(json.dumps(markups_dict(lm)))
+    assert all(cp["proposed"] is True for cp in data["markups"][0]["controlPoints"])
+    back = parse_markups(data)
+    assert back.proposed == lm.proposed
+    assert back.with_point("RCC_hinge", lm["RCC_hinge"]).proposed == lm.proposed - {"RCC_hinge"}
+
+
+def test_unproposed_files_read_and_write_as_before():
+    lm = Landmarks({"RCC_hinge": [1.0, 2.0, 3.0]})
+    data = markups_dict(lm)
+    assert "proposed" not in data["markups"][0]["controlPoints"][0]
+    assert parse_markups(data).proposed == frozenset()
+
+
+VARIED_SEEDS = (0, 1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def varied_runs():
+    """Seeded root size (0.9-1.1), axis tilt (0-10 deg), cusp turn (+-25 deg), blood HU."""
+    runs = []
+    for seed in VARIED_SEEDS:
+        case = make_varied_case(seed, "demo")
+        runs.append((case, annulusview.propose_landmarks(case.volume)))
+    return runs
+
+
+def test_varied_phantoms(varied_runs):
+    hinge, angles, ostia = [], [], []
+    for case, proposal in varied_runs:
+        lm = proposal.landmarks
+        hinge += [float(np.linalg.norm(lm[n] - case.landmarks[n])) for n in HINGES]
+        truth = AnnulusFrame.from_landmarks(case.landmarks).normal_lps
+        angles.append(_angle_deg(AnnulusFrame.from_landmarks(lm).normal_lps, truth))
+        ostia += [
+            float(np.linalg.norm(lm[n] - case.landmarks[n])) for n in ("LCA_ostium", "RCA_ostium")
+        ]
+    assert np.mean(hinge) <= 1.5 and max(hinge) <= 3.0, hinge
+    assert np.mean(angles) <= 4.0 and max(angles) <= 8.0, angles
+    assert max(ostia) <= 2.5, ostia
+    blood = [case.truth["blood_hu"] for case, _ in varied_runs]
+    assert min(blood) >= 250 and max(blood) <= 550
+
+
+def _mask_plane(name: str) -> tuple[np.ndarray, np.ndarray]:
+    img = nib.load(DATA / "aortic_root_cta" / f"{name}.nii.gz")
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ img.affine
+    pts = np.argwhere(np.asarray(img.dataobj) > 0) @ affine[:3, :3].T + affine[:3, 3]
+    centre = pts.mean(axis=0)
+    _, _, vt = np.linalg.svd(pts - centre, full_matrices=False)
+    return centre, vt[2]
+
+
+def test_real_cta_centreline_passes_through_the_annulus():
+    """What the proposal reaches on the real CTA today: it finds the ascending aorta and tracks
+    through the root to the annulus. (The plane goal, 2.5 mm / 8 deg / 10 % area, is not met
+    yet: see the issue note; a wrong level is refused rather than returned.)"""
+    from annulusview.core.aortic.centreline import find_ascending_candidates, track_centreline
+    from annulusview.core.aortic.root_lumen import blood_pool
+    from annulusview.core.rules import default_rules
+
+    volume = annulusview.load(DATA / "aortic_root_cta" / "ct_cropped.nii.gz")
+    pool = blood_pool(volume, default_rules())
+    assert 350 <= pool.blood_hu <= 650
+    candidate = find_ascending_candidates(volume, pool)[0]
+    stations = track_centreline(volume, pool, candidate.top, candidate.direction_down)
+    centre, _ = _mask_plane("annulus_proper")
+    distance = min(float(np.linalg.norm(s.centre - centre)) for s in stations)
+    assert distance <= 5.0, distance
+
+
+def test_real_cta_proposal_is_right_or_refused():
+    """No silent guess on the real CTA: a proposal must meet the plane goal (2.5 mm, 8 deg from
+    the annulus_proper mask's plane); otherwise it must be refused with a reason. (Today it is
+    refused: the lumen below the level it finds does not continue as an LVOT.)"""
+    volume = annulusview.load(DATA / "aortic_root_cta" / "ct_cropped.nii.gz")
+    try:
+        proposal = annulusview.propose_landmarks(volume)
+    except InputError as exc:
+        assert "no confident answer" in exc.message or "field of view" in exc.message
+        return
+    centre, normal = _mask_plane("annulus_proper")
+    frame = AnnulusFrame.from_landmarks(proposal.landmarks)
+    assert float(np.linalg.norm(frame.origin_lps - centre)) <= 2.5
+    assert _angle_deg(frame.normal_lps, normal) <= 8.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: make_case("tavr-noncontrast", 0, "small").volume, id="noncontrast"),
+        pytest.param(
+            lambda: annulusview.load(DATA / "abdomen_ct_j2k" / "example_ct_sm.nii.gz"),
+            id="abdomen",
+        ),
+        pytest.param(
+            lambda: Volume(np.full((80, 80, 80), -1000, dtype=np.int16), np.eye(4)), id="empty"
+        ),
+        pytest.param(lambda: Volume(np.zeros((0, 5, 5), dtype=np.int16), np.eye(4)), id="void"),
+        pytest.param(
+            lambda: Volume(np.full((10, 10, 10), 400, dtype=np.int16), np.eye(4)), id="tiny"
+        ),
+    ],
+)
+def test_plain_failure(make):
+    with pytest.raises(InputError) as info:
+        annulusview.propose_landmarks(make())
+    assert info.value.message
+
+
+@pytest.fixture(scope="module")
+def phantom_nifti(tmp_path_factory, phantom_runs):
+    case, _ = phantom_runs[0]
+    path = tmp_path_factory.mktemp("propose") / "tavr.nii.gz"
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ case.volume.affine
+    # NIfTI stores [i, j, k]; the volume holds [k, j, i].
+    nib.save(nib.Nifti1Image(np.transpose(case.volume.hu, (2, 1, 0)), ras), path)
+    return path
+
+
+def test_cli_landmarks_propose(phantom_nifti, tmp_path, capsys):
+    from annulusview.cli import main
+    from annulusview.core.landmarks import read_landmarks
+
+    out, doc_path = tmp_path / "proposed.mrk.json", tmp_path / "proposed.json"
+    code = main(
+        ["landmarks", "propose", str(phantom_nifti), "--out", str(out), "--json", str(doc_path)]
+    )
+    assert code == 0, capsys.readouterr().err
+    lm = read_landmarks(out)
+    assert set(HINGES) <= lm.proposed
+    doc = json.loads(doc_path.read_text())
+    assert {row["name"] for row in doc["landmarks"]} == set(lm.names())
+    # an existing output needs --force; nothing is computed first
+    assert main(["landmarks", "propose", str(phantom_nifti), "--out", str(out)]) == 3
+
+
+def test_cli_analyze_auto_landmarks(phantom_nifti, tmp_path, capsys):
+    from annulusview.cli import main
+    from test_analysis_synthetic import check_results_document
+
+    out = tmp_path / "results.json"
+    code = main(["analyze", str(phantom_nifti), "--auto-landmarks", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(out.read_text())
+    check_results_document(doc)
+    assert set(HINGES) <= set(doc["landmarks_proposed"])
+    assert any("Proposed landmarks" in w for w in doc["warnings"])
+
+
+def test_cli_auto_landmarks_refuses_noncontrast(tmp_path, capsys):
+    from annulusview.cli import main
+
+    vol = make_case("tavr-noncontrast", 0, "small").volume
+    path = tmp_path / "nc.nii.gz"
+    ras = np.diag([-1.0, -1.0, 1.0, 1.0]) @ vol.affine
+    nib.save(nib.Nifti1Image(np.transpose(vol.hu, (2, 1, 0)), ras), path)
+    assert main(["analyze", str(path), "--auto-landmarks"]) == 3
+    assert "contrast" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # --landmarks and --auto-landmarks exclude each other
+        main(["analyze", str(path), "--auto-landmarks", "--landmarks", "x.mrk.json"])
