@@ -215,6 +215,7 @@ def test_threshold_bounds_are_inclusive():
     [
         (["--implant-depth", "nan"], "Implant depth"),
         (["--implant-depth", "-3"], "Implant depth"),
+        (["--implant-depth", "25"], "Implant depth 25.0 mm is implausible"),
         (["--valve-size", "nan"], "Valve size"),
         (["--mitral-valve", "29,nan,0.8"], "height"),
     ],
@@ -224,6 +225,16 @@ def test_bad_valve_numbers_exit_3(case, capsys, extra, expect):
         capsys, "analyze", case / "dicom", "--landmarks", case / "landmarks.mrk.json", *extra
     )
     assert code == 3 and expect in err, err
+
+
+def test_implant_depth_range_is_one_rule_for_every_caller():
+    """The CLI, the batch manifest and the API share PlannedValve's 0-20 mm check."""
+    from annulusview.core.aortic.valve import MAX_IMPLANT_DEPTH_MM, PlannedValve
+
+    assert PlannedValve(None, None, MAX_IMPLANT_DEPTH_MM).implant_depth_mm == 20.0
+    for bad in (20.5, float("nan"), -0.1):
+        with pytest.raises(InputError, match="Implant depth"):
+            PlannedValve(None, None, bad)
 
 
 def test_huge_render_is_refused_before_loading(case, tmp_path, capsys):

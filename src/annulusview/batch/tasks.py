@@ -113,9 +113,7 @@ def _implant_depth(row: ManifestRow) -> float | None:
         raise InputError(
             f"implant_depth_mm {row.implant_depth_mm!r} is not a number.", "Give mm, e.g. 4."
         ) from None
-    if not 0.0 <= depth <= 20.0:  # the range `analyze --implant-depth` accepts; NaN fails
-        raise InputError(f"Implant depth {depth} mm is implausible.", "Use 0-20 mm.")
-    return depth
+    return depth  # its range is checked by PlannedValve, as for `analyze --implant-depth`
 
 
 def _planned_valve(row: ManifestRow) -> PlannedValve:

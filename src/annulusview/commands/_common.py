@@ -100,8 +100,6 @@ def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     threshold = parse_threshold_option(args.threshold)
     if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
         raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
-    if args.implant_depth is not None and not 0.0 <= args.implant_depth <= 20.0:  # NaN fails
-        raise InputError(f"Implant depth {args.implant_depth} mm is implausible.", "Use 0-20 mm.")
     valve_option = getattr(args, "valve", None)
     if valve_option and (args.valve_size is not None or args.valve_type is not None):
         raise InputError(

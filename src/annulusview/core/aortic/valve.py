@@ -21,6 +21,11 @@ def oversizing_pct(size_mm: float, measured: float, *, by_area: bool) -> float |
     return (nominal / measured - 1.0) * 100.0
 
 
+#: Deepest planned implant accepted (mm below the annular plane): deeper than any frame's
+#: ventricular portion, so a larger number is a typing error, not a plan.
+MAX_IMPLANT_DEPTH_MM = 20.0
+
+
 @dataclass(frozen=True)
 class PlannedValve:
     """Planned transcatheter valve (all optional).
@@ -60,6 +65,11 @@ class PlannedValve:
                 f"Implant depth {depth} mm is not allowed: the depth is measured downward from "
                 "the annular plane into the LVOT and cannot be negative.",
                 "Give 0 for an implant at the annular plane, or the depth below it in mm.",
+            )
+        if depth is not None and depth > MAX_IMPLANT_DEPTH_MM:
+            raise InputError(
+                f"Implant depth {depth} mm is implausible.",
+                f"Use 0-{MAX_IMPLANT_DEPTH_MM:.0f} mm below the annular plane.",
             )
 
     def area_oversizing_pct(self, annulus_area_mm2: float) -> float | None:
