@@ -1,21 +1,24 @@
-"""Load-time benchmark: annulusview.load against its peers on one 512x512x300 CT series.
+"""Load-time benchmark: annulusview.load against its peers, for every common pixel layout.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_load.py [--runs 5] [--j2k-slices 120]
+    .venv/bin/python benchmarks/bench_load.py [--runs 3] [--slices 300] [--no-j2k]
 
-Writes (once, then reuses) a synthetic int16 CT series under ``benchmarks/_data/`` (gitignored)
-and a JPEG 2000 lossless copy, then prints the median of ``--runs`` warm-cache runs of
+Writes (once, then reuses) synthetic 512x512 CT series under ``benchmarks/_data/`` (gitignored),
+one per pixel layout (signed int16 intercept -1024 and 0, unsigned uint16 intercept -1024,
+slope 0.5 -> float32, BitsStored 12 in 16 with junk in the high bits, per-slice intercepts),
+plus a JPEG 2000 lossless copy of the signed series, then prints
 
-- ``annulusview.load``,
-- ``vtkDICOMImageReader`` (folder),
-- SimpleITK ``ImageSeriesReader`` (GDCM file list),
-- a plain pydicom loop (sort by position, rescale) + ``np.stack``,
+- per layout, interleaved rounds (median of ``--runs``, warm cache) of the raw read of the same
+  files' bytes into one buffer (the page-cache floor), ``annulusview.load`` and
+  ``vtkDICOMImageReader``, with ``ours / raw`` (target <= 2) and ``ours / vtk`` (<= 0.5), and the
+  peak memory of one load in a fresh process (budget 1.5 x volume + 250 MB);
+- for the signed series, SimpleITK ``ImageSeriesReader`` (GDCM file list) and a plain pydicom
+  loop (sort by position, rescale) + ``np.stack``, with ratios to ours;
+- the JPEG 2000 decode time with one process against the worker pool.
 
-with ratios to ours; the peak memory of ``annulusview.load`` measured in a fresh subprocess
-(peak RSS after the load minus peak RSS just before it, from VmHWM on Linux: the extra peak
-resident memory the load needed, compared with the volume's bytes); and the JPEG 2000 decode
-time with one process against the worker pool.
+Peak memory: peak RSS after the load minus peak RSS just before it, from VmHWM on Linux: the
+extra peak resident memory the load needed, compared with the volume's bytes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +40,47 @@ DATA = HERE / "_data"
 ROWS = COLS = 512
 
 
-def write_series(folder: Path, n_slices: int, transfer_syntax: str = "explicit") -> Path:
-    """A 512x512 int16 CT series: body ellipse, bright 'aorta', noise; skipped if present."""
+@dataclass(frozen=True)
+class Layout:
+    """How a series stores its pixels: signedness, BitsStored, rescale of slice k."""
+
+    name: str
+    signed: bool = True
+    bits_stored: int = 16
+    slopes: tuple[float, ...] = (1.0,)
+    intercepts: tuple[float, ...] = (-1024.0,)
+    high_bit_junk: bool = False
+
+    def rescale(self, k: int) -> tuple[float, float]:
+        return self.slopes[k % len(self.slopes)], self.intercepts[k % len(self.intercepts)]
+
+
+LAYOUTS = (
+    Layout("int16 intercept -1024"),
+    Layout("int16 intercept 0", intercepts=(0.0,)),
+    Layout("uint16 intercept -1024", signed=False),
+    Layout("uint16 slope 0.5 (float32)", signed=False, slopes=(0.5,)),
+    Layout("uint16 12-in-16 + junk", signed=False, bits_stored=12, high_bit_junk=True),
+    Layout("uint16 per-slice intercept", signed=False, intercepts=(-1024.0, -1000.0, -1010.0)),
+)
+SIGNED = LAYOUTS[0]
+
+
+def _slug(layout: Layout) -> str:
+    return "".join(c if c.isalnum() else "_" for c in layout.name).strip("_")
+
+
+def write_series(
+    folder: Path,
+    n_slices: int,
+    transfer_syntax: str = "explicit",
+    layout: Layout = SIGNED,
+) -> Path:
+    """A 512x512 CT series: body ellipse, bright 'aorta', noise; skipped if present.
+
+    The HU are the same for every layout; the stored values are ``(hu - intercept) / slope`` in
+    the layout's signedness and bits (junk above BitsStored when ``high_bit_junk``).
+    """
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import (
@@ -84,10 +127,22 @@ def write_series(folder: Path, n_slices: int, transfer_syntax: str = "explicit")
         ds.Rows, ds.Columns = ROWS, COLS
         ds.SamplesPerPixel = 1
         ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-        ds.PixelRepresentation = 1
-        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
-        ds.PixelData = (hu.astype(np.int32) + 1024).astype(np.int16).tobytes()
+        bits = layout.bits_stored
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits, bits - 1
+        ds.PixelRepresentation = 1 if layout.signed else 0
+        slope, intercept = layout.rescale(k)
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        stored = np.rint((hu.astype(np.float64) - intercept) / slope).astype(np.int64)
+        if layout.signed:
+            half = 1 << (bits - 1)
+            words = np.clip(stored, -half, half - 1)
+        else:
+            words = np.clip(stored, 0, (1 << bits) - 1)
+        if layout.high_bit_junk:  # bits above BitsStored the reader must ignore
+            words = (words & ((1 << bits) - 1)) | (
+                rng.integers(0, 1 << (16 - bits), size=words.shape) << bits
+            )
+        ds.PixelData = words.astype(np.int16 if layout.signed else np.uint16).tobytes()
         if transfer_syntax == "j2k":
             ds.compress(JPEG2000Lossless)  # pylibjpeg-openjpeg encodes lossless J2K
         pydicom.dcmwrite(folder / f"CT{k:04d}.dcm", ds, enforce_file_format=True)
@@ -103,6 +158,54 @@ def median_time(fn: Callable[[], object], runs: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+class RawRead:
+    """The floor: every file's bytes read into one buffer, one ``pread`` per file.
+
+    The file list and sizes are made outside the timing. ``fresh=True`` allocates a new
+    (untouched) buffer per call, as any reader must allocate its output: the kernel faults and
+    zeroes its pages during the read. ``fresh=False`` reuses one resident buffer: only the
+    page-cache copy is timed.
+    """
+
+    def __init__(self, folder: Path, fresh: bool = True) -> None:
+        self.files = sorted(folder.glob("*.dcm"))
+        self.sizes = [f.stat().st_size for f in self.files]
+        self.fresh = fresh
+        self.buffer = np.ones(sum(self.sizes), dtype=np.uint8)
+
+    def __call__(self) -> object:
+        buffer = np.empty_like(self.buffer) if self.fresh else self.buffer
+        view = memoryview(buffer)
+        at = 0
+        for f, size in zip(self.files, self.sizes, strict=True):
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.preadv(fd, [view[at : at + size]], 0)
+            finally:
+                os.close(fd)
+            at += size
+        return buffer
+
+
+def scan_ours(folder: Path) -> object:
+    from annulusview.core.io import scan
+
+    return scan(folder)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median seconds of each function over ``runs`` rounds, the functions taking turns."""
+    for fn in fns.values():
+        fn()  # warm the page cache and imports
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def load_ours(folder: Path) -> object:
@@ -190,39 +293,81 @@ def j2k_speedup(folder: Path, runs: int) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--j2k-slices", type=int, default=300)
     parser.add_argument("--j2k-runs", type=int, default=3)
+    parser.add_argument("--no-j2k", action="store_true", help="skip the JPEG 2000 part")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     args = parser.parse_args()
 
-    series = write_series(DATA / f"ct_{ROWS}x{COLS}x{args.slices}", args.slices)
-    print(f"series: {series} ({args.slices} slices of {ROWS}x{COLS} int16), {os.cpu_count()} cores")
-    ours = median_time(lambda: load_ours(series), args.runs)
-    results = {
-        "annulusview.load": ours,
-        "vtkDICOMImageReader": median_time(lambda: load_vtk(series), args.runs),
-        "SimpleITK ImageSeriesReader": median_time(lambda: load_sitk(series), args.runs),
-        "pydicom loop + np.stack": median_time(lambda: load_pydicom_loop(series), args.runs),
-    }
-    print(f"\nmedian of {args.runs} warm runs")
+    load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"{ROWS}x{COLS}x{args.slices} series, {os.cpu_count()} cores, load average {load_avg}")
+    series = {}
+    for layout in LAYOUTS:
+        name = f"ct_{ROWS}x{COLS}x{args.slices}"
+        if layout != SIGNED:
+            name += f"_{_slug(layout)}"
+        series[layout] = write_series(DATA / name, args.slices, layout=layout)
+
+    print(f"\nper layout, median of {args.runs} interleaved warm rounds (seconds)")
+    print(
+        "  raw = the files' bytes into a fresh buffer (the floor), resident = into a reused one;\n"
+        "  headers = annulusview.scan (the header pass alone); targets ours/raw <= 2, "
+        "ours/vtk <= 0.5"
+    )
+    print(
+        f"  {'layout':<28} {'resident':>8} {'raw':>6} {'headers':>7} {'ours':>6} {'vtk':>6} "
+        f"{'ours/raw':>8} {'ours/vtk':>8}  dtype    peak MB / budget"
+    )
+    for layout, folder in series.items():
+        medians = interleaved_medians(
+            {
+                "resident": RawRead(folder, fresh=False),
+                "raw": RawRead(folder),
+                "headers": lambda f=folder: scan_ours(f),
+                "ours": lambda f=folder: load_ours(f),
+                "vtk": lambda f=folder: load_vtk(f),
+            },
+            args.runs,
+        )
+        ours, raw, vtk_s = medians["ours"], medians["raw"], medians["vtk"]
+        dtype = str(load_ours(folder).dtype)  # type: ignore[attr-defined]
+        memory = ""
+        if not args.no_memory:
+            extra, nbytes = peak_memory(folder)
+            limit = 1.5 * nbytes + 250 * 1024**2
+            verdict = "OK" if extra <= limit else "OVER"
+            memory = f"{extra / 1024**2:6.0f} / {limit / 1024**2:.0f} {verdict}"
+        print(
+            f"  {layout.name:<28} {medians['resident']:8.3f} {raw:6.3f} {medians['headers']:7.3f} "
+            f"{ours:6.3f} {vtk_s:6.3f} {ours / raw:8.2f} {ours / vtk_s:8.2f}  {dtype:<8} {memory}"
+        )
+
+    signed = series[SIGNED]
+    print(f"\n{SIGNED.name}: other peers, median of {args.runs} interleaved warm rounds")
+    results = interleaved_medians(
+        {
+            "annulusview.load": lambda: load_ours(signed),
+            "SimpleITK ImageSeriesReader": lambda: load_sitk(signed),
+            "pydicom loop + np.stack": lambda: load_pydicom_loop(signed),
+        },
+        args.runs,
+    )
+    ours = results["annulusview.load"]
     for name, seconds in results.items():
         print(f"  {name:<28} {seconds:7.3f} s   ours / this = {ours / seconds:5.2f}")
 
-    extra, nbytes = peak_memory(series)
-    limit = 1.5 * nbytes + 250 * 1024**2
-    print(
-        f"\npeak memory of one load (fresh process, peak RSS delta): {extra / 1024**2:.0f} MB "
-        f"for a {nbytes / 1024**2:.0f} MB volume; budget 1.5 x volume + 250 MB = "
-        f"{limit / 1024**2:.0f} MB -> {'OK' if extra <= limit else 'OVER'}"
-    )
-
-    j2k = write_series(DATA / f"ct_j2k_{ROWS}x{COLS}x{args.j2k_slices}", args.j2k_slices, "j2k")
-    one, pool = j2k_speedup(j2k, args.j2k_runs)
-    print(
-        f"\nJPEG 2000 lossless, {args.j2k_slices} slices, median of {args.j2k_runs}: "
-        f"1 process {one:.2f} s, pool of {os.cpu_count()} {pool:.2f} s, speedup {one / pool:.2f}x"
-    )
+    if not args.no_j2k:
+        j2k = write_series(DATA / f"ct_j2k_{ROWS}x{COLS}x{args.j2k_slices}", args.j2k_slices, "j2k")
+        one, pool = j2k_speedup(j2k, args.j2k_runs)
+        print(
+            f"\nJPEG 2000 lossless, {args.j2k_slices} slices, median of {args.j2k_runs}: "
+            f"1 process {one:.2f} s, pool of {os.cpu_count()} {pool:.2f} s, "
+            f"speedup {one / pool:.2f}x"
+        )
+    load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"\nload average at the end: {load_avg}")
     return 0
 
 

@@ -242,3 +242,27 @@ def test_cli_auto_landmarks_refuses_noncontrast(tmp_path, capsys):
     assert "contrast" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # --landmarks and --auto-landmarks exclude each other
         main(["analyze", str(path), "--auto-landmarks", "--landmarks", "x.mrk.json"])
+
+
+def test_pictures_say_the_landmarks_are_proposed(phantom_runs):
+    """An exported picture of an analysis on proposed landmarks says so in its header."""
+    import dataclasses
+
+    from annulusview.core.outputs.deid import CaseIdentity
+    from annulusview.scene.annotate import ViewInfo, add_annotations
+    from annulusview.scene.render import offscreen_plotter
+
+    case, proposal = phantom_runs[0]
+    results = analyze(case.volume, proposal.landmarks)
+    assert {"RCC_hinge", "LCC_hinge", "NCC_hinge"} <= set(results.landmarks_proposed)
+    confirmed = dataclasses.replace(results, landmarks_proposed=())
+    for res, expect in ((results, True), (confirmed, False)):
+        plotter = offscreen_plotter((640, 360))
+        try:
+            add_annotations(plotter, res, CaseIdentity("AV-1"), ViewInfo("3d", "t"))
+            texts = [
+                a.GetInput() for a in plotter.renderer.actors.values() if hasattr(a, "GetInput")
+            ]
+        finally:
+            plotter.close()
+        assert any("NOT CONFIRMED" in t for t in texts) is expect

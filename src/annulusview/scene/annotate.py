@@ -378,6 +378,12 @@ def add_annotations(
             f"{contrast}, calcium >= {fmt(res.threshold_hu, 0, 'HU')} ({res.threshold_method})"
         )
     info.extend(view.notes)
+    if res is not None and res.landmarks_proposed:
+        # Numbers on program-made landmarks: the picture says so, as the results do.
+        info.append(
+            f"LANDMARKS PROPOSED BY THE PROGRAM, NOT CONFIRMED ({len(res.landmarks_proposed)}):"
+            " review before use"
+        )
     header_h = (30 * 1.35 * len(id_lines) + 10) * u
     _add(
         plotter,

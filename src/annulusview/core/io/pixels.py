@@ -12,17 +12,24 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from annulusview.core.io.geometry import StackPlan, rescale_fits_int16
+from annulusview.core.io.geometry import StackPlan, _stored_range, rescale_fits_int16
 from annulusview.core.io.headers import FrameHeader
 from annulusview.core.io.sources import Source, describe
 from annulusview.core.progress import CancelToken, ProgressCallback, check, report
@@ -58,45 +65,79 @@ def _fix_unused_bits(arr: npt.NDArray[Any], bits_stored: int, signed: bool) -> N
         np.bitwise_and(arr, (1 << bits_stored) - 1, out=arr, casting="unsafe")
 
 
-def _check_fits_int16(stored: npt.NDArray[Any], slope: int, intercept: int) -> None:
-    """Raise :class:`NeedsFloat` when ``stored * slope + intercept`` leaves int16."""
-    if slope == 1 and stored.dtype == np.int16:
-        # Only one end can overflow: one reduction instead of two.
-        if intercept < 0 and int(stored.min()) + intercept < -32768:
+def _check_fits_int16(stored: npt.NDArray[Any], frame: FrameHeader) -> None:
+    """Raise :class:`NeedsFloat` when ``stored * slope + intercept`` leaves int16.
+
+    Only the ends the header's stored range does not already guarantee are reduced: an
+    unsigned series with a negative intercept needs the maximum only, a signed one with a
+    negative intercept the minimum only.
+    """
+    slope, intercept = int(frame.slope), int(frame.intercept)
+    range_lo, range_hi = _stored_range(frame)
+    # Which stored extreme gives the lowest and the highest HU.
+    low_end, high_end = ("min", "max") if slope >= 0 else ("max", "min")
+    for end, bound_ok in (
+        (low_end, lambda hu: hu >= -32768),
+        (high_end, lambda hu: hu <= 32767),
+    ):
+        header_value = range_lo if end == "min" else range_hi
+        if bound_ok(header_value * slope + intercept):
+            continue
+        value = int(stored.min()) if end == "min" else int(stored.max())
+        if not bound_ok(value * slope + intercept):
             raise NeedsFloat()
-        if intercept > 0 and int(stored.max()) + intercept > 32767:
-            raise NeedsFloat()
-        return
-    lo = int(stored.min()) * slope + intercept
-    hi = int(stored.max()) * slope + intercept
-    if min(lo, hi) < -32768 or max(lo, hi) > 32767:
-        raise NeedsFloat()
+
+
+def _scalar(value: float) -> np.floating[Any]:
+    """``value`` as float32 when that is exact (faster loop), else float64."""
+    as_f32 = np.float32(value)
+    return as_f32 if float(as_f32) == float(value) else np.float64(value)
 
 
 def store_frame(dst: npt.NDArray[Any], stored: npt.NDArray[Any], frame: FrameHeader) -> None:
-    """Write ``stored`` values of ``frame`` into ``dst`` as HU (slope and intercept applied)."""
+    """Write ``stored`` values of ``frame`` into ``dst`` as HU (slope and intercept applied).
+
+    ``stored`` may be ``dst`` itself viewed as the stored dtype (the file was read straight
+    into the output). Bits above BitsStored are cleared (unsigned) or sign-extended (signed)
+    first, in place. For an int16 output the rescale is done in 16-bit modular arithmetic on
+    the bit patterns, in place and without wider temporaries: it is exact because the HU
+    values are known (from the header) or checked (one reduction) to fit int16; otherwise
+    :class:`NeedsFloat` is raised and the stack is read again as float32.
+    """
+    if not stored.dtype.isnative:  # big endian, decoded by pydicom: bit patterns in our order
+        stored = stored.astype(stored.dtype.newbyteorder("="))
     _fix_unused_bits(stored, frame.bits_stored, frame.signed)
-    slope, intercept = frame.slope, frame.intercept
     if dst.dtype == np.int16:
         if not rescale_fits_int16(frame):
-            _check_fits_int16(stored, int(slope), int(intercept))
-        if stored.dtype.itemsize <= 2 and (stored.dtype == np.int16 or frame.bits_stored < 16):
-            if not np.may_share_memory(dst, stored):
-                np.copyto(dst, stored, casting="unsafe")  # values fit int16 unchanged
-            if slope != 1:
-                np.multiply(dst, int(slope), out=dst)
-            if intercept:
-                np.add(dst, int(intercept), out=dst, casting="unsafe")
+            _check_fits_int16(stored, frame)
+        slope, intercept = int(frame.slope), int(frame.intercept)
+        bits = dst.view(np.uint16)
+        if stored.dtype.itemsize == 2:
+            source = stored.view(np.uint16)
         else:
-            wide = stored.astype(np.int64) * int(slope) + int(intercept)
-            np.copyto(dst, wide, casting="unsafe")
-    else:
-        if not np.may_share_memory(dst, stored):
-            np.copyto(dst, stored, casting="unsafe")
+            # 8- or 32-bit stored values: their low 16 bits are all the modular sum needs.
+            np.copyto(bits, stored, casting="unsafe")
+            source = bits
         if slope != 1:
-            np.multiply(dst, slope, out=dst, casting="unsafe")
+            np.multiply(source, np.uint16(slope & 0xFFFF), out=bits)
+            source = bits
         if intercept:
-            np.add(dst, intercept, out=dst, casting="unsafe")
+            np.add(source, np.uint16(intercept & 0xFFFF), out=bits)
+            source = bits
+        if not np.may_share_memory(source, bits):
+            np.copyto(bits, source)
+        return
+    # float32 output: one pass from the stored values into the output, a second for the
+    # intercept only when the slope needed the first.
+    slope_f, intercept_f = _scalar(frame.slope), _scalar(frame.intercept)
+    if frame.slope != 1:
+        np.multiply(stored, slope_f, out=dst, casting="unsafe")
+        if frame.intercept:
+            np.add(dst, intercept_f, out=dst, casting="unsafe")
+    elif frame.intercept:
+        np.add(stored, intercept_f, out=dst, casting="unsafe")
+    elif not np.may_share_memory(dst, stored):
+        np.copyto(dst, stored, casting="unsafe")
 
 
 ReadAt = Callable[[memoryview, int], int]
@@ -128,25 +169,31 @@ def _fd_reader(fd: int) -> ReadAt:
     return read_at
 
 
-def _read_native_into(read_at: ReadAt, frame: FrameHeader, dst: npt.NDArray[Any]) -> None:
-    """Read one uncompressed LE frame into ``dst`` (HU) with ``read_at(buffer, offset)``."""
+def _read_native_into(
+    read_at: ReadAt,
+    frame: FrameHeader,
+    dst: npt.NDArray[Any],
+    scratch: npt.NDArray[Any] | None = None,
+) -> None:
+    """Read one uncompressed LE frame into ``dst`` (HU) with ``read_at(buffer, offset)``.
+
+    When the stored values are as wide as the output (16-bit stored into int16, signed or
+    not), the file is read straight into ``dst`` and rescaled there in place. Otherwise the
+    frame goes through ``scratch`` (a reusable buffer of the stored dtype and frame shape, or
+    None to allocate one).
+    """
     assert frame.pixel_offset is not None
     stored_dt = _stored_dtype(frame)
-    if dst.dtype == stored_dt or (
-        dst.dtype == np.int16 and stored_dt == np.uint16 and frame.bits_stored < 16
-    ):
-        # Same bit pattern for every value the header allows: read straight into the output.
-        buf = dst.view(stored_dt) if dst.dtype != stored_dt else dst
-        got = read_at(memoryview(buf).cast("B"), frame.pixel_offset)  # type: ignore[arg-type]
-        if got != frame.frame_bytes:
-            raise ValueError("pixel data ended early")
-        store_frame(dst, buf, frame)
-        return
-    stored = np.empty((frame.rows, frame.columns), dtype=stored_dt)
-    got = read_at(memoryview(stored).cast("B"), frame.pixel_offset)  # type: ignore[arg-type]
+    if dst.dtype.itemsize == stored_dt.itemsize and dst.dtype.kind in "iu":
+        buf = dst.view(stored_dt)
+    elif scratch is not None and scratch.dtype == stored_dt and scratch.shape == dst.shape:
+        buf = scratch
+    else:
+        buf = np.empty((frame.rows, frame.columns), dtype=stored_dt)
+    got = read_at(memoryview(buf).cast("B"), frame.pixel_offset)  # type: ignore[arg-type]
     if got != frame.frame_bytes:
         raise ValueError("pixel data ended early")
-    store_frame(dst, stored, frame)
+    store_frame(dst, buf, frame)
 
 
 def decode_with_pydicom(source: Source, frame_numbers: Sequence[int]) -> npt.NDArray[Any]:
@@ -303,32 +350,7 @@ def _read_stack(
         done += count
         report(progress, done / max(1, n_src), f"slice {done}/{n_src}")
 
-    for source, items in native:
-        check(cancel)
-        try:
-            if source.member is None and hasattr(os, "preadv"):
-                fd = os.open(source.path, os.O_RDONLY)
-                try:
-                    read_at = _fd_reader(fd)
-                    for k, frame in items:
-                        _read_native_into(read_at, frame, src[k])
-                finally:
-                    os.close(fd)
-            elif source.member is None:
-                with source.path.open("rb", buffering=0) as f:
-                    for k, frame in items:
-                        _read_native_into(_file_reader(f), frame, src[k])
-            else:
-                import io
-
-                with io.BytesIO(source.read_bytes()) as mem:
-                    for k, frame in items:
-                        _read_native_into(_file_reader(mem), frame, src[k])
-        except NeedsFloat:
-            raise
-        except Exception as exc:
-            failures.extend((frame, f"unreadable pixels ({describe(exc)})") for _, frame in items)
-        tick(len(items))
+    _read_native_files(native, src, failures, cancel, tick)
 
     if coded:
         use_pool = (workers is None or workers > 1) and len(coded) >= POOL_MIN_FILES
@@ -355,6 +377,109 @@ def _read_stack(
     if failures or plan.resample is None:
         return src, failures
     return _interpolate(src, plan), failures
+
+
+NativeFiles = list[tuple[Source, list[tuple[int, FrameHeader]]]]
+
+#: Read uncompressed series of at least this many files with two threads (the reads and the
+#: numpy passes release the GIL, so the page-cache copy of one file overlaps the other's).
+THREAD_MIN_FILES = 32
+
+
+def _read_native_files(
+    native: NativeFiles,
+    src: npt.NDArray[Any],
+    failures: list[FrameFailure],
+    cancel: CancelToken | None,
+    tick: Callable[[int], None],
+) -> None:
+    """Read every uncompressed file into ``src``: half in a helper thread when worthwhile.
+
+    Progress is reported from the calling thread only (it includes the helper's count).
+    """
+    if len(native) < THREAD_MIN_FILES or (os.cpu_count() or 1) < 2:
+        _read_native_part(native, src, failures, cancel, tick, threading.Event())
+        return
+    half = len(native) // 2
+    helper_done = [0]
+    stop = threading.Event()
+
+    def count_helper(n: int) -> None:
+        helper_done[0] += n
+
+    reported = 0
+
+    def tick_both(n: int) -> None:
+        nonlocal reported
+        seen = helper_done[0]
+        tick(n + seen - reported)
+        reported = seen
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixels") as helper:
+        future = helper.submit(
+            _read_native_part, native[half:], src, failures, cancel, count_helper, stop
+        )
+        try:
+            _read_native_part(native[:half], src, failures, cancel, tick_both, stop)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            wait([future])
+        future.result()  # NeedsFloat or Cancelled from the helper
+    tick_both(0)
+
+
+def _read_native_part(
+    native: NativeFiles,
+    src: npt.NDArray[Any],
+    failures: list[FrameFailure],
+    cancel: CancelToken | None,
+    tick: Callable[[int], None],
+    stop: threading.Event,
+) -> None:
+    """Read ``native`` files into ``src`` in this thread, with its own slice buffers."""
+    _, rows, cols = src.shape
+    scratch: dict[np.dtype[Any], npt.NDArray[Any]] = {}
+
+    def scratch_for(frame: FrameHeader) -> npt.NDArray[Any] | None:
+        """One reusable stored-value buffer per dtype, for frames not read into ``src``."""
+        stored_dt = _stored_dtype(frame)
+        same_width = src.dtype.kind in "iu" and src.dtype.itemsize == stored_dt.itemsize
+        if same_width or (frame.rows, frame.columns) != (rows, cols):
+            return None
+        if stored_dt not in scratch:
+            scratch[stored_dt] = np.empty((rows, cols), dtype=stored_dt)
+        return scratch[stored_dt]
+
+    for source, items in native:
+        check(cancel)
+        if stop.is_set():
+            return
+        try:
+            if source.member is None and hasattr(os, "preadv"):
+                fd = os.open(source.path, os.O_RDONLY)
+                try:
+                    read_at = _fd_reader(fd)
+                    for k, frame in items:
+                        _read_native_into(read_at, frame, src[k], scratch_for(frame))
+                finally:
+                    os.close(fd)
+            elif source.member is None:
+                with source.path.open("rb", buffering=0) as f:
+                    for k, frame in items:
+                        _read_native_into(_file_reader(f), frame, src[k], scratch_for(frame))
+            else:
+                import io
+
+                with io.BytesIO(source.read_bytes()) as mem:
+                    for k, frame in items:
+                        _read_native_into(_file_reader(mem), frame, src[k], scratch_for(frame))
+        except NeedsFloat:
+            raise
+        except Exception as exc:
+            failures.extend((frame, f"unreadable pixels ({describe(exc)})") for _, frame in items)
+        tick(len(items))
 
 
 def _place(
