@@ -545,12 +545,40 @@ FLAG_FIELDS = {
 }  # fmt: skip
 
 
+def check_root_block(root: dict) -> None:
+    """The ``root`` block of schema 2: every number present (None with a reason when not
+    measured)."""
+    assert {
+        "lvot",
+        "sinus",
+        "stj",
+        "sinus_heights_mm",
+        "ascending_aorta_diameter_mm",
+    } <= root.keys()
+    assert root["lvot"].keys() >= {"level_mm", "area_mm2", "perimeter_mm", "d_min_mm", "d_max_mm"}
+    assert root["sinus"].keys() >= {"height_mm", "area_mm2", "diameter_mm"}
+    assert set(root["sinus"]["diameter_mm"]) == {"RCC", "LCC", "NCC"}
+    assert root["stj"].keys() >= {"height_mm", "diameter_mm", "area_mm2"}
+    assert set(root["sinus_heights_mm"]) == {"RCC", "LCC", "NCC"}
+    for part in ("lvot", "sinus", "stj", "ascending_aorta"):
+        block = root[part]
+        assert block["status"] in ("measured", "not_assessed", "failed")
+        if block["status"] != "measured":
+            assert block["reason"]
+            measures = {k: v for k, v in block.items() if k.endswith(("_mm", "_mm2"))}
+            measures.pop("level_mm", None)  # where the plane is, not a measurement
+            for value in measures.values():
+                values = value.values() if isinstance(value, dict) else [value]
+                assert all(v is None for v in values)
+
+
 def check_results_document(doc: dict) -> None:
     """Every field of the cli-and-files.md results contract is present with its type."""
     assert doc.keys() >= CONTRACT_FIELDS
     assert doc["schema"] == "annulusview.results/2"
     assert doc["annulus"].keys() >= ANNULUS_FIELDS
     assert set(doc["coronary_heights_mm"]) == {"LCA", "RCA"}
+    check_root_block(doc["root"])
     assert {"volume_mm3", "agatston", "by_region", "by_cusp"} <= doc["calcium"].keys()
     assert {"leaflet", "annulus", "lvot", "conduction"} <= doc["calcium"]["by_region"].keys()
     for total in doc["calcium"]["by_region"].values():

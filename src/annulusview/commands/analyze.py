@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from annulusview.core.presentation import flag_rank, flag_word, fmt
+from annulusview.core.presentation import flag_rank, flag_word, fmt, root_rows
 
 if TYPE_CHECKING:
     from annulusview.core.results import Results
@@ -33,6 +33,14 @@ def format_summary(r: Results) -> str:
         f"  coronary heights LCA {fmt(r.coronary_heights_mm.get('LCA'))} mm, "
         f"RCA {fmt(r.coronary_heights_mm.get('RCA'))} mm; "
         f"infra-annular membranous septum {fmt(r.ms_length_mm)} mm",
+        "",
+        "Root and LVOT (planes parallel to the annulus)",
+    ]
+    lines += [
+        f"  {measure:<26}{value:>16}   {note}"
+        for measure, value, note in root_rows(r.root, a.eccentricity)
+    ]
+    lines += [
         "",
         f"Calcium: {fmt(r.calcium.volume_mm3)} mm^3"
         + (f", Agatston {r.calcium.agatston:.0f}" if r.calcium.agatston is not None else ""),

@@ -42,6 +42,7 @@ from annulusview.core.aortic.devices import sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
+from annulusview.core.aortic.root import measure_root
 from annulusview.core.aortic.valve import PlannedValve
 from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.landmarks import Landmarks
@@ -436,6 +437,12 @@ def analyze(
             warnings.append(ms_warning)
     check(cancel)
 
+    with timer.stage("root"):
+        report(progress, 0.3, "Measuring the root and LVOT")
+        root, root_warnings = measure_root(volume, frame, landmarks, rules, contrast)
+        warnings.extend(root_warnings)
+    check(cancel)
+
     with timer.stage("threshold_and_voxels"):
         report(progress, 0.4, "Finding calcium")
         thr, threshold_warnings = choose_threshold(lumen_hu, contrast, threshold, rules)
@@ -631,6 +638,7 @@ def analyze(
         threshold_reference=thr.reference,
         lumen_hu=lumen_hu,
         annulus=annulus,
+        root=root,
         frame=frame,
         coronary_heights_mm=heights,
         ms_length_mm=ms_length,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from annulusview.core.aortic.root import RootMeasurements, RootPart
 from annulusview.core.flags import HIGH, INDETERMINATE, MET, MODERATE, NOT_ASSESSED, NOT_MET, Flag
 
 EMPTY = "—"  # what a missing value prints as, everywhere
@@ -146,3 +147,66 @@ def fmt(value: Any, digits: int = 1, unit: str | None = None) -> str:
             return text
         return f"{text}{shown}" if shown in ("%", "°") else f"{text} {shown}"
     return str(value)
+
+
+def root_rows(
+    root: RootMeasurements | None, eccentricity: float | None
+) -> list[tuple[str, str, str]]:
+    """The root and LVOT numbers (clinical-model.md 4.2) as ``(measure, value, note)`` rows,
+    in SCCT order, for the text summary and the report alike; a number not measured prints as
+    :data:`EMPTY` with its reason as the note."""
+    rows: list[tuple[str, str, str]] = [
+        ("Annulus eccentricity", fmt(eccentricity, 2), "1 - Dmin/Dmax")
+    ]
+    if root is None:
+        return rows
+    parts = (root.lvot, root.sinus, root.stj, root.ascending)
+    if all(p.status == "not_assessed" for p in parts) and len({p.reason for p in parts}) == 1:
+        return [*rows, ("Root and LVOT", EMPTY, str(root.lvot.reason))]
+    lvot, sinus, stj, asc = root.lvot, root.sinus, root.stj, root.ascending
+
+    said: set[int] = set()
+
+    def note(part: RootPart, where: str) -> str:
+        if part.status == "measured":
+            return where
+        if id(part) in said:  # the reason once per part
+            return "see above"
+        said.add(id(part))
+        return str(part.reason)
+
+    lv = lvot.values
+    where = f"h = {lv['level_mm']:+.0f} mm"
+    rows += [
+        ("LVOT area", fmt(lv["area_mm2"], 1, "mm2"), note(lvot, where)),
+        ("LVOT perimeter", fmt(lv["perimeter_mm"], 1, "mm"), note(lvot, where)),
+        (
+            "LVOT D min / D max",
+            f"{fmt(lv['d_min_mm'])} / {fmt(lv['d_max_mm'], 1, 'mm')}",
+            note(lvot, where),
+        ),
+    ]
+    sv = sinus.values
+    where = "largest area, h = " + fmt(sv["height_mm"], 1, "mm")
+    rows.append(("Sinus area", fmt(sv["area_mm2"], 1, "mm2"), note(sinus, where)))
+    for cusp, value in sv["diameter_mm"].items():
+        rows.append(
+            (f"Sinus {cusp} to commissure", fmt(value, 1, "mm"), note(sinus, "chord through O"))
+        )
+    sj = stj.values
+    where = "h = " + fmt(sj["height_mm"], 1, "mm")
+    rows += [
+        ("STJ height", fmt(sj["height_mm"], 1, "mm"), note(stj, "above the annulus")),
+        ("STJ diameter", fmt(sj["diameter_mm"], 1, "mm"), note(stj, f"area-derived, {where}")),
+    ]
+    for cusp, value in root.sinus_heights_mm.items():
+        rows.append((f"Sinus height {cusp}", fmt(value, 1, "mm"), note(stj, "STJ - hinge")))
+    av = asc.values
+    rows.append(
+        (
+            "Ascending aorta",
+            fmt(av["diameter_mm"], 1, "mm"),
+            note(asc, f"area-derived, h = {av['level_mm']:+.0f} mm"),
+        )
+    )
+    return rows

@@ -22,6 +22,7 @@ from annulusview import DISCLAIMER, __version__
 from annulusview.core.aortic.annulus import AnnulusMeasurement
 from annulusview.core.aortic.frame import AnnulusFrame
 from annulusview.core.aortic.regions import RegionGeometry
+from annulusview.core.aortic.root import RootMeasurements
 from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.atomic import atomic_write_text
 from annulusview.core.flags import Flag
@@ -229,6 +230,9 @@ class Results:
         What the user must know (fallbacks, missing inputs, unknown landmarks).
     timings_s
         Wall time of each stage, s.
+    root
+        LVOT, sinus, STJ and ascending aorta (section 4.2); every number None with a reason
+        when not assessed (non-contrast) or not measurable. None only for old callers.
     sizing
         Every valve family's suggested size for the measured annulus (section 7.1).
     landmarks_proposed
@@ -262,6 +266,7 @@ class Results:
     mitral: MitralResults | None = None
     sizing: tuple[Mapping[str, Any], ...] = ()
     landmarks_proposed: tuple[str, ...] = ()
+    root: RootMeasurements | None = None
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -319,6 +324,7 @@ class Results:
             "threshold_reference": self.threshold_reference,
             "lumen_hu": self.lumen_hu,
             "annulus": self.annulus.to_dict(),
+            "root": None if self.root is None else self.root.to_dict(),
             "frame": self.frame.to_dict(),
             "coronary_heights_mm": dict(self.coronary_heights_mm),
             "ms_length_mm": self.ms_length_mm,

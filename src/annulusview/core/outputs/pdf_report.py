@@ -44,6 +44,7 @@ from annulusview.core.presentation import (
     flag_word,
     fmt,
     part_title,
+    root_rows,
 )
 from annulusview.core.results import Results
 
@@ -191,6 +192,7 @@ def report_story(
         title += ": not sized (sizing needs a contrast CTA)"
     story += [Paragraph(title, st["h2"])]
     story.append(_table(ann, [38 * mm, 36 * mm, 42 * mm, width - 116 * mm]))
+    story += _root_story(res, st, width)
     story += _sizing_story(res, st, width)
 
     # calcium by region and cusp
@@ -293,6 +295,19 @@ def report_story(
             )
             story.append(grid)
     return story
+
+
+def _root_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
+    """Root and LVOT dimensions (clinical-model.md 4.2): a small table, reasons in the notes."""
+    rows: list[list[Any]] = [["Root and LVOT", "Value", "Plane / note"]]
+    for measure, value, note in root_rows(res.root, res.annulus.eccentricity):
+        rows.append([measure, value, Paragraph(_esc(note), st["cell"])])
+    title = "Root and LVOT (planes parallel to the annulus, straight-axis approximation)"
+    return [
+        KeepTogether(
+            [Paragraph(title, st["h2"]), _table(rows, [48 * mm, 32 * mm, width - 80 * mm])]
+        )
+    ]
 
 
 def _sizing_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
