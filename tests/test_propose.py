@@ -266,3 +266,17 @@ def test_pictures_say_the_landmarks_are_proposed(phantom_runs):
         finally:
             plotter.close()
         assert any("NOT CONFIRMED" in t for t in texts) is expect
+
+
+def test_every_flag_lists_the_proposed_landmarks_it_rests_on(phantom_runs):
+    case, proposal = phantom_runs[0]
+    results = analyze(case.volume, proposal.landmarks)
+    assert results.flags
+    for flag in results.flags:
+        if flag.id == "mitral.mac_score":  # mitral landmarks only: never proposed
+            assert flag.inputs_unconfirmed == ()
+        else:
+            assert set(HINGES) <= set(flag.inputs_unconfirmed), flag.id
+        assert flag.to_dict()["inputs_unconfirmed"] == list(flag.inputs_unconfirmed)
+    confirmed = analyze(case.volume, case.landmarks)  # the phantom's true (placed) landmarks
+    assert all(flag.inputs_unconfirmed == () for flag in confirmed.flags)

@@ -7,6 +7,7 @@ the time of each stage.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -45,7 +46,8 @@ from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
 from annulusview.core.aortic.root import measure_root
 from annulusview.core.aortic.valve import PlannedValve
 from annulusview.core.arrays import FloatArray, IntArray
-from annulusview.core.landmarks import Landmarks
+from annulusview.core.flags import Flag
+from annulusview.core.landmarks import AORTIC_REQUIRED, Landmarks
 from annulusview.core.mitral import MitralResults, analyze_mitral
 from annulusview.core.mitral.common import median_hu_in_sphere
 from annulusview.core.mitral.neo_lvot import VirtualValve
@@ -337,6 +339,30 @@ def _parameters(
     }
 
 
+def _mark_unconfirmed(
+    flags: tuple[Flag, ...], proposed: frozenset[str], zone_from_commissure: bool
+) -> tuple[Flag, ...]:
+    """Each flag lists the proposed (not yet confirmed) landmarks its rule rests on.
+
+    Every rule but the MAC score stands on the annulus frame, hence on the three hinges (regions,
+    distances, the valve plane of the neo-LVOT); the conduction rules also on the NCC-RCC
+    commissure when it anchors the zone (no ``MS_inferior``). The membranous septum and mitral
+    landmarks are never proposed.
+    """
+    if not proposed:
+        return flags
+    hinges = set(AORTIC_REQUIRED) & proposed
+    marked = []
+    for flag in flags:
+        used = set() if flag.id == "mitral.mac_score" else set(hinges)
+        if flag.id.startswith("conduction.") and zone_from_commissure:
+            used |= {"NCC_RCC_commissure"} & proposed
+        marked.append(
+            dataclasses.replace(flag, inputs_unconfirmed=tuple(sorted(used))) if used else flag
+        )
+    return tuple(marked)
+
+
 def analyze(
     volume: Volume,
     landmarks: Landmarks,
@@ -601,6 +627,7 @@ def analyze(
         flags = (*flags, *mitral.flags)
         warnings.extend(mitral.warnings)
     check(cancel)
+    flags = _mark_unconfirmed(flags, landmarks.proposed, geometry.conduction_estimated)
 
     parameters = _parameters(
         rules=rules,
