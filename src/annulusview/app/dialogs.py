@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
 from annulusview.app.session import AnalysisSettings
 from annulusview.core.aortic.calcium import THRESHOLD_MAX_HU, THRESHOLD_MIN_HU
 from annulusview.core.aortic.devices import load_devices
+from annulusview.core.aortic.valve import VALVE_SIZE_RANGE_MM
 from annulusview.core.flags import Flag
 from annulusview.core.presentation import evidence_lines, flag_color, flag_title, flag_word
 from annulusview.core.rules import default_rules
 from annulusview.core.rules_schema import NUMBERS
 
-VALVE_NOT_PLANNED = 9.0
+VALVE_NOT_PLANNED = VALVE_SIZE_RANGE_MM[0] - 1.0  # the spin box's "not planned" minimum
 
 THRESHOLD_CHOICES = (
     ("Lumen + 100 HU (default)", "lumen_plus_100"),
@@ -170,7 +171,7 @@ class SettingsDialog(QDialog):
         form.addRow("Family size", self.family_size)
         self.valve_size = QDoubleSpinBox()
         # 10-40 mm as --valve-size; the minimum (9) reads "not planned"
-        self.valve_size.setRange(VALVE_NOT_PLANNED, 40.0)
+        self.valve_size.setRange(VALVE_NOT_PLANNED, VALVE_SIZE_RANGE_MM[1])
         self.valve_size.setSpecialValueText("not planned")
         self.valve_size.setSuffix(" mm")
         self.valve_type = QComboBox()
@@ -279,7 +280,11 @@ class SettingsDialog(QDialog):
             threshold=threshold,
             regions=regions,
             # 9.01-9.99 typed by hand is below the 10 mm minimum too: not planned
-            valve_size_mm=None if self.valve_size.value() < 10.0 else self.valve_size.value(),
+            valve_size_mm=(
+                None
+                if self.valve_size.value() < VALVE_SIZE_RANGE_MM[0]
+                else self.valve_size.value()
+            ),
             valve_type=self.valve_type.currentText() or None,
             implant_depth_mm=None if depth < 0 else depth,
         )

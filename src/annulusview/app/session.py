@@ -24,6 +24,7 @@ from typing import Any
 
 import platformdirs
 
+from annulusview.core.aortic.valve import MAX_IMPLANT_DEPTH_MM, VALVE_SIZE_RANGE_MM
 from annulusview.core.atomic import atomic_write_text
 from annulusview.core.errors import InputError, LandmarkError
 from annulusview.core.landmarks import (
@@ -41,10 +42,10 @@ SESSION_SCHEMA = f"annulusview.session/{SESSION_SCHEMA_VERSION}"
 _SCHEMA_PATTERN = re.compile(r"^annulusview\.session/(\d{1,9})$")
 APP_NAME = "AnnulusView"
 
-# Ranges: the same as the settings dialog and the command line (commands/_common.py); the
+# Ranges: core.aortic.valve's, shared with the settings dialog and the command line; the
 # threshold's are core.aortic.calcium's, the region overrides' the rules schema's.
-VALVE_SIZE_MM = (10.0, 40.0)
-IMPLANT_DEPTH_MM = (0.0, 20.0)
+VALVE_SIZE_MM = VALVE_SIZE_RANGE_MM  # as --valve-size
+IMPLANT_DEPTH_MM = (0.0, MAX_IMPLANT_DEPTH_MM)  # as --implant-depth
 SEXES = ("M", "F")
 #: Window width and level (HU): a CT holds at most 16-bit values; dragging the window in a
 #: slice view never makes it narrower than 1 HU.

@@ -91,15 +91,18 @@ def check_analysis_inputs(args: argparse.Namespace) -> AnalysisInputs:
     cost a study load. Typed errors propagate to the CLI (exit 3)."""
     from annulusview.core.aortic.calcium import parse_threshold_option
     from annulusview.core.aortic.frame import check_hinges
-    from annulusview.core.aortic.valve import PlannedValve
+    from annulusview.core.aortic.valve import VALVE_SIZE_RANGE_MM, PlannedValve
     from annulusview.core.landmarks import read_landmarks
     from annulusview.core.mitral.neo_lvot import VirtualValve
     from annulusview.core.rules import load_rules
 
     rules = load_rules(args.rules)
     threshold = parse_threshold_option(args.threshold)
-    if args.valve_size is not None and not 10.0 <= args.valve_size <= 40.0:
-        raise InputError(f"Valve size {args.valve_size} mm is implausible.", "Use 10-40 mm.")
+    low, high = VALVE_SIZE_RANGE_MM
+    if args.valve_size is not None and not low <= args.valve_size <= high:
+        raise InputError(
+            f"Valve size {args.valve_size} mm is implausible.", f"Use {low:.0f}-{high:.0f} mm."
+        )
     valve_option = getattr(args, "valve", None)
     if valve_option and (args.valve_size is not None or args.valve_type is not None):
         raise InputError(

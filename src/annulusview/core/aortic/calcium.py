@@ -19,6 +19,7 @@ from annulusview.core.aortic.frame import AnnulusFrame
 from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.errors import InputError
 from annulusview.core.rules import CONTRAST_METHODS, Rules
+from annulusview.core.rules_schema import CALCIUM_THRESHOLD
 from annulusview.core.volume import Volume
 
 # 26-connectivity for 3-D lesions; 8-connectivity within each image slice for Agatston.
@@ -166,8 +167,8 @@ def parse_threshold_option(value: str | float | None) -> str | float | None:
 
 #: A user threshold below the Agatston 130 HU finds soft tissue and contrast as "calcium";
 #: above 3000 HU only metal is left. Both make every calcium number silently wrong.
-THRESHOLD_MIN_HU = 130.0
-THRESHOLD_MAX_HU = 3000.0
+THRESHOLD_MIN_HU = CALCIUM_THRESHOLD.low  # the rules schema's range for every threshold key
+THRESHOLD_MAX_HU = CALCIUM_THRESHOLD.high
 
 
 def _checked_hu(number: float, text: str) -> float:

@@ -21,6 +21,10 @@ def oversizing_pct(size_mm: float, measured: float, *, by_area: bool) -> float |
     return (nominal / measured - 1.0) * 100.0
 
 
+#: Nominal transcatheter valve sizes accepted for a generic planned valve (mm): the
+#: smallest and largest sizes any current family makes lie well inside.
+VALVE_SIZE_RANGE_MM = (10.0, 40.0)
+
 #: Deepest planned implant accepted (mm below the annular plane): deeper than any frame's
 #: ventricular portion, so a larger number is a typing error, not a plan.
 MAX_IMPLANT_DEPTH_MM = 20.0
