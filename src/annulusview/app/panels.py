@@ -226,6 +226,7 @@ class ResultsPanel(QWidget):
             ("method", "Method"),
             ("threshold", "Calcium threshold"),
             ("lumen", "Lumen attenuation"),
+            ("phase", "Cardiac phase"),
             ("ms_length", "Infra-annular MS (IAMS)"),
             ("lca", "LCA height"),
             ("rca", "RCA height"),
@@ -320,6 +321,9 @@ class ResultsPanel(QWidget):
             f"{fmt(res.threshold_hu, 0, 'HU')} ({res.threshold_method})"
         )
         self.annulus_labels["lumen"].setText(fmt(res.lumen_hu, 0, "HU"))
+        scan = res.scan
+        self.annulus_labels["phase"].setText("—" if scan is None else scan.phase_text)
+        self.annulus_labels["phase"].setToolTip("\n".join(scan.checks) if scan else "")
         self.annulus_labels["ms_length"].setText(fmt(res.ms_length_mm, 1, "mm"))
         heights = res.coronary_heights_mm
         self.annulus_labels["lca"].setText(fmt(heights.get("LCA"), 1, "mm"))

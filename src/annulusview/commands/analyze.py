@@ -22,6 +22,12 @@ def format_summary(r: Results) -> str:
         f"SD {fmt(r.lumen_hu_sd, 0)}); calcium threshold {r.threshold_hu:.0f} HU "
         f"({r.threshold_method})",
     ]
+    if r.scan is not None:
+        s = r.scan
+        lines.append(
+            f"  scan: phase {s.phase_text}; {fmt(s.kvp, 0)} kVp; slices "
+            f"{fmt(s.slice_thickness_mm, 2)} mm every {fmt(s.slice_increment_mm, 2)} mm"
+        )
     if r.calcium_not_assessed_reason:
         lines.append(f"  CALCIUM NOT ASSESSED: {r.calcium_not_assessed_reason}")
     lines += [

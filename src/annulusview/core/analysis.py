@@ -54,6 +54,7 @@ from annulusview.core.mitral.neo_lvot import VirtualValve
 from annulusview.core.progress import CancelToken, ProgressCallback, check, report
 from annulusview.core.results import CalciumSummary, CalciumTotal, Lesion, Results
 from annulusview.core.rules import Rules, coerce_rules
+from annulusview.core.scan_quality import scan_quality
 from annulusview.core.volume import Volume
 
 log = logging.getLogger(__name__)
@@ -653,6 +654,15 @@ def analyze(
             "Proposed landmarks not yet confirmed by a person: "
             f"{', '.join(sorted(landmarks.proposed))}. Review them before using the results."
         )
+    scan = scan_quality(
+        volume,
+        contrast_state=state,
+        lumen_hu=lumen_hu,
+        lumen_hu_sd=lumen_sd,
+        annulus_sized=bool(annulus.sized),
+        neo_lvot_read=mitral.neo_lvot is not None and mitral.neo_lvot.area_mm2 is not None,
+    )
+    warnings.extend(scan.checks)
     report(progress, 1.0, "Done")
     return Results(
         series_instance_uid=volume.series_instance_uid,
@@ -666,6 +676,7 @@ def analyze(
         lumen_hu=lumen_hu,
         annulus=annulus,
         root=root,
+        scan=scan,
         frame=frame,
         coronary_heights_mm=heights,
         ms_length_mm=ms_length,

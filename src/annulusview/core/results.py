@@ -26,6 +26,7 @@ from annulusview.core.aortic.root import RootMeasurements
 from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.atomic import atomic_write_text
 from annulusview.core.flags import Flag
+from annulusview.core.scan_quality import ScanQuality
 
 if TYPE_CHECKING:
     from annulusview.core.mitral import MitralResults
@@ -235,6 +236,9 @@ class Results:
         when not assessed (non-contrast) or not measurable. None only for old callers.
     sizing
         Every valve family's suggested size for the measured annulus (section 7.1).
+    scan
+        The scan-quality block (section 10): series, phase, technique, contrast, and the
+        checks on them (:mod:`annulusview.core.scan_quality`). None only for old callers.
     landmarks_proposed
         Names of the input landmarks made by the program and not yet confirmed by a person
         (``"proposed": true``): the results rest on unconfirmed inputs while this is not empty.
@@ -267,6 +271,7 @@ class Results:
     sizing: tuple[Mapping[str, Any], ...] = ()
     landmarks_proposed: tuple[str, ...] = ()
     root: RootMeasurements | None = None
+    scan: ScanQuality | None = None
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -326,6 +331,7 @@ class Results:
             "annulus": self.annulus.to_dict(),
             "root": None if self.root is None else self.root.to_dict(),
             "frame": self.frame.to_dict(),
+            "scan": None if self.scan is None else self.scan.to_dict(),
             "coronary_heights_mm": dict(self.coronary_heights_mm),
             "ms_length_mm": self.ms_length_mm,
             "ms_height_mm": self.ms_height_mm,

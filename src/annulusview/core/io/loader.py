@@ -281,6 +281,7 @@ def _read_volume(
         {
             "sop_instance_uids": tuple(f.sop_uid for f in plan.frames),
             "slice_thickness_mm": first.slice_thickness,
+            "cardiac_phase_pct": _nominal_phase_pct(plan.frames),
             "series_id": stack.id,
             "transfer_syntax_uid": first.transfer_syntax,
             "resampled": plan.resample is not None,
@@ -298,3 +299,9 @@ def _read_volume(
         metadata=metadata,
         source_paths=tuple(paths),
     )
+
+
+def _nominal_phase_pct(frames: Any) -> float | None:
+    """NominalPercentageOfCardiacPhase shared by the loaded frames, else None (never guessed)."""
+    values = {f.phase[1] for f in frames if len(f.phase) > 1 and f.phase[1] is not None}
+    return float(values.pop()) if len(values) == 1 else None

@@ -73,6 +73,23 @@ def _technique_line(technique: dict[str, Any]) -> str:
     return line
 
 
+def _scan_rows(res: Results) -> list[list[Any]]:
+    """Cardiac phase, sampling and gating from the scan block (section 10)."""
+    scan = res.scan
+    if scan is None:
+        return []
+    row, column = scan.pixel_spacing_mm
+    gating = {True: "ECG-gated", False: "not ECG-gated", None: "gating not stated"}
+    return [
+        ["Cardiac phase", scan.phase_text],
+        [
+            "Sampling",
+            f"increment {fmt(scan.slice_increment_mm, 2, 'mm')}, pixels {row:.2f} x "
+            f"{column:.2f} mm; {gating[scan.ecg_gated]}",
+        ],
+    ]
+
+
 def _esc(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -142,6 +159,7 @@ def report_story(
         ["Case", identity.label],
         ["Series", res.series_instance_uid or EMPTY],
         ["Series description", series_description or EMPTY],
+        *_scan_rows(res),
         [
             "Contrast",
             f"{res.contrast_state.replace('_', '-')} (LVOT lumen {fmt(res.lumen_hu, 0, 'HU')}, "
