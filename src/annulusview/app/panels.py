@@ -34,7 +34,14 @@ from annulusview.core.landmarks import (
     MITRAL_NAMES,
     Landmarks,
 )
-from annulusview.core.presentation import flag_color, flag_rank, flag_title, flag_word, fmt
+from annulusview.core.presentation import (
+    flag_color,
+    flag_rank,
+    flag_title,
+    flag_word,
+    fmt,
+    sizing_rows,
+)
 from annulusview.core.results import Lesion, Results
 
 
@@ -270,6 +277,16 @@ class ResultsPanel(QWidget):
         self.flag_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.flag_table.horizontalHeader().setStretchLastSection(True)
         self.tabs.addTab(self.flag_table, "Risk rules")
+        # valve sizing per family (clinical-model 7.1)
+        self.sizing_table = QTableWidget(0, 5)
+        self.sizing_table.setObjectName("sizing-table")
+        self.sizing_table.setHorizontalHeaderLabels(
+            ["Family", "Sized by", "Measured", "Suggested", "Oversizing per size / reason"]
+        )
+        self.sizing_table.verticalHeader().setVisible(False)
+        self.sizing_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.sizing_table.horizontalHeader().setStretchLastSection(True)
+        self.tabs.addTab(self.sizing_table, "Sizing")
         self.warnings = QLabel("")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #EE7733")
@@ -298,6 +315,7 @@ class ResultsPanel(QWidget):
         self.calcium_table.setRowCount(0)
         self.lesion_table.setRowCount(0)
         self.flag_table.setRowCount(0)
+        self.sizing_table.setRowCount(0)
         self._flags = []
         self.warnings.setText("")
         self._lesions = {}
@@ -381,6 +399,14 @@ class ResultsPanel(QWidget):
                 item.setToolTip(f"{flag.id}: {flag.reference} (double-click for the evidence)")
                 self.flag_table.setItem(r, c, item)
         self.flag_table.resizeColumnsToContents()
+        sizing = sizing_rows(res.sizing)
+        self.sizing_table.setRowCount(len(sizing))
+        for r, cells in enumerate(sizing):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(str(res.sizing[r].get("source", "")))
+                self.sizing_table.setItem(r, c, item)
+        self.sizing_table.resizeColumnsToContents()
         self.warnings.setText("\n".join(f"⚠ {w}" for w in res.warnings))
         self.disclaimer.setText(res.disclaimer)
 

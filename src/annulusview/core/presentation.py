@@ -8,6 +8,7 @@ them into its own colour type (VTK floats, ``QColor``, reportlab ``HexColor``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from annulusview.core.aortic.root import RootMeasurements, RootPart
@@ -209,4 +210,26 @@ def root_rows(
             note(asc, f"area-derived, h = {av['level_mm']:+.0f} mm"),
         )
     )
+    return rows
+
+
+def sizing_rows(sizing: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    """The valve-sizing table (clinical-model.md 7.1) as ``(family, sized by, measured,
+    suggested, oversizing per size or the reason)`` rows, for the report and the window alike.
+    A family that could not be sized says "not assessed" with its reason, never a size."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for row in sizing:
+        if row["status"] != "assessed":
+            rows.append((row["name"], row["sizing"], EMPTY, "not assessed", str(row["reason"])))
+            continue
+        size = row["suggested_size_mm"]
+        suggested = EMPTY if size is None else f"{size:g} mm"
+        if row["borderline"]:
+            suggested += " (borderline)"
+        over = ", ".join(
+            f"{key} mm {fmt(pct, 0, 'pct')}" for key, pct in row["oversizing_pct"].items()
+        )
+        rows.append(
+            (row["name"], row["sizing"], fmt(row["measured"], 1, row["unit"]), suggested, over)
+        )
     return rows

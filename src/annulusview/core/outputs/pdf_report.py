@@ -45,6 +45,7 @@ from annulusview.core.presentation import (
     fmt,
     part_title,
     root_rows,
+    sizing_rows,
 )
 from annulusview.core.results import Results
 
@@ -331,28 +332,9 @@ def _root_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
 def _sizing_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
     """Every device family's suggested size with its convention and oversizing."""
     rows: list[list[Any]] = [["Family", "Sized by", "Measured", "Suggested", "Oversizing per size"]]
-    for row in res.sizing:
-        if row["status"] != "assessed":
-            reason = Paragraph(_esc(row["reason"]), st["cell"])  # wraps inside its column
-            rows.append([row["name"], row["sizing"], EMPTY, "not assessed", reason])
-            continue
-        suggested = (
-            EMPTY if row["suggested_size_mm"] is None else f"{row['suggested_size_mm']:g} mm"
-        )
-        if row["borderline"]:
-            suggested += " (borderline)"
-        over = ", ".join(
-            f"{size} mm {fmt(pct, 0, 'pct')}" for size, pct in row["oversizing_pct"].items()
-        )
-        rows.append(
-            [
-                row["name"],
-                row["sizing"],
-                fmt(row["measured"], 1, row["unit"]),
-                suggested,
-                Paragraph(_esc(over), st["cell"]),
-            ]
-        )
+    for family, by, measured, suggested, detail in sizing_rows(res.sizing):
+        # the last column wraps inside its cell (oversizing list or the reason)
+        rows.append([family, by, measured, suggested, Paragraph(_esc(detail), st["cell"])])
     if len(rows) == 1:
         return []
     sources = "; ".join(f"{row['name']}: {row['source']}" for row in res.sizing)
