@@ -33,6 +33,7 @@ from reportlab.platypus import (
 
 from annulusview import DISCLAIMER, __version__
 from annulusview.core.atomic import atomic_write_with
+from annulusview.core.flags import NOT_ASSESSED
 from annulusview.core.mitral import MitralResults
 from annulusview.core.outputs.deid import CaseIdentity
 from annulusview.core.presentation import (
@@ -50,6 +51,8 @@ from annulusview.core.presentation import (
 from annulusview.core.results import Results
 
 HEADER_BG = colors.HexColor("#E8EAEE")
+#: Evidence rows printed for a rule that was not assessed.
+SHORT_CARD_LABELS = ("Source", "Applies to", "Verified", "Unconfirmed inputs")
 GRID = colors.HexColor("#B8BCC4")
 
 
@@ -261,9 +264,12 @@ def report_story(
         finding = f"<b>{_esc(flag_title(f.id))}</b> ({_esc(f.id)}): {_esc(f.message)}"
         if f.reason and f.reason not in f.message:
             finding += f" <i>{_esc(f.reason)}</i>"
-        card = "<br/>".join(
-            f"<b>{_esc(label)}:</b> {_esc(text)}" for label, text in evidence_lines(f)
-        )
+        lines = evidence_lines(f)
+        if f.status == NOT_ASSESSED:
+            # a rule that did not run needs its source and where it applies, not the whole
+            # study card: this keeps the report within its 1-4 pages (the JSON has it all)
+            lines = [(k, v) for k, v in lines if k in SHORT_CARD_LABELS]
+        card = "<br/>".join(f"<b>{_esc(label)}:</b> {_esc(text)}" for label, text in lines)
         rows.append(
             [
                 Paragraph(flag_word(f).replace(" · ", "<br/>"), st["cell_white"]),
