@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from annulusview.core.aortic.fluoro import plan_fluoro
+from annulusview.core.fluoro import plan_fluoro
 from annulusview.core.reformat import carm_direction
 
 
