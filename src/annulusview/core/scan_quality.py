@@ -26,8 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from annulusview.core.aortic.calcium import slice_increment_mm
 from annulusview.core.volume import Volume
 
 #: Systolic window for annulus sizing, percent of the R-R interval (contract section 10).
@@ -163,9 +162,7 @@ def scan_quality(
         phase = phase_from_description(description)
         source = "description" if phase is not None else None
     _, row_mm, column_mm = volume.spacing_mm
-    steps = volume.affine[:3, :3]
-    normal = np.cross(steps[:, 0], steps[:, 1])
-    increment = float(abs(steps[:, 2] @ normal) / (np.linalg.norm(normal) or 1.0))
+    increment = slice_increment_mm(volume)
     thickness = _finite(meta.get("slice_thickness_mm"))
 
     checks: list[str] = []
