@@ -10,6 +10,8 @@ AORTIC_RULE_IDS = frozenset(
         "conduction.ms_length",
         "conduction.delta_msid",
         "conduction.zone_calcium",
+        "coronary.obstruction_LCA",
+        "coronary.obstruction_RCA",
         "as.agatston",
     }
 )

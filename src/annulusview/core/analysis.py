@@ -39,6 +39,7 @@ from annulusview.core.aortic.calcium import (
     threshold_guard,
     voxels_above,
 )
+from annulusview.core.aortic.coronary import coronary_inputs
 from annulusview.core.aortic.devices import sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
@@ -47,6 +48,7 @@ from annulusview.core.aortic.root import measure_root
 from annulusview.core.aortic.valve import PlannedValve
 from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.flags import Flag
+from annulusview.core.fluoro import plan_fluoro
 from annulusview.core.landmarks import AORTIC_REQUIRED, Landmarks
 from annulusview.core.mitral import MitralResults, analyze_mitral
 from annulusview.core.mitral.common import median_hu_in_sphere
@@ -573,6 +575,13 @@ def analyze(
         protruding = [les for les in low if les.inward_extent_mm >= les.tangential_length_mm]
         adherent = [les for les in low if les.inward_extent_mm < les.tangential_length_mm]
         kvp = volume.metadata.get("kvp")
+        coronary = coronary_inputs(
+            landmarks,
+            frame,
+            root.sinus.values.get("diameter_mm") or {},
+            valve.size_mm,
+            {name: total.volume_mm3 for name, total in by_cusp.items()},
+        )
         inputs = RiskInputs(
             contrast_state=state,
             calcium_reason=calcium_reason,
@@ -593,6 +602,7 @@ def analyze(
             agatston_slab_mm=agatston_slab_mm,
             sex=sex_used,
             valve=valve,
+            coronary=coronary,
         )
         flags = evaluate_flags(inputs, rules)
         if not contrast and sex_used is None:
@@ -648,6 +658,9 @@ def analyze(
         volume=volume,
         agatston_slab_mm=agatston_slab_mm,
     )
+    with timer.stage("fluoroscopy"):
+        # Section 9: C-arm views from the annular plane and the hinges (geometry only).
+        fluoroscopy = plan_fluoro(frame.normal_lps, {c: landmarks[f"{c}_hinge"] for c in CUSPS})
     timer.times["total"] = time.perf_counter() - total_start
     if landmarks.proposed:
         warnings.append(
@@ -679,6 +692,8 @@ def analyze(
         scan=scan,
         frame=frame,
         coronary_heights_mm=heights,
+        vtc_mm={artery: item.vtc_mm for artery, item in coronary.items()},
+        fluoroscopy=fluoroscopy,
         ms_length_mm=ms_length,
         ms_height_mm=ms_height,
         calcium=calcium_summary,

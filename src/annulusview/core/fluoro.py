@@ -54,10 +54,16 @@ class FluoroPlan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "s_curve": [{"lao_deg": a, "cranial_deg": b} for a, b in self.s_curve],
-            "coplanar": self.coplanar.to_dict(),
+            "three_cusp": self.coplanar.to_dict(),
             "cusp_overlap": self.cusp_overlap.to_dict(),
             "reason": self.reason,
-            "method": "edge-on annulus S-curve; hinge projection root finding (brentq)",
+            "method": (
+                "S-curve: C-arm angles that show the annular plane edge-on (straight-axis "
+                "annulus normal); three-cusp view: RCC hinge projected midway between LCC and "
+                "NCC; cusp-overlap view: RCC and LCC hinges superimposed (root finding on the "
+                "S-curve)"
+            ),
+            "convention": "LAO positive / RAO negative, cranial positive / caudal negative",
         }
 
 

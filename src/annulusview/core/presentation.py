@@ -55,6 +55,8 @@ FLAG_TITLES = {
     "conduction.ms_length": "Conduction: short membranous septum (IAMS)",
     "conduction.delta_msid": "Conduction: implant deeper than MS (ΔMSID)",
     "conduction.zone_calcium": "Conduction: calcium in the conduction zone",
+    "coronary.obstruction_LCA": "Coronary: left main obstruction (height, sinus, VTC)",
+    "coronary.obstruction_RCA": "Coronary: right coronary obstruction (height, sinus, VTC)",
     "as.agatston": "AS: valve Agatston score",
     "mitral.mac_score": "Mitral: MAC CT score",
     "mitral.neo_lvot": "Mitral: neo-LVOT area",

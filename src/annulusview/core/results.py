@@ -29,6 +29,7 @@ from annulusview.core.flags import Flag
 from annulusview.core.scan_quality import ScanQuality
 
 if TYPE_CHECKING:
+    from annulusview.core.fluoro import FluoroPlan
     from annulusview.core.mitral import MitralResults
 
 RESULTS_SCHEMA = "annulusview.results/2"
@@ -239,6 +240,12 @@ class Results:
     scan
         The scan-quality block (section 10): series, phase, technique, contrast, and the
         checks on them (:mod:`annulusview.core.scan_quality`). None only for old callers.
+    vtc_mm
+        ``{"LCA": VTC or None, "RCA": ...}``: ostium distance outside a virtual valve of the
+        planned size coaxial with n, mm (section 4.3); None without the ostium or a valve size.
+    fluoroscopy
+        S-curve table, three-cusp coplanar and cusp-overlap C-arm views (section 9), or None
+        only for old callers.
     landmarks_proposed
         Names of the input landmarks made by the program and not yet confirmed by a person
         (``"proposed": true``): the results rest on unconfirmed inputs while this is not empty.
@@ -272,6 +279,8 @@ class Results:
     landmarks_proposed: tuple[str, ...] = ()
     root: RootMeasurements | None = None
     scan: ScanQuality | None = None
+    vtc_mm: Mapping[str, float | None] = field(default_factory=dict)
+    fluoroscopy: FluoroPlan | None = None
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -333,6 +342,8 @@ class Results:
             "frame": self.frame.to_dict(),
             "scan": None if self.scan is None else self.scan.to_dict(),
             "coronary_heights_mm": dict(self.coronary_heights_mm),
+            "vtc_mm": {artery: self.vtc_mm.get(artery) for artery in ("LCA", "RCA")},
+            "fluoroscopy": None if self.fluoroscopy is None else self.fluoroscopy.to_dict(),
             "ms_length_mm": self.ms_length_mm,
             "ms_height_mm": self.ms_height_mm,
             "calcium": self.calcium.to_dict(),

@@ -187,6 +187,12 @@ NUMBERS: Mapping[str, Number] = {
     "flags.conduction_ms_length.moderate_le_mm": _mm(0.0, 20.0, "a membranous septum length"),
     "flags.conduction_delta_msid.lt_mm": _mm(-20.0, 20.0, "MS length minus implant depth"),
     "flags.conduction_zone_calcium.min_gt_mm3": _MM3_COUNT,
+    "flags.coronary_obstruction.vtc_le_mm": _mm(0.0, 15.0, "a valve-to-coronary distance"),
+    "flags.coronary_obstruction.height_lt_mm": _mm(0.0, 30.0, "a coronary ostium height"),
+    "flags.coronary_obstruction.sinus_lt_mm": _mm(15.0, 60.0, "a sinus of Valsalva diameter"),
+    "flags.coronary_obstruction.cusp_calcium_gt_mm3": Number(
+        0.0, 5000.0, "mm^3", "a leaflet calcium volume"
+    ),
     "flags.as_agatston.men_very_likely_ge": _AGATSTON,
     "flags.as_agatston.men_likely_ge": _AGATSTON,
     "flags.as_agatston.men_unlikely_lt": _AGATSTON,

@@ -471,6 +471,86 @@ EXPECTED_FLAGS["mac"] += [
 ]
 
 
+# Coronary obstruction (section 7.2), no planned valve: only the height criterion is
+# assessable. LCA ostium at h = 12.0 mm, not below 12 mm: not met whatever the LCC sinus;
+# RCA at 14.5 mm: not met. (With a 26 mm valve both VTCs are below 4 mm: see coronary_truth.)
+_CORONARY_FLAGS = [
+    _f("coronary.obstruction_LCA", "not_met", None, "LCA ostium at h = 12.0 mm, not < 12 mm"),
+    _f("coronary.obstruction_RCA", "not_met", None, "RCA ostium at h = 14.5 mm, not < 12 mm"),
+]
+for _name, _flags in EXPECTED_FLAGS.items():
+    _at = next(i for i, item in enumerate(_flags) if item["id"] == "as.agatston")
+    _flags[_at:_at] = [dict(item) for item in _CORONARY_FLAGS]
+
+#: The planned valve the coronary truth works the VTC for (mm).
+VTC_VALVE_MM = 26.0
+
+
+def _lumen_area(h_mm: float) -> float:
+    """Closed-form lumen area at height h: the polar integral of ``lumen_radius``."""
+    theta = np.arange(0.0, 360.0, 0.05)
+    r = ANATOMY.lumen_radius(theta, h_mm)
+    return float(0.5 * np.sum(r**2) * math.radians(0.05))
+
+
+def coronary_truth(contrast: bool) -> dict[str, Any]:
+    """Heights, ostium radii, sinus-to-commissure diameters and VTC, from the anatomy.
+
+    The ostium landmark sits on the lumen wall: ``r = lumen_radius(theta, h)``. The sinus plane
+    is the largest lumen section for 5 <= h <= 25 (0.05 mm steps); the cusp's chord is
+    ``lumen_radius(theta) + lumen_radius(theta + 180)`` there. VTC = r - valve / 2.
+    """
+    A = ANATOMY
+    heights = np.arange(5.0, 25.0 + 1e-9, 0.05)
+    h_sinus = float(heights[np.argmax([_lumen_area(h) for h in heights])])
+    out: dict[str, Any] = {"sinus_height_mm": _r(h_sinus, 2), "valve_mm": VTC_VALVE_MM}
+    for artery, cusp, h in (("LCA", "LCC", A.lca_height_mm), ("RCA", "RCC", A.rca_height_mm)):
+        theta = CUSP_ANGLES_DEG[cusp]
+        r = float(A.lumen_radius(theta, h))
+        chord = float(A.lumen_radius(theta, h_sinus) + A.lumen_radius(theta + 180.0, h_sinus))
+        out[artery] = {
+            "cusp": cusp,
+            "height_mm": h,
+            "ostium_radius_mm": _r(r),
+            "sinus_diameter_mm": _r(chord) if contrast else None,
+            "vtc_mm": _r(r - VTC_VALVE_MM / 2.0),
+            "expected_with_valve": "met high" if r - VTC_VALVE_MM / 2.0 <= 4.0 else "not_met",
+        }
+    return out
+
+
+def _carm_angles(direction: FloatArray) -> dict[str, float]:
+    """LAO and cranial angle of a view along +-direction, with the image intensifier in front
+    of the patient (p_y < 0 in LPS): p = (sin a cos b, -cos a cos b, sin b) (section 9)."""
+    p = np.asarray(direction, dtype=np.float64)
+    p = p / np.linalg.norm(p)
+    if p[1] > 0:
+        p = -p
+    return {
+        "lao_deg": _r(math.degrees(math.atan2(p[0], -p[1])), 3),
+        "cranial_deg": _r(math.degrees(math.asin(p[2])), 3),
+    }
+
+
+def fluoroscopy_truth() -> dict[str, Any]:
+    """The two named C-arm views of the phantom's tilted root, by construction.
+
+    The hinges lie on a circle of radius R at theta = 0 (RCC), 120 (LCC), 240 (NCC) in the
+    annular plane. A view direction d perpendicular to n shows the plane edge-on; a hinge X
+    projects to ``X . w`` with ``w = d x n``. Three-cusp: RCC midway between LCC and NCC, i.e.
+    ``w . (RCC - (LCC + NCC) / 2) = 1.5 R (w . u) = 0``, so d is along u. Cusp overlap:
+    ``w . (RCC - LCC) = 0``, so d is along RCC - LCC = R (1.5 u - (sqrt 3 / 2) v), the
+    in-plane direction at theta = -30 deg.
+    """
+    f = ANATOMY.frame
+    overlap = math.cos(math.radians(-30.0)) * f.u + math.sin(math.radians(-30.0)) * f.v
+    return {
+        "three_cusp": _carm_angles(f.u),
+        "cusp_overlap": _carm_angles(overlap),
+        "note": "closed form from the hinge circle (see fluoroscopy_truth); angles in deg",
+    }
+
+
 def build_truth(
     spec: CaseSpec,
     seed: int,
@@ -570,6 +650,8 @@ def build_truth(
             "hinge radius equals perimeter / (2 pi), so R is the same whichever method is used",
         },
         "coronary_heights_mm": {"LCA": A.lca_height_mm, "RCA": A.rca_height_mm},
+        "coronary": coronary_truth(spec.contrast),
+        "fluoroscopy": fluoroscopy_truth(),
         "ms_length_mm": spec.ms_length_mm,
         "regions": {
             "R_mm": _r(R),

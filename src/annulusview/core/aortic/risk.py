@@ -8,8 +8,10 @@ and why. Thresholds and evidence come from the rules file (``[flags.*]``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from annulusview.core.aortic.coronary import CoronaryInput, evaluate_coronary
 from annulusview.core.aortic.valve import BALLOON, PlannedValve
 from annulusview.core.flags import (
     HIGH,
@@ -64,6 +66,9 @@ class RiskInputs:
         ``"M"``, ``"F"`` or None.
     valve
         Planned valve.
+    coronary
+        Artery (``LCA``, ``RCA``) -> the coronary rule's inputs (height, sinus, VTC); a missing
+        artery is ``not_assessed``.
     """
 
     contrast_state: str
@@ -83,6 +88,7 @@ class RiskInputs:
     sex: str | None
     valve: PlannedValve
     agatston_slab_mm: float | None = None
+    coronary: Mapping[str, CoronaryInput] = field(default_factory=dict)
 
 
 def _sizing_gap(inputs: RiskInputs) -> str:
@@ -409,6 +415,7 @@ def evaluate_flags(inputs: RiskInputs, rules: Rules) -> tuple[Flag, ...]:
                 )
             )
 
+    flags.extend(evaluate_coronary(inputs.coronary, rules))
     flags.append(_as_agatston(inputs, rules))
     return tuple(flags)
 
