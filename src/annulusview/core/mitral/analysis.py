@@ -21,7 +21,14 @@ from annulusview.core.mitral.annulus import LANDMARK_CURVE, MitralAnnulus, fit_m
 from annulusview.core.mitral.common import (
     NotAssessed,
     median_hu_in_sphere,
+    round_opt,
     unit,
+)
+from annulusview.core.mitral.dshape import (
+    EMPTY_MEASUREMENTS,
+    DShape,
+    aorto_mitral_angle_deg,
+    d_shape_from_landmarks,
 )
 from annulusview.core.mitral.mac import TRIGONES, MacResult, analyze_mac
 from annulusview.core.mitral.neo_lvot import (
@@ -45,13 +52,21 @@ class MitralResults:
     ----------
     annulus, mac, neo_lvot
         Each part, or None when not assessed (``not_assessed`` says why).
+    d_shape
+        The D-shaped annulus for TMVR sizing (Blanke et al. 2015), or None (needs the annulus
+        and both trigones; ``not_assessed["d_shape"]`` says why when the annulus exists).
+    aorto_mitral_angle_deg
+        Acute angle (0-90 degrees) between the aortic annulus normal ``n`` and the mitral
+        normal ``N``, or None (needs the annulus and ``n``; ``not_assessed["aorto_mitral_angle"]``
+        says why when the annulus exists).
     flags
         ``mitral.mac_score`` and ``mitral.neo_lvot`` (always both; ``not_assessed`` when their
         inputs are missing).
     warnings
         Findings the user must know about.
     not_assessed
-        Part name (``annulus``, ``mac``, ``neo_lvot``) -> reason.
+        Part name (``annulus``, ``mac``, ``neo_lvot``, ``d_shape``, ``aorto_mitral_angle``)
+        -> reason.
     parameters
         Every rule value and input setting used.
     """
@@ -63,6 +78,8 @@ class MitralResults:
     warnings: tuple[str, ...] = ()
     not_assessed: Mapping[str, str] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    d_shape: DShape | None = None
+    aorto_mitral_angle_deg: float | None = None
 
     @property
     def status(self) -> str:
@@ -71,11 +88,31 @@ class MitralResults:
         done = sum(p is not None for p in parts)
         return "assessed" if done == 3 else "not_assessed" if done == 0 else "partial"
 
+    def _annulus_dict(self) -> dict[str, object] | None:
+        """The annulus measurements with the D-shape numbers (results contract, schema 2).
+
+        In the contract ``d_perimeter_mm`` of the mitral annulus is the perimeter of the D
+        shape; the perimeter-derived diameter the annulus reported under that name before is
+        kept as ``perimeter_derived_diameter_mm``.
+        """
+        if self.annulus is None:
+            return None
+        data = self.annulus.to_dict()
+        data["perimeter_derived_diameter_mm"] = data.pop("d_perimeter_mm")
+        if self.d_shape is None:
+            data.update(EMPTY_MEASUREMENTS)
+            data["d_shape"] = None
+        else:
+            data.update(self.d_shape.measurements())
+            data["d_shape"] = self.d_shape.points_dict()
+        return data
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready ``mitral`` section (layout in ``.notes-mitral.md`` / the docs)."""
         return {
             "status": self.status,
-            "annulus": self.annulus.to_dict() if self.annulus else None,
+            "annulus": self._annulus_dict(),
+            "aorto_mitral_angle_deg": round_opt(self.aorto_mitral_angle_deg, 1),
             "mac": self.mac.to_dict() if self.mac else None,
             "neo_lvot": self.neo_lvot.to_dict() if self.neo_lvot else None,
             "flags": [flag.to_dict() for flag in self.flags],
@@ -229,6 +266,30 @@ def analyze_mitral(
         warnings.extend(found)
     except NotAssessed as exc:
         reasons["annulus"] = exc.message
+
+    d_shape: DShape | None = None
+    angle: float | None = None
+    if annulus is not None:
+        # the aortic annulus centre marks the anterior (aortic) side of the trigone line;
+        # MV_anterior (on the anterior annulus) does when the aortic hinges are not placed
+        aortic_side = origin if origin is not None else landmarks.get("MV_anterior")
+        try:
+            d_shape = d_shape_from_landmarks(
+                annulus.curve_lps,
+                annulus.center_lps,
+                annulus.normal_lps,
+                landmarks,
+                aortic_side_lps=aortic_side,
+            )
+        except NotAssessed as exc:
+            reasons["d_shape"] = exc.message
+        if normal is None:
+            reasons["aorto_mitral_angle"] = (
+                "Aorto-mitral angle not assessed: needs the aortic annulus normal (place the "
+                "aortic hinges)."
+            )
+        else:
+            angle = aorto_mitral_angle_deg(normal, annulus.normal_lps)
     for name in (*LANDMARK_CURVE, *TRIGONES.values()):
         pos = landmarks.get(name)
         if pos is not None and not volume.contains_lps(pos):
@@ -319,4 +380,6 @@ def analyze_mitral(
         warnings=tuple(dict.fromkeys(warnings)),
         not_assessed=reasons,
         parameters=params,
+        d_shape=d_shape,
+        aorto_mitral_angle_deg=angle,
     )
