@@ -177,3 +177,16 @@ def test_carm_views_against_the_tilted_root(case_name):
         p = np.array([math.sin(a) * math.cos(b), -math.cos(a) * math.cos(b), math.sin(b)])
         assert abs(float(p @ n)) < 1e-4
     assert [row["lao_deg"] for row in doc["s_curve"]] == list(range(-40, 41, 5))
+
+
+def test_summary_prints_coronary_rows_and_views(phantom_with_valve):
+    from annulusview.commands.analyze import format_summary
+
+    _case, res = phantom_with_valve
+    text = format_summary(res)
+    truth = coronary_truth(True)
+    assert (
+        f"VTC {truth['LCA']['vtc_mm']:.1f} mm ({VTC_VALVE_MM:g} mm valve); rule MET · HIGH" in text
+    )
+    for view in ("three_cusp", "cusp_overlap"):
+        assert res.to_dict()["fluoroscopy"][view]["label"] in text

@@ -173,8 +173,14 @@ def test_report_pdf(case_dir, loaded, tmp_path, artifacts_dir) -> None:
     assert f"{res['annulus']['perimeter_mm']:.1f} mm" in text
     for flag in results.raised_flags:
         assert flag.id in text
+    # the heart-team numbers: coronary table and the two C-arm views with their angles
+    assert "Coronary arteries" in text and "C-arm views" in text
+    for view in ("three_cusp", "cusp_overlap"):
+        assert res["fluoroscopy"][view]["label"] in text
     pages = len(re.findall(rb"/Type /Page\b", data))
-    assert 1 <= pages <= 6  # the evidence card of every rule is printed under it
+    # heart-team page, pictures, calcium, rules with their evidence cards, parameters: 5 A4
+    # pages at most on the phantom (the goal is 4: not met yet)
+    assert 1 <= pages <= 5
     assert text.count("Decision support for procedural planning") == pages  # every page
     label = volume_identity(loaded[0]).label
     assert f"/Title ({label})".encode() in data

@@ -1,38 +1,68 @@
-"""Report evidence cards: full for rules that ran, short (source, scope) for rules that did not."""
+"""Report risk rules: an outcome table for every rule, then a whole evidence card for each rule
+that says something (met or indeterminate); rules not met or not assessed print their source
+and where it applies in the outcome table (the results JSON keeps every card whole)."""
 
 from __future__ import annotations
 
+import re
+
 from reportlab.platypus import Paragraph, Table
 
-from annulusview.core.flags import NOT_ASSESSED
+from annulusview.core.flags import MET, NOT_ASSESSED, NOT_MET
 from annulusview.core.outputs.deid import CaseIdentity
-from annulusview.core.outputs.pdf_report import report_story
+from annulusview.core.outputs.pdf_report import report_story, short_source
 
 
-def _flag_rows(res) -> dict[str, str]:
-    """Rule id -> its evidence cell text, from the risk-rule table of the story."""
+def _tables(res) -> tuple[dict[str, str], dict[str, str]]:
+    """(rule id -> its outcome-table source cell, rule id -> its evidence card text)."""
     ids = {f.id for f in res.flags}
-    out: dict[str, str] = {}
+    outcome: dict[str, str] = {}
+    cards: dict[str, str] = {}
     for item in report_story(res, CaseIdentity("AV-1"), ()):
         if not isinstance(item, Table):
             continue
-        for row in item._cellvalues[1:]:
+        for row in item._cellvalues:
             if len(row) == 3 and all(isinstance(c, Paragraph) for c in row):
-                finding, card = row[1].getPlainText(), row[2].getPlainText()
+                finding, source = row[1].getPlainText(), row[2].getPlainText()
                 for rule in ids:
                     if f"({rule})" in finding:
-                        out[rule] = card
-    return out
+                        outcome[rule] = source
+            for cell in row:
+                if isinstance(cell, list) and len(cell) == 2:
+                    title, body = (p.getPlainText() for p in cell)
+                    for rule in ids:
+                        if f"({rule})" in title:
+                            cards[rule] = body
+    return outcome, cards
 
 
 def test_cards_by_status(phantom_results) -> None:
-    rows = _flag_rows(phantom_results)
+    outcome, cards = _tables(phantom_results)
     by_id = {f.id: f for f in phantom_results.flags}
-    assessed = [i for i, f in by_id.items() if f.status != NOT_ASSESSED]
-    skipped = [i for i, f in by_id.items() if f.status == NOT_ASSESSED]
-    assert assessed and skipped  # the phantom (no valve planned) has both kinds
-    for rule in assessed:
-        assert "Population:" in rows[rule] and "Source:" in rows[rule]
-    for rule in skipped:
-        assert "Source:" in rows[rule] and "Population:" not in rows[rule]
-        assert by_id[rule].evidence.reference.split()[0] in rows[rule]
+    assert set(outcome) == set(by_id)  # every rule is in the outcome table
+    met = [i for i, f in by_id.items() if f.status == MET]
+    quiet = [i for i, f in by_id.items() if f.status in (NOT_MET, NOT_ASSESSED)]
+    assert met and quiet  # the phantom (no valve planned) has both kinds
+    for rule in met:
+        card = cards[rule]
+        for label in ("Source:", "Population:", "Device:", "Endpoint:", "Effect:", "Verified:"):
+            assert label in card, (rule, label)
+        number = re.search(r"card (\d+)", outcome[rule])
+        assert number is not None, outcome[rule]
+    for rule in quiet:
+        assert rule not in cards
+        flag = by_id[rule]
+        assert "Applies to:" in outcome[rule]
+        assert flag.reference.split()[0] in outcome[rule]
+
+
+def test_short_source_by_hand() -> None:
+    assert short_source("Hamdan A et al. Inverse relationship ... 2015;8:1218-28") == (
+        "Hamdan A et al. 2015"
+    )
+    assert short_source("Vahanian A et al. 2021 ESC/EACTS Guidelines. Eur Heart J 2022") == (
+        "Vahanian A et al. 2021"
+    )
+    assert short_source("Edwards Lifesciences instructions for use") == (
+        "Edwards Lifesciences instructions for use "
+    )

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from annulusview.core.presentation import flag_rank, flag_word, fmt, root_rows
+from annulusview.core.presentation import (
+    coronary_rows,
+    flag_rank,
+    flag_word,
+    fluoro_rows,
+    fmt,
+    root_rows,
+)
 
 if TYPE_CHECKING:
     from annulusview.core.results import Results
@@ -46,6 +53,15 @@ def format_summary(r: Results) -> str:
         f"  {measure:<26}{value:>16}   {note}"
         for measure, value, note in root_rows(r.root, a.eccentricity)
     ]
+    lines += ["", "Coronary arteries (VTC: ostium outside a virtual valve of the planned size)"]
+    lines += [
+        f"  {artery}: ostium {height}, sinus {sinus}, VTC {vtc}; rule {outcome}"
+        for artery, height, sinus, vtc, outcome in coronary_rows(r)
+    ]
+    views = fluoro_rows(r)
+    if views:
+        lines += ["", "C-arm views (annular plane edge-on; LAO/RAO, cranial/caudal)"]
+        lines += [f"  {view:<20}{angles:<18}{shows}" for view, angles, shows in views]
     lines += [
         "",
         f"Calcium: {fmt(r.calcium.volume_mm3)} mm^3"

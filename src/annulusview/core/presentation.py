@@ -235,3 +235,51 @@ def sizing_rows(sizing: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str
             (row["name"], row["sizing"], fmt(row["measured"], 1, row["unit"]), suggested, over)
         )
     return rows
+
+
+def coronary_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
+    """Coronary obstruction inputs and outcome per artery (clinical-model.md 4.3, 7.2) as
+    ``(artery, ostium height, that sinus, VTC with the planned valve, rule outcome)`` rows, for
+    the summary, the report and the window alike."""
+    heights = results.coronary_heights_mm
+    vtc = getattr(results, "vtc_mm", {}) or {}
+    root = results.root
+    sinus = {} if root is None else (root.sinus.values.get("diameter_mm") or {})
+    size = results.parameters.get("valve", {}).get("size_mm") if results.parameters else None
+    rows: list[tuple[str, str, str, str, str]] = []
+    for artery, cusp in (("LCA", "LCC"), ("RCA", "RCC")):
+        try:
+            outcome = flag_word(results.flag(f"coronary.obstruction_{artery}"))
+        except KeyError:
+            outcome = EMPTY
+        vtc_text = fmt(vtc.get(artery), 1, "mm")
+        if vtc.get(artery) is not None and size is not None:
+            vtc_text += f" ({size:g} mm valve)"
+        elif size is None:
+            vtc_text = "no planned valve"
+        rows.append(
+            (
+                artery,
+                fmt(heights.get(artery), 1, "mm"),
+                f"{cusp} {fmt(sinus.get(cusp), 1, 'mm')}",
+                vtc_text,
+                outcome,
+            )
+        )
+    return rows
+
+
+def fluoro_rows(results: Any) -> list[tuple[str, str, str]]:
+    """The two named C-arm views (clinical-model.md 9) as ``(view, angles, what it shows)``
+    rows; a view that could not be found prints its reason."""
+    plan = getattr(results, "fluoroscopy", None)
+    if plan is None:
+        return []
+    rows = []
+    for title, view, shows in (
+        ("Three-cusp coplanar", plan.coplanar, "RCC hinge midway between LCC and NCC"),
+        ("Cusp overlap", plan.cusp_overlap, "RCC and LCC superimposed, NCC isolated"),
+    ):
+        label = view.to_dict()["label"]
+        rows.append((title, label or EMPTY, shows if label else str(view.reason)))
+    return rows

@@ -9,11 +9,13 @@ the :class:`~annulusview.core.outputs.deid.CaseIdentity` says the user opted in.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -22,6 +24,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    CondPageBreak,
     Image,
     KeepTogether,
     Paragraph,
@@ -33,26 +36,32 @@ from reportlab.platypus import (
 
 from annulusview import DISCLAIMER, __version__
 from annulusview.core.atomic import atomic_write_with
-from annulusview.core.flags import NOT_ASSESSED
+from annulusview.core.flags import MET, NOT_ASSESSED, NOT_MET
+from annulusview.core.fluoro import s_curve_cranial
 from annulusview.core.mitral import MitralResults
 from annulusview.core.outputs.deid import CaseIdentity
 from annulusview.core.presentation import (
     EMPTY,
+    coronary_rows,
     evidence_lines,
     flag_color,
     flag_rank,
     flag_title,
     flag_word,
+    fluoro_rows,
     fmt,
     part_title,
     root_rows,
     sizing_rows,
 )
+from annulusview.core.reformat import format_carm
 from annulusview.core.results import Results
 
 HEADER_BG = colors.HexColor("#E8EAEE")
-#: Evidence rows printed for a rule that was not assessed.
-SHORT_CARD_LABELS = ("Source", "Applies to", "Verified", "Unconfirmed inputs")
+#: The evidence note (what the source does not support) is printed on met rules' cards only;
+#: rules that were not met or not assessed print their source and scope in the outcome table.
+#: Every card is whole in the results JSON.
+NOTE_LABEL = "Not supported / note"
 GRID = colors.HexColor("#B8BCC4")
 
 
@@ -103,9 +112,19 @@ def _styles() -> dict[str, ParagraphStyle]:
     body = ParagraphStyle("body", parent=base["BodyText"], fontSize=9, leading=11.5)
     return {
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=17, spaceAfter=2),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=11.5, spaceBefore=8),
+        # keepWithNext: a heading never ends a page without what it heads
+        "h2": ParagraphStyle(
+            "h2", parent=base["Heading2"], fontSize=11.5, spaceBefore=8, keepWithNext=1
+        ),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
+        "h2_split": ParagraphStyle(
+            "h2_split", parent=base["Heading2"], fontSize=11.5, spaceBefore=8
+        ),
+        "card": ParagraphStyle("card", parent=body, fontSize=6.8, leading=8.4),
+        "small_keep": ParagraphStyle(
+            "small_keep", parent=body, fontSize=7.5, leading=9.5, keepWithNext=1
+        ),
         "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=10),
         "cell_white": ParagraphStyle(
             "cell_white",
@@ -215,24 +234,36 @@ def report_story(
     story += [Paragraph(title, st["h2"])]
     story.append(_table(ann, [38 * mm, 36 * mm, 42 * mm, width - 116 * mm]))
     story += _root_story(res, st, width)
+    story += _coronary_story(res, st, width)
     story += _sizing_story(res, st, width)
+    story += _fluoro_story(res, st, width)
+    story += _pictures_story(pictures, st, width)
 
-    # calcium by region and cusp
+    # calcium by region (left) and by cusp sector (right)
     ca = res.calcium
-    rows: list[list[Any]] = [["Calcium", "Volume", "Agatston"]]
-    rows.append(["Total (analysis region)", fmt(ca.volume_mm3, 1, "mm3"), fmt(ca.agatston, 0)])
-    for name, total in ca.by_region.items():
-        rows.append([f"Region: {name}", fmt(total.volume_mm3, 1, "mm3"), fmt(total.agatston, 0)])
-    for name, total in ca.by_cusp.items():
-        rows.append(
-            [f"Cusp sector: {name}", fmt(total.volume_mm3, 1, "mm3"), fmt(total.agatston, 0)]
-        )
+    left: list[list[Any]] = [
+        ["Total (analysis region)", fmt(ca.volume_mm3, 1, "mm3"), fmt(ca.agatston, 0)]
+    ]
+    left += [
+        [f"Region: {name}", fmt(t.volume_mm3, 1, "mm3"), fmt(t.agatston, 0)]
+        for name, t in ca.by_region.items()
+    ]
+    right: list[list[Any]] = [
+        [f"Cusp sector: {name}", fmt(t.volume_mm3, 1, "mm3"), fmt(t.agatston, 0)]
+        for name, t in ca.by_cusp.items()
+    ]
     if ca.leaflet_volume_850_mm3 is not None:
-        rows.append(["Leaflet at 850 HU", fmt(ca.leaflet_volume_850_mm3, 1, "mm3"), EMPTY])
+        right.append(["Leaflet at 850 HU", fmt(ca.leaflet_volume_850_mm3, 1, "mm3"), EMPTY])
     if res.lvot_calcium_grade is not None:
-        rows.append(["LVOT calcium grade", str(res.lvot_calcium_grade["grade"]), EMPTY])
+        right.append(["LVOT calcium grade", str(res.lvot_calcium_grade["grade"]), EMPTY])
+    n = max(len(left), len(right))
+    left += [["", "", ""]] * (n - len(left))
+    right += [["", "", ""]] * (n - len(right))
+    rows: list[list[Any]] = [["Calcium", "Volume", "Agatston"] * 2]
+    rows += [a + b for a, b in zip(left, right, strict=True)]
     story += [Paragraph("Calcium by region and cusp", st["h2"])]
-    story.append(_table(rows, [60 * mm, 35 * mm, 30 * mm]))
+    col = width / 2.0
+    story.append(_table(rows, [col * 0.5, col * 0.28, col * 0.22] * 2))
 
     # lesions
     rows = [["#", "Volume", "Max HU", "Region", "Cusp", "To LVOT", "To conduction", "Inward"]]
@@ -249,88 +280,287 @@ def report_story(
                 _mm(les.inward_extent_mm),
             ]
         )
-    story += [Paragraph(f"Lesions ({len(res.lesions)})", st["h2"])]
+    story += _heading(f"Lesions ({len(res.lesions)})", st)
     story.append(
         _table(rows, [10 * mm, 24 * mm, 18 * mm, 22 * mm, 14 * mm, 24 * mm, 28 * mm, 22 * mm])
     )
 
     story += _mitral_story(res.mitral, st, width)
 
-    # risk flags
+    story += _flags_story(res, st, width)
+
+    # parameters two by two, then warnings
+    params = parameter_rows(res)
+    half_n = (len(params) + 1) // 2
+    left, right = params[:half_n], params[half_n:]
+    right += [["", ""]] * (len(left) - len(right))
+    prow = [
+        [Paragraph(_esc(x), st["small"]) for x in (a[0], a[1], b[0], b[1])]
+        for a, b in zip(left, right, strict=True)
+    ]
+    col = width / 2.0
+    story += _heading("Parameters used", st)
+    story.append(_table(prow, [col * 0.34, col * 0.66] * 2, header=False))
+    if res.warnings:
+        story += _heading("Warnings", st, 20 * mm)
+        story += [Paragraph("• " + _esc(w), st["small"]) for w in res.warnings]
+
+    return story
+
+
+def _pictures_story(
+    pictures: Sequence[ReportPicture], st: dict[str, Any], width: float
+) -> list[Any]:
+    """The pictures: the first (3D) on the left, the others stacked beside it."""
+    if not pictures:
+        return []
+    first, rest = pictures[0], list(pictures[1:])
+    big = width * 0.5 if rest else width * 0.7
+    side = width - big - 3 * mm
+    cells: list[Any] = [_picture(first, big, st)]
+    if rest:
+        cells.append([item for pic in rest for item in _picture(pic, side, st)])
+    grid = Table([cells], colWidths=[big + 3 * mm, side] if rest else [width], hAlign="LEFT")
+    grid.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return [KeepTogether([Paragraph("Pictures", st["h2"]), grid])]
+
+
+def _heading(title: str, st: dict[str, Any], room: float = 35 * mm) -> list[Any]:
+    """A heading over a long table that may split: a new page first when less than ``room``
+    is left (so the heading never ends a page), without pulling the whole table along."""
+    return [CondPageBreak(room), Paragraph(_esc(title), st["h2_split"])]
+
+
+def short_source(reference: str) -> str:
+    """``First author [et al.] year`` of a reference, for the outcome table."""
+    head = reference.split(" et al")[0].split(".")[0].strip()
+    year = re.search(r"\b(19|20)\d{2}\b", reference)
+    return f"{head}{' et al.' if ' et al' in reference else ''} {year.group(0) if year else ''}"
+
+
+def _card_lines(f: Any) -> list[tuple[str, str]]:
+    """Evidence rows of a met or indeterminate rule's card (the note only when met)."""
+    lines = evidence_lines(f)
+    if f.status != MET:
+        return [(k, v) for k, v in lines if k != NOTE_LABEL]
+    return lines
+
+
+def _flags_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
+    """Every rule: an outcome table (what needs attention first), then the numbered evidence
+    cards two by two (a card never splits; a met rule's card is whole)."""
     flags = sorted(res.flags, key=flag_rank)
-    rows = [["Outcome", "Rule and finding", "Evidence"]]
+    rows: list[list[Any]] = [["Outcome", "Rule and finding", "Source"]]
     extra: list[Any] = []
+    cards: list[Any] = []
     for i, f in enumerate(flags, start=1):
         finding = f"<b>{_esc(flag_title(f.id))}</b> ({_esc(f.id)}): {_esc(f.message)}"
         if f.reason and f.reason not in f.message:
             finding += f" <i>{_esc(f.reason)}</i>"
-        lines = evidence_lines(f)
-        if f.status == NOT_ASSESSED:
-            # a rule that did not run needs its source and where it applies, not the whole
-            # study card: this keeps the report within its 1-4 pages (the JSON has it all)
-            lines = [(k, v) for k, v in lines if k in SHORT_CARD_LABELS]
-        card = "<br/>".join(f"<b>{_esc(label)}:</b> {_esc(text)}" for label, text in lines)
+        verified = "" if f.evidence.verified else " (not verified)"
+        source = f"{short_source(f.reference)}{verified}"
+        carded = f.status not in (NOT_MET, NOT_ASSESSED)
+        if carded:
+            # a rule that says something gets its whole evidence card below
+            cards.append(
+                [
+                    Paragraph(
+                        f"<b>{len(cards) + 1}. {_esc(flag_title(f.id))}</b> ({_esc(f.id)})",
+                        st["small"],
+                    ),
+                    Paragraph(
+                        "<br/>".join(f"<b>{_esc(k)}:</b> {_esc(v)}" for k, v in _card_lines(f)),
+                        st["card"],
+                    ),
+                ]
+            )
+            source += f"; card {len(cards)}"
+        else:
+            # not met / not assessed: where the evidence applies (the JSON has the whole card)
+            source += f". Applies to: {f.evidence.applies_to}"
         rows.append(
             [
                 Paragraph(flag_word(f).replace(" · ", "<br/>"), st["cell_white"]),
                 Paragraph(finding, st["cell"]),
-                Paragraph(card, st["small"]),
+                Paragraph(_esc(source), st["small"]),
             ]
         )
         # the word is a Paragraph (style cell_white): only the background is a table style
         extra += [("BACKGROUND", (0, i), (0, i), colors.HexColor(flag_color(f)))]
-    story += [Paragraph("Risk rules: outcome and evidence", st["h2"])]
-    story.append(
+    story: list[Any] = [
+        *_heading("Risk rules: outcome and evidence", st, 30 * mm),
+        # the outcome column fits INDETERMINATE on one line
+        _table(rows, [28 * mm, width - 78 * mm, 50 * mm], extra=extra),
         Paragraph(
             "Met = the published criterion holds (level: strength of its evidence); not met = "
             "the criterion does not hold, which is not a statement of low risk; indeterminate = "
             "the evidence does not decide; not assessed = inputs missing or outside the "
             "evidence's population.",
             st["small"],
-        )
-    )
-    # the outcome column fits INDETERMINATE on one line
-    story.append(_table(rows, [28 * mm, 62 * mm, width - 90 * mm], extra=extra))
-
-    # parameters
-    story += [Paragraph("Parameters used", st["h2"])]
-    story.append(_table(parameter_rows(res), [55 * mm, width - 55 * mm], header=False))
-    if res.warnings:
-        story += [Paragraph("Warnings", st["h2"])]
-        story += [Paragraph("• " + _esc(w), st["body"]) for w in res.warnings]
-
-    # pictures: the first full width, the others two by two
-    if pictures:
-        first, rest = pictures[0], list(pictures[1:])
-        story.append(KeepTogether([Paragraph("Pictures", st["h2"]), *_picture(first, width, st)]))
-        half = (width - 4 * mm) / 2.0
-        for i in range(0, len(rest), 2):
-            pair = [_picture(pic, half, st) for pic in rest[i : i + 2]]
-            if len(pair) == 1:
-                pair.append([Spacer(1, 1)])
-            grid = Table([pair], colWidths=[half + 2 * mm, half + 2 * mm], hAlign="LEFT")
-            grid.setStyle(
-                TableStyle(
-                    [
-                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                        ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                        ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                    ]
-                )
+        ),
+    ]
+    if cards:
+        if len(cards) % 2:
+            cards.append([Spacer(1, 1)])
+        pairs: list[list[Any]] = [[Paragraph("Evidence cards", st["h2_split"]), ""]]
+        pairs += [[cards[k], cards[k + 1]] for k in range(0, len(cards), 2)]
+        half = width / 2.0
+        # the heading is the table's repeated first row: it never ends a page alone
+        grid = Table(pairs, colWidths=[half, half], hAlign="LEFT", repeatRows=1)
+        grid.setStyle(
+            TableStyle(
+                [
+                    ("SPAN", (0, 0), (1, 0)),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+                ]
             )
-            story.append(grid)
+        )
+        story.append(grid)
     return story
 
 
 def _root_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
-    """Root and LVOT dimensions (clinical-model.md 4.2): a small table, reasons in the notes."""
-    rows: list[list[Any]] = [["Root and LVOT", "Value", "Plane / note"]]
-    for measure, value, note in root_rows(res.root, res.annulus.eccentricity):
-        rows.append([measure, value, Paragraph(_esc(note), st["cell"])])
+    """Root and LVOT dimensions (clinical-model.md 4.2): two columns of (measure, value, note)
+    in SCCT order (down the left column, then the right), reasons in the notes."""
+    cells = [
+        [measure, value, Paragraph(_esc(note), st["small"])]
+        for measure, value, note in root_rows(res.root, res.annulus.eccentricity)
+    ]
+    half = (len(cells) + 1) // 2
+    left, right = cells[:half], cells[half:]
+    right += [["", "", ""]] * (len(left) - len(right))
+    rows: list[list[Any]] = [["Measure", "Value", "Plane / note"] * 2]
+    rows += [a + b for a, b in zip(left, right, strict=True)]
+    col = width / 2.0
+    widths = [col * 0.42, col * 0.26, col * 0.32] * 2
     title = "Root and LVOT (planes parallel to the annulus, straight-axis approximation)"
+    return [KeepTogether([Paragraph(title, st["h2"]), _table(rows, widths)])]
+
+
+def _coronary_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
+    """Coronary heights, that sinus and VTC with the obstruction rule's outcome (4.3, 7.2)."""
+    rows: list[list[Any]] = [["Artery", "Ostium height", "Sinus (its cusp)", "VTC", "Rule"]]
+    rows += [list(row) for row in coronary_rows(res)]
+    note = (
+        "VTC = ostium distance from the annulus axis minus half the planned valve size (the "
+        "displaced leaflet as a cylinder of the valve's nominal size). Rule and evidence: see "
+        "Risk rules (coronary.obstruction_LCA / _RCA)."
+    )
     return [
         KeepTogether(
-            [Paragraph(title, st["h2"]), _table(rows, [48 * mm, 32 * mm, width - 80 * mm])]
+            [
+                Paragraph("Coronary arteries", st["h2"]),
+                _table(rows, [18 * mm, 28 * mm, 34 * mm, 42 * mm, width - 122 * mm]),
+                Paragraph(_esc(note), st["small"]),
+            ]
+        )
+    ]
+
+
+def s_curve_drawing(res: Results, w: float = 80 * mm, h: float = 48 * mm) -> Drawing | None:
+    """A small plot of the S-curve (cranial angle against LAO/RAO) with both named views
+    marked, or None without a plan."""
+    plan = res.fluoroscopy
+    if plan is None or not plan.s_curve:
+        return None
+    normal = res.frame.normal_lps
+    views = [
+        (v.lao_deg, v.cranial_deg, label)
+        for v, label in ((plan.coplanar, "3-cusp"), (plan.cusp_overlap, "overlap"))
+        if v.lao_deg is not None and v.cranial_deg is not None
+    ]
+    lo = min([-40.0, *(a - 5.0 for a, _, _ in views)])
+    hi = max([40.0, *(a + 5.0 for a, _, _ in views)])
+    xs = [lo + (hi - lo) * i / 80.0 for i in range(81)]
+    ys = [s_curve_cranial(normal, x) for x in xs]
+    ymin, ymax = min([*ys, -10.0]), max([*ys, 10.0])
+    pad_l, pad_b, pad_r, pad_t = 9 * mm, 7 * mm, 3 * mm, 3 * mm
+
+    def px(x: float) -> float:
+        return pad_l + (x - lo) / (hi - lo) * (w - pad_l - pad_r)
+
+    def py(y: float) -> float:
+        return pad_b + (y - ymin) / (ymax - ymin) * (h - pad_b - pad_t)
+
+    d = Drawing(w, h)
+    grey = colors.HexColor("#8C8C8C")
+    d.add(Line(px(lo), py(0), px(hi), py(0), strokeColor=grey, strokeWidth=0.4))
+    d.add(Line(px(0), py(ymin), px(0), py(ymax), strokeColor=grey, strokeWidth=0.4))
+    d.add(String(px(lo), 1.5 * mm, f"RAO {abs(lo):.0f}", fontSize=6, fillColor=grey))
+    d.add(String(px(hi), 1.5 * mm, f"LAO {hi:.0f}", fontSize=6, fillColor=grey, textAnchor="end"))
+    d.add(String(1 * mm, py(ymax) - 2 * mm, f"CRA {ymax:.0f}", fontSize=6, fillColor=grey))
+    d.add(String(1 * mm, py(ymin), f"CAU {abs(ymin):.0f}", fontSize=6, fillColor=grey))
+    points: list[float] = []
+    for x, y in zip(xs, ys, strict=True):
+        points += [px(x), py(y)]
+    d.add(PolyLine(points, strokeColor=colors.HexColor("#4477AA"), strokeWidth=1.2))
+    for (a, b, label), colour in zip(views, ("#CC3311", "#228833"), strict=False):
+        d.add(Circle(px(a), py(b), 1.6 * mm, fillColor=colors.HexColor(colour), strokeWidth=0))
+        d.add(String(px(a) + 2.2 * mm, py(b) + 1 * mm, label, fontSize=6.5))
+    return d
+
+
+def _fluoro_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
+    """The C-arm views (section 9): the two named views and a small S-curve plot."""
+    rows = fluoro_rows(res)
+    if not rows:
+        return []
+    table: list[list[Any]] = [["View", "C-arm", "Shows"]]
+    table += [[v, angles, Paragraph(_esc(shows), st["small"])] for v, angles, shows in rows]
+    plan = res.fluoroscopy
+    table.append(
+        [
+            "S-curve",
+            Paragraph(
+                _esc(
+                    "; ".join(
+                        format_carm(a, b) for a, b in (plan.s_curve if plan else [])
+                        if a in (-30, 0, 30)
+                    )
+                ),
+                st["small"],
+            ),
+            Paragraph(_esc("LAO (+) / RAO (-): cranial (+) / caudal (-), annulus edge-on"),
+                      st["small"]),
+        ]
+    )  # fmt: skip
+    left = width - 84 * mm
+    inner = _table(table, [left * 0.32, left * 0.3, left * 0.38])
+    drawing = s_curve_drawing(res)
+    grid = Table([[inner, drawing or ""]], colWidths=[left + 2 * mm, 82 * mm], hAlign="LEFT")
+    grid.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    return [
+        KeepTogether(
+            [
+                Paragraph("C-arm views (annular plane edge-on)", st["h2"]),
+                grid,
+                Paragraph(
+                    _esc(
+                        "Geometry from the annulus plane and the hinge points (straight axis); "
+                        "check on the first aortogram."
+                    ),
+                    st["small"],
+                ),
+            ]
         )
     ]
 
@@ -345,9 +575,13 @@ def _sizing_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
         return []
     sources = "; ".join(f"{row['name']}: {row['source']}" for row in res.sizing)
     return [
-        Paragraph("Valve sizing by family (instructions for use)", st["h2"]),
-        _table(rows, [34 * mm, 20 * mm, 24 * mm, 30 * mm, width - 108 * mm]),
-        Paragraph(_esc(sources), st["small"]),
+        KeepTogether(
+            [
+                Paragraph("Valve sizing by family (instructions for use)", st["h2"]),
+                _table(rows, [34 * mm, 20 * mm, 24 * mm, 30 * mm, width - 108 * mm]),
+                Paragraph(_esc(sources), st["small"]),
+            ]
+        )
     ]
 
 
@@ -365,6 +599,25 @@ def _mitral_story(mitral: MitralResults | None, st: dict[str, Any], width: float
                 f"AP {_mm(ann.ap_diameter_mm)}, intercommissural {_mm(ann.ic_diameter_mm)}",
             ]
         )
+    dsh = mitral.d_shape
+    if dsh is not None:
+        rows.append(
+            [
+                "D-shaped annulus",
+                Paragraph(
+                    _esc(
+                        f"TT {_mm(dsh.tt_mm)}, SL {_mm(dsh.sl_mm)}, IC {_mm(dsh.ic_mm)}, "
+                        f"D area {fmt(dsh.d_area_mm2, 0, 'mm2')}, D perimeter "
+                        f"{_mm(dsh.d_perimeter_mm)}, saddle perimeter "
+                        f"{_mm(dsh.saddle_perimeter_mm)} (Blanke et al., JACC Cardiovasc "
+                        "Imaging 2015)"
+                    ),
+                    st["cell"],
+                ),
+            ]
+        )
+    if mitral.aorto_mitral_angle_deg is not None:
+        rows.append(["Aorto-mitral angle", fmt(mitral.aorto_mitral_angle_deg, 0, "deg")])
     mac = mitral.mac
     if mac is not None:
         score = mac.score
