@@ -35,11 +35,14 @@ from annulusview.core.landmarks import (
     Landmarks,
 )
 from annulusview.core.presentation import (
+    coronary_rows,
     flag_color,
     flag_rank,
     flag_title,
     flag_word,
+    fluoro_rows,
     fmt,
+    root_rows,
     sizing_rows,
 )
 from annulusview.core.results import Lesion, Results
@@ -277,6 +280,14 @@ class ResultsPanel(QWidget):
         self.flag_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.flag_table.horizontalHeader().setStretchLastSection(True)
         self.tabs.addTab(self.flag_table, "Risk rules")
+        # root, coronaries and C-arm views (clinical-model 4.2, 4.3, 7.2, 9): one table
+        self.root_table = QTableWidget(0, 3)
+        self.root_table.setObjectName("root-table")
+        self.root_table.setHorizontalHeaderLabels(["Measure", "Value", "Plane / note"])
+        self.root_table.verticalHeader().setVisible(False)
+        self.root_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.root_table.horizontalHeader().setStretchLastSection(True)
+        self.tabs.addTab(self.root_table, "Root")
         # valve sizing per family (clinical-model 7.1)
         self.sizing_table = QTableWidget(0, 5)
         self.sizing_table.setObjectName("sizing-table")
@@ -399,6 +410,18 @@ class ResultsPanel(QWidget):
                 item.setToolTip(f"{flag.id}: {flag.reference} (double-click for the evidence)")
                 self.flag_table.setItem(r, c, item)
         self.flag_table.resizeColumnsToContents()
+        root: list[tuple[str, str, str]] = list(root_rows(res.root, res.annulus.eccentricity))
+        for artery, height, sinus, vtc, outcome in coronary_rows(res):
+            root.append((f"{artery} ostium height", height, f"sinus {sinus}; VTC {vtc}; {outcome}"))
+        for view, angles, shows in fluoro_rows(res):
+            root.append((f"C-arm: {view}", angles, shows))
+        self.root_table.setRowCount(len(root))
+        for r, cells in enumerate(root):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.root_table.setItem(r, c, item)
+        self.root_table.resizeColumnsToContents()
         sizing = sizing_rows(res.sizing)
         self.sizing_table.setRowCount(len(sizing))
         for r, cells in enumerate(sizing):

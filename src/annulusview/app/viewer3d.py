@@ -10,7 +10,15 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent, QOffscreenSurface, QOpenGLContext
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from annulusview.scene.build import (
     CAMERA_PRESETS,
@@ -18,6 +26,7 @@ from annulusview.scene.build import (
     build_scene,
     camera_carm_text,
     project_to_display,
+    set_camera_carm,
     set_camera_preset,
 )
 from annulusview.scene.state import SceneState
@@ -118,8 +127,26 @@ class Viewer3D(QWidget):
         self.carm_label.setToolTip(
             "Current view direction as C-arm angulation (LAO = detector on the patient's left)"
         )
+        # the planned C-arm views of the results (clinical-model.md section 9)
+        self._views: dict[str, tuple[float, float]] = {}
+        self._focal: Any = None
+        self.view_buttons: dict[str, QPushButton] = {}
+        for key, text, tip in (
+            ("three_cusp", "3-cusp view", "Three-cusp coplanar view: the annulus edge-on with the "
+             "RCC hinge midway between LCC and NCC"),
+            ("cusp_overlap", "Cusp overlap", "Cusp-overlap view: the annulus edge-on with the RCC "
+             "and LCC hinges superimposed, the NCC isolated"),
+        ):  # fmt: skip
+            button = QPushButton(text)
+            button.setObjectName(f"view-{key}")
+            button.setToolTip(tip + " (from the analysis; not available before it).")
+            button.setEnabled(False)
+            button.clicked.connect(lambda _=False, k=key: self.show_carm_view(k))
+            self.view_buttons[key] = button
         top = QHBoxLayout()
         top.addWidget(self.preset_box)
+        for button in self.view_buttons.values():
+            top.addWidget(button)
         top.addStretch(1)
         top.addWidget(self.carm_label)
         layout = QVBoxLayout(self)
@@ -173,6 +200,7 @@ class Viewer3D(QWidget):
         """Redraw the scene, keeping the camera unless ``reset_camera`` or first draw."""
         if self.plotter is None:
             return
+        self._set_views(state)
         camera = self.plotter.camera_position if self._has_camera else None
         self.handles = build_scene(self.plotter, state)
         if camera is not None and not reset_camera:
@@ -232,6 +260,46 @@ class Viewer3D(QWidget):
         except Exception:  # only a speed-up: never let it break the window
             log.debug("3D warm-up failed", exc_info=True)
         self.handles = SceneHandles()
+
+    def _set_views(self, state: SceneState) -> None:
+        """Enable the C-arm view buttons for the views the results found (tooltip: angles)."""
+        res = state.results
+        plan = None if res is None else res.fluoroscopy
+        self._views = {}
+        self._focal = None if res is None else res.frame.origin_lps
+        for key, button in self.view_buttons.items():
+            view = None
+            if plan is not None:
+                view = plan.coplanar if key == "three_cusp" else plan.cusp_overlap
+            if view is not None and view.lao_deg is not None and view.cranial_deg is not None:
+                self._views[key] = (view.lao_deg, view.cranial_deg)
+                label = view.to_dict()["label"]
+                button.setEnabled(True)
+                button.setText(f"{button.text().split(' (')[0]} ({label})")
+            else:
+                button.setEnabled(False)
+                button.setText(button.text().split(" (")[0])
+
+    def show_carm_view(self, key: str) -> bool:
+        """Put the camera at the planned C-arm view ``three_cusp`` or ``cusp_overlap``; False
+        when there is none (no analysis yet, or no solution on the S-curve)."""
+        if self.plotter is None or key not in self._views or self._focal is None:
+            return False
+        lao, cranial = self._views[key]
+        focal = np.asarray(self._focal, dtype=float)
+        set_camera_carm(self.plotter, focal, lao, cranial)
+        # fit the distance to what is drawn, keep the direction and the annulus centre
+        self.plotter.reset_camera(render=False)
+        cam = self.plotter.camera
+        shift = focal - np.asarray(cam.focal_point)
+        cam.position = tuple(np.asarray(cam.position) + shift)
+        cam.focal_point = tuple(focal)
+        cam.zoom(1.4)
+        self.plotter.reset_camera_clipping_range()
+        self._has_camera = True
+        self.plotter.render()
+        self._update_carm()
+        return True
 
     def set_preset(self, name: str) -> None:
         if self.plotter is None:
