@@ -30,6 +30,7 @@ def _only_calcium() -> SceneToggles:
         landmarks=False,
         distance_lines=False,
         orientation_marker=False,
+        lumen_surface=False,
     )
 
 

@@ -129,6 +129,7 @@ def build_menus(window: MainWindow) -> None:
         ("landmarks", "Landmarks", None),
         ("distance_lines", "Distances", "D"),
         ("lumen_volume", "Lumen (volume)", "V"),
+        ("lumen_surface", "Lumen (surface)", "U"),
         ("teaching", "Teaching", "T"),
     )
     defaults = SceneToggles()

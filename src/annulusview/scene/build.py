@@ -21,7 +21,7 @@ from annulusview.core.aortic.regions import RegionGeometry
 from annulusview.core.landmarks import AORTIC_REQUIRED, DESCRIPTIONS
 from annulusview.core.reformat import carm_angles, carm_direction, format_carm
 from annulusview.core.results import Results
-from annulusview.scene import geometry
+from annulusview.scene import geometry, lumen
 from annulusview.scene.mitral import add_mitral
 from annulusview.scene.state import COLOR_BY_FIELD, COLOR_BY_TITLE, SceneState
 
@@ -34,6 +34,12 @@ CONDUCTION_COLOR = "#EE7733"
 ANNULUS_COLOR = "#EEEEEE"
 LANDMARK_COLOR = "#44BB99"
 HIGHLIGHT_COLOR = "#FF00FF"
+# The contrast lumen as the bright cast it is on CT. Neutral grey on purpose: a translucent
+# grey layer keeps the order of the red, green and blue of what lies behind it, so calcium seen
+# through the lumen keeps its colour-map hue (a tinted layer would shift it).
+LUMEN_COLOR = "#DDDDDD"
+LUMEN_OPACITY = 0.25
+RING_COLOR = "#88CCEE"  # the LVOT, sinus and STJ rings on the lumen
 BACKGROUND = "#101216"
 BACKGROUND_TOP = "#2e3440"  # kept for callers; the scene uses a plain background
 CAMERA_PRESETS = ("aorta", "lv", "front", "coplanar")
@@ -67,6 +73,7 @@ class SceneHandles:
 
     actors: dict[str, Any] = field(default_factory=dict)
     lesion_mesh: pv.PolyData | None = None
+    lumen_mesh: pv.PolyData | None = None
     teaching: list[TeachingItem] = field(default_factory=list)
     region: RegionGeometry | None = None
     bounds_centre: npt.NDArray[np.float64] | None = None
@@ -91,14 +98,42 @@ def _cached(state: SceneState, key: tuple[Any, ...], make: Any) -> Any:
 
 
 def prepare_labels(state: SceneState) -> None:
-    """Paint the lesion label crop into ``state.cache`` (numpy only, no VTK).
+    """Paint the lesion label crop and resample the lumen field into ``state.cache`` (numpy
+    only, no VTK).
 
-    Safe on a worker thread; the VTK surfaces are made from it by :func:`calcium_mesh` on the
-    thread that renders.
+    Safe on a worker thread; the VTK surfaces are made from them by :func:`calcium_mesh` and
+    :func:`lumen_mesh` on the thread that renders.
     """
-    if state.volume is None or state.results is None or not state.results.lesions:
+    if state.volume is None or state.results is None:
         return
-    lesion_labels(state)
+    if state.results.lesions:
+        lesion_labels(state)
+    if state.toggles.lumen_surface and lumen.has_contrast_lumen(state.results):
+        lumen_field(state)
+
+
+def lumen_field(state: SceneState) -> lumen.LumenField:
+    """The clipped lumen field (numpy), made once per volume and results."""
+    volume, results = state.volume, state.results
+    assert volume is not None and results is not None
+    # keyed on the (identity-compared) objects, not their ids, which new ones may reuse
+    value: lumen.LumenField = _cached(
+        state, ("lumen_field", volume, results), lambda: lumen.lumen_field(volume, results)
+    )
+    return value
+
+
+def lumen_mesh(state: SceneState) -> pv.PolyData | None:
+    """The root and LVOT lumen surface (cached), or None when the scan has no contrast lumen."""
+    if state.volume is None or not lumen.has_contrast_lumen(state.results):
+        return None
+    results = state.results
+    assert results is not None
+    field_ = lumen_field(state)
+    mesh: pv.PolyData = _cached(
+        state, ("lumen_mesh", field_), lambda: lumen.lumen_surface(field_, results)
+    )
+    return mesh
 
 
 def lesion_labels(state: SceneState) -> tuple[npt.NDArray[np.int32], tuple[int, int, int]]:
@@ -273,6 +308,9 @@ def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
                 plotter, label_pts, labelled, color="white", font_size=11, name="landmark_labels"
             )
 
+    if toggles.lumen_surface and res is not None:
+        _add_lumen_surface(plotter, state, res, handles)
+
     if toggles.lumen_volume and volume is not None and geom is not None:
         _add_lumen_volume(plotter, state, geom, handles)
 
@@ -405,6 +443,49 @@ def _add_distance_lines(
     )
 
 
+def _add_lumen_surface(
+    plotter: BasePlotter, state: SceneState, res: Results, handles: SceneHandles
+) -> None:
+    """The translucent contrast lumen with the LVOT, sinus and STJ rings (contrast CT only)."""
+    mesh = lumen_mesh(state)
+    if mesh is None or mesh.n_points == 0:
+        return
+    handles.lumen_mesh = mesh
+    handles.actors["lumen_surface"] = plotter.add_mesh(
+        mesh,
+        color=LUMEN_COLOR,
+        opacity=LUMEN_OPACITY,
+        smooth_shading=True,
+        specular=0.2,
+        name="lumen_surface",
+        pickable=False,
+        render=False,
+    )
+    rings: dict[str, Any] = _cached(
+        state, ("lumen_rings", lumen_field(state)), lambda: lumen.plane_rings(res, mesh)
+    )
+    if not rings:
+        return
+    handles.actors["lumen_rings"] = plotter.add_mesh(
+        pv.merge([geometry.closed_polyline(points) for points in rings.values()]),
+        color=RING_COLOR,
+        line_width=2,
+        name="lumen_rings",
+        pickable=False,
+        render=False,
+    )
+    # one label per ring, placed once (plain text actors: no per-frame label layout)
+    names = list(rings)
+    handles.actors["lumen_ring_labels"] = add_text_labels(
+        plotter,
+        np.array([lumen.ring_label_point(rings[n], res) for n in names]),
+        names,
+        color=RING_COLOR,
+        font_size=11,
+        name="lumen_ring_labels",
+    )
+
+
 def _add_lumen_volume(
     plotter: BasePlotter, state: SceneState, geom: RegionGeometry, handles: SceneHandles
 ) -> None:
@@ -432,9 +513,9 @@ def _add_lumen_volume(
 
     grid = _cached(state, ("lumen", id(volume), tuple(np.round(origin, 1))), make)
     measured = None if state.results is None else state.results.lumen_hu
-    lumen = 350.0 if measured is None else float(measured)
+    lumen_hu = 350.0 if measured is None else float(measured)
     opacity = np.array([0.0, 0.0, 0.25, 0.25, 0.0])
-    clim = (lumen - 250.0, lumen + 250.0)
+    clim = (lumen_hu - 250.0, lumen_hu + 250.0)
     handles.actors["lumen_volume"] = plotter.add_volume(
         grid,
         scalars="hu",

@@ -32,6 +32,9 @@ class SceneToggles:
     landmarks: bool = True
     distance_lines: bool = True
     lumen_volume: bool = False
+    # the FWHM lumen surface of the root and LVOT with the LVOT, sinus and STJ rings: drawn on
+    # contrast CT only (never built for non-contrast or indeterminate scans)
+    lumen_surface: bool = True
     teaching: bool = False
     orientation_marker: bool = True
     # mitral layers: off unless asked for (the window's Mitral / Virtual valve toggles start on)
