@@ -45,7 +45,7 @@ from annulusview.app.dialogs import SeriesDialog, SettingsDialog
 from annulusview.app.help import UserGuideDialog
 from annulusview.app.landmark_editor import LandmarkEditor
 from annulusview.app.mitral_panel import MA_CURVE, MitralUI
-from annulusview.app.oblique_views import update_oblique_views
+from annulusview.app.oblique_views import RootPlanesView, update_oblique_views
 from annulusview.app.panels import LandmarkPanel, ResultsPanel
 from annulusview.app.session import (
     AnalysisSettings,
@@ -207,6 +207,9 @@ class MainWindow(QMainWindow):
         self.oblique_tabs = QTabWidget()
         self.oblique_tabs.addTab(self.views["annulus"], "Annulus plane")
         self.oblique_tabs.addTab(self.views["lvot"], "LVOT long axis")
+        # kept out of self.views: it stays on its measured plane when the crosshair moves
+        self.root_planes = RootPlanesView()
+        self.oblique_tabs.addTab(self.root_planes, "Root planes")
         grid_widget = QWidget()
         grid = QGridLayout(grid_widget)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -524,7 +527,7 @@ class MainWindow(QMainWindow):
         self.set_window(width, level)
 
     def set_window(self, width: float, level: float) -> None:
-        for view in self.views.values():
+        for view in (*self.views.values(), self.root_planes.view):
             view.set_window(width, level)
 
     def set_crosshair(self, lps: Any, centre: bool = False) -> None:
@@ -577,6 +580,7 @@ class MainWindow(QMainWindow):
 
     def _update_obliques(self) -> None:
         update_oblique_views(self.views, self.volume, self.scene_state.regions, self.results)
+        self.root_planes.update_planes(self.volume, self.scene_state.regions, self.results)
 
     # --- analysis --------------------------------------------------------------------------
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from annulusview.app.slice_view import ObliqueSource, Overlay, SliceView
 from annulusview.core.aortic.regions import RegionGeometry
 from annulusview.core.presentation import fmt
-from annulusview.core.reformat import view_plane
+from annulusview.core.reformat import annulus_view_plane, view_plane
 from annulusview.core.results import Results
 from annulusview.core.volume import Volume
 from annulusview.scene import geometry
@@ -84,3 +85,118 @@ def _overlays(
     views["lvot"].overlay = lvot_overlay
     for name in ("annulus", "lvot"):
         views[name].update()
+
+
+#: The measured root planes (clinical-model.md 4.2): key, title, the height key in its values,
+#: the height shown when the plane was not found, and the contour colour.
+ROOT_PLANES = (
+    ("lvot", "LVOT (h = -4 mm)", "level_mm", -4.0, "#44AAFF"),
+    ("sinus", "Sinus of Valsalva (largest section)", "height_mm", 12.0, "#88CCEE"),
+    ("stj", "Sinotubular junction (smallest section)", "height_mm", 20.0, "#CCBB44"),
+    ("ascending", "Ascending aorta (h = +40 mm)", "level_mm", 40.0, "#DDDDDD"),
+)
+
+
+class RootPlanesView(QWidget):
+    """The LVOT, sinus, STJ and ascending-aorta planes, each with its measured lumen contour
+    and numbers, so every root number can be checked against the image it came from."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plane_box = QComboBox()
+        self.plane_box.setObjectName("root-plane")
+        for _key, title, *_ in ROOT_PLANES:
+            self.plane_box.addItem(title)
+        self.plane_box.setToolTip("Plane parallel to the annulus, with its measured contour")
+        self.view = SliceView("root plane")
+        top = QHBoxLayout()
+        top.setContentsMargins(2, 2, 2, 0)
+        top.addWidget(QLabel("Plane"))
+        top.addWidget(self.plane_box, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        self._inputs: tuple[Volume | None, RegionGeometry | None, Results | None] = (
+            None,
+            None,
+            None,
+        )
+        self.plane_box.currentIndexChanged.connect(lambda _i: self._show())
+
+    @property
+    def plane_key(self) -> str:
+        return ROOT_PLANES[max(0, self.plane_box.currentIndex())][0]
+
+    def update_planes(
+        self, volume: Volume | None, geom: RegionGeometry | None, results: Results | None
+    ) -> None:
+        """Follow the study: the chosen plane of the current results (cleared without them)."""
+        self._inputs = (volume, geom, results)
+        self._show()
+
+    def select(self, key: str) -> None:
+        """Show the plane ``key`` (``lvot``, ``sinus``, ``stj``, ``ascending``)."""
+        keys = [k for k, *_ in ROOT_PLANES]
+        self.plane_box.setCurrentIndex(keys.index(key))
+
+    def _show(self) -> None:
+        volume, geom, res = self._inputs
+        if volume is None or geom is None:
+            self.view.set_source(None)
+            return
+        key, title, height_key, default_h, colour = ROOT_PLANES[
+            max(0, self.plane_box.currentIndex())
+        ]
+        root = None if res is None else res.root
+        part = None if root is None else getattr(root, key)
+        height = None if part is None else part.values.get(height_key)
+        h = default_h if height is None else float(height)
+        frame = geom.frame
+        plane = annulus_view_plane(frame)
+        origin = np.asarray(frame.origin_lps) + h * np.asarray(frame.normal_lps)
+        source = ObliqueSource(
+            volume, f"root-{key}", origin, plane.right, plane.down, size_mm=70.0,
+            pixel_mm=0.25, half_depth_mm=5.0,
+        )  # fmt: skip
+        self.view.set_source(source)
+        overlay = Overlay()
+        if part is not None and part.contour is not None:
+            contour = part.contour
+            overlay.polylines.append((np.asarray(contour.contour_lps), colour))
+            if key == "sinus":
+                # each cusp's sinus-to-commissure chord through O, as it was measured
+                for theta in frame.hinge_angles_deg.values():
+                    ends = [
+                        frame.to_lps(h, contour.radius_at(t), t) for t in (theta, theta + 180.0)
+                    ]
+                    overlay.polylines.append((np.asarray(ends), colour))
+        overlay.text = [f"{title}, h = {h:+.1f} mm"]
+        if part is None:
+            overlay.text.append("no analysis yet")
+        elif part.status != "measured":
+            overlay.text.append(f"not measured: {part.reason}")
+        else:
+            overlay.text.append(_root_numbers(key, part.values))
+        self.view.overlay = overlay
+        self.view.update()
+
+
+def _root_numbers(key: str, values: Mapping[str, object]) -> str:
+    """One line of the plane's numbers, as the report prints them."""
+    if key == "lvot":
+        return (
+            f"Area {fmt(values.get('area_mm2'), 0, 'mm2')}  Perim "
+            f"{fmt(values.get('perimeter_mm'), 1, 'mm')}  D {fmt(values.get('d_min_mm'))} / "
+            f"{fmt(values.get('d_max_mm'), 1, 'mm')}"
+        )
+    if key == "sinus":
+        d = values.get("diameter_mm") or {}
+        assert isinstance(d, Mapping)
+        return f"Area {fmt(values.get('area_mm2'), 0, 'mm2')}  " + "  ".join(
+            f"{cusp} {fmt(v, 1, 'mm')}" for cusp, v in d.items()
+        )
+    return (
+        f"D {fmt(values.get('diameter_mm'), 1, 'mm')} (area-derived)  Area "
+        f"{fmt(values.get('area_mm2'), 0, 'mm2')}"
+    )
