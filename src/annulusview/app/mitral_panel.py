@@ -91,9 +91,22 @@ class MitralPanel(QWidget):
             ],
         )
         group(
+            "D-shaped annulus for TMVR (Blanke 2015)",
+            [
+                ("dshape.tt_mm", "Trigone-trigone (TT)"),
+                ("dshape.sl_mm", "Septal-lateral (SL)"),
+                ("dshape.ic_mm", "Intercommissural (IC)"),
+                ("dshape.d_area_mm2", "D area (projected)"),
+                ("dshape.d_perimeter_mm", "D perimeter"),
+                ("dshape.saddle_perimeter_mm", "Saddle perimeter (3D)"),
+                ("dshape.aorto_mitral_deg", "Aorto-mitral angle"),
+            ],
+        )
+        group(
             "MAC",
             [
                 ("mac.volume_mm3", "Calcium volume"),
+                ("mac.caseous", "Caseous MAC (suspected)"),
                 ("mac.extent_deg", "Circumferential extent"),
                 ("mac.thickness_mean_mm", "Thickness mean"),
                 ("mac.thickness_max_mm", "Thickness max"),
@@ -204,8 +217,33 @@ class MitralPanel(QWidget):
             self.labels["annulus.area_mm2"].setText(fmt(ann.area_mm2, 0, "mm2"))
             self.labels["annulus.ap_diameter_mm"].setText(fmt(ann.ap_diameter_mm, 1, "mm"))
             self.labels["annulus.ic_diameter_mm"].setText(fmt(ann.ic_diameter_mm, 1, "mm"))
+        dsh = mitral.d_shape
+        if dsh is not None:
+            for key, unit, digits in (
+                ("tt_mm", "mm", 1),
+                ("sl_mm", "mm", 1),
+                ("ic_mm", "mm", 1),
+                ("d_area_mm2", "mm2", 0),
+                ("d_perimeter_mm", "mm", 1),
+                ("saddle_perimeter_mm", "mm", 1),
+            ):
+                self.labels[f"dshape.{key}"].setText(fmt(getattr(dsh, key), digits, unit))
+        self.labels["dshape.aorto_mitral_deg"].setText(fmt(mitral.aorto_mitral_angle_deg, 0, "deg"))
         mac = mitral.mac
         if mac is not None:
+            caseous = [les for les in mac.lesions if les.caseous_suspected]
+            label = self.labels["mac.caseous"]
+            if caseous:
+                label.setText(
+                    "; ".join(
+                        f"lesion {les.id}: {fmt(les.enclosed_mm3, 0, 'mm3')} softer core"
+                        for les in caseous
+                    )
+                    + ". A calcified shell around a softer core can mimic a mass or an abscess."
+                )
+                label.setStyleSheet("color: #EE7733; font-weight: bold")
+            else:
+                label.setText("none")
             self.labels["mac.volume_mm3"].setText(
                 f"{fmt(mac.volume_mm3, 0, 'mm3')} in {len(mac.lesions)} lesion(s)"
             )

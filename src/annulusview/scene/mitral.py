@@ -21,6 +21,9 @@ from annulusview.core.volume import Volume
 from annulusview.scene.state import SceneState
 
 MITRAL_ANNULUS_COLOR = "#BBCC33"  # lime: the mitral annulus curve (orange is conduction)
+#: The D-shaped annulus lines (TT closing the D, SL, IC) and the suspected caseous MAC label.
+D_SHAPE_COLOR = "#FFFFFF"
+CASEOUS_COLOR = "#EE7733"
 MAC_COLOR = "#EE3377"  # magenta: MAC, apart from the aortic calcium colour map (cividis)
 VALVE_COLOR = "#99DDFF"  # pale cyan: the virtual valve (the LVOT is a darker blue)
 VALVE_OPACITY = 0.3
@@ -163,6 +166,22 @@ def add_mitral(plotter: BasePlotter, state: SceneState, handles: Any) -> None:
                     pickable=False,
                     render=False,
                 )
+        _add_d_shape(plotter, mitral, handles)
+        if mac is not None:
+            caseous = [les for les in mac.lesions if les.caseous_suspected]
+            if caseous:
+                # a suspected caseous MAC is named where it sits: it can mimic a mass or abscess
+                handles.actors["mac_caseous"] = plotter.add_point_labels(
+                    np.array([les.centroid_lps for les in caseous], dtype=float),
+                    [f"caseous MAC? (lesion {les.id})" for les in caseous],
+                    font_size=12,
+                    text_color=CASEOUS_COLOR,
+                    point_color=CASEOUS_COLOR,
+                    point_size=10,
+                    shape_opacity=0.4,
+                    name="mac_caseous",
+                    render=False,
+                )
     if getattr(toggles, "virtual_valve", False):
         cylinder = valve_cylinder(state)
         if cylinder is not None:
@@ -183,3 +202,29 @@ def add_mitral(plotter: BasePlotter, state: SceneState, handles: Any) -> None:
                 pickable=False,
                 render=False,
             )
+
+
+def _add_d_shape(plotter: BasePlotter, mitral: MitralResults, handles: Any) -> None:
+    """The D-shaped annulus for TMVR: its outline closed by the trigone line (TT), and the
+    SL and IC distances as lines, in the annulus plane (Blanke et al. 2015)."""
+    dsh = mitral.d_shape
+    if dsh is None:
+        return
+    outline = np.vstack([dsh.outline_lps, dsh.outline_lps[:1]])
+    handles.actors["mitral_d_shape"] = plotter.add_mesh(
+        pv.lines_from_points(outline),
+        color=D_SHAPE_COLOR,
+        line_width=2,
+        name="mitral_d_shape",
+        pickable=False,
+        render=False,
+    )
+    for name, points in (("mitral_sl", dsh.sl_points_lps), ("mitral_ic", dsh.ic_points_lps)):
+        handles.actors[name] = plotter.add_mesh(
+            pv.lines_from_points(np.asarray(points, dtype=float)),
+            color=D_SHAPE_COLOR,
+            line_width=2,
+            name=name,
+            pickable=False,
+            render=False,
+        )
