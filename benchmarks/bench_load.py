@@ -15,7 +15,14 @@ plus a JPEG 2000 lossless copy of the signed series, then prints
   peak memory of one load in a fresh process (budget 1.5 x volume + 250 MB);
 - for the signed series, SimpleITK ``ImageSeriesReader`` (GDCM file list) and a plain pydicom
   loop (sort by position, rescale) + ``np.stack``, with ratios to ours;
-- the JPEG 2000 decode time with one process against the worker pool.
+- the JPEG 2000 decode time with one process against the worker pool;
+- a 10-phase study (the phantom's ``--phases 10`` at ``full`` size: 10 series of 512x512x320,
+  3,200 files in one folder, written to a temporary folder), interleaved rounds (median of
+  ``--phase-runs``) of the raw header read of every file (pydicom ``dcmread(stop_before_pixels)``,
+  and the loader's own per-file header read without grouping), the phase listing
+  (``annulusview.scan``), loading the 40 % phase (``load(folder, series=uid)``, and
+  ``load_scanned`` after one scan as the window does) and loading a single-phase phantom of the
+  same size, with ``listing / header read`` (target <= 1.5) and ``one phase / single series``.
 
 Peak memory: peak RSS after the load minus peak RSS just before it, from VmHWM on Linux: the
 extra peak resident memory the load needed, compared with the volume's bytes.
@@ -24,10 +31,13 @@ extra peak resident memory the load needed, compared with the volume's bytes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,13 +205,21 @@ def scan_ours(folder: Path) -> object:
     return scan(folder)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
-    """Median seconds of each function over ``runs`` rounds, the functions taking turns."""
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], runs: int, collect: bool = False
+) -> dict[str, float]:
+    """Median seconds of each function over ``runs`` rounds, the functions taking turns.
+
+    ``collect``: run the garbage collector before each timed call (outside the timing), so that
+    no function pays for the cycles another left (3,200 pydicom datasets make a long collection).
+    """
     for fn in fns.values():
         fn()  # warm the page cache and imports
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
+            if collect:
+                gc.collect()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -291,6 +309,81 @@ def j2k_speedup(folder: Path, runs: int) -> tuple[float, float]:
     return one, pool
 
 
+def header_read_pydicom(files: list[Path]) -> object:
+    """Every file's header with pydicom, stopped before the pixels (the file list is given)."""
+    import pydicom
+
+    return [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+
+
+def header_read_ours(folder: Path) -> object:
+    """The loader's per-file header read (fast path, else pydicom), without grouping."""
+    from annulusview.core.io.fastheader import read_native_header
+    from annulusview.core.io.headers import HeaderRejected, read_frames
+    from annulusview.core.io.sources import list_sources
+
+    sources, _ = list_sources(folder)
+    cache: dict[str, object] = {}
+    frames: list[object] = []
+    for source in sources:
+        fast = read_native_header(source, cache)
+        if fast is not None:
+            frames.append(fast)
+            continue
+        with contextlib.suppress(HeaderRejected):  # not a CT image: left out, as scan does
+            frames.extend(read_frames(source, cache))
+    return frames
+
+
+def bench_phases(n_phases: int, runs: int) -> None:
+    """The multi-phase case: listing against the header read, one phase against one series."""
+    from annulusview.core.io import load, scan
+    from annulusview.core.io.loader import load_scanned
+    from annulusview.phantom.dicom import write_case
+
+    with tempfile.TemporaryDirectory(prefix="av-bench-phases-") as tmp:
+        t0 = time.perf_counter()
+        study = write_case(Path(tmp) / "study", size="full", phases=n_phases) / "dicom"
+        single = write_case(Path(tmp) / "single", size="full") / "dicom"
+        files = sorted(study.glob("*.dcm"))
+        listed = scan(study)
+        wanted = min(listed.series, key=lambda s: abs((s.cardiac_phase_pct or 0.0) - 40.0))
+        shape = " x ".join(str(v) for v in wanted.shape)
+        print(
+            f"\n{n_phases}-phase study: {len(listed.series)} series of {shape}, {len(files)} "
+            f"files (written in {time.perf_counter() - t0:.0f} s); phases "
+            + ", ".join(f"{s.cardiac_phase_pct:g}%" for s in listed.series)
+        )
+        medians = interleaved_medians(
+            {
+                "header read, pydicom": lambda: header_read_pydicom(files),
+                "header read, loader's own": lambda: header_read_ours(study),
+                "phase listing (scan)": lambda: scan(study),
+                f"load one phase ({wanted.cardiac_phase_pct:g}%)": lambda: load(
+                    study, series=wanted.id
+                ),
+                "load_scanned one phase": lambda: load_scanned(listed, wanted.id),
+                "load single-phase series": lambda: load(single),
+            },
+            runs,
+            collect=True,
+        )
+        print(f"  median of {runs} interleaved warm rounds (seconds)")
+        for name, seconds in medians.items():
+            print(f"  {name:<30} {seconds:7.3f}")
+        names = list(medians)
+        listing, single_s = medians[names[2]], medians[names[5]]
+        print(
+            f"  listing / header read: {listing / medians[names[0]]:.2f} (pydicom), "
+            f"{listing / medians[names[1]]:.2f} (loader's own); target <= 1.5"
+        )
+        print(
+            f"  one phase / single series: {medians[names[3]] / single_s:.2f} (load by UID: "
+            f"reads the first 16 KB of every file), {medians[names[4]] / single_s:.2f} "
+            "(load_scanned after the listing: pixels only)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -299,10 +392,19 @@ def main() -> int:
     parser.add_argument("--j2k-runs", type=int, default=3)
     parser.add_argument("--no-j2k", action="store_true", help="skip the JPEG 2000 part")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
+    parser.add_argument("--phases", type=int, default=10, help="phases of the multi-phase case")
+    parser.add_argument("--phase-runs", type=int, default=5)
+    parser.add_argument("--no-phases", action="store_true", help="skip the multi-phase case")
+    parser.add_argument("--only-phases", action="store_true", help="run the multi-phase case alone")
     args = parser.parse_args()
 
     load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"{ROWS}x{COLS}x{args.slices} series, {os.cpu_count()} cores, load average {load_avg}")
+    if args.only_phases:
+        bench_phases(args.phases, args.phase_runs)
+        load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(f"\nload average at the end: {load_avg}")
+        return 0
     series = {}
     for layout in LAYOUTS:
         name = f"ct_{ROWS}x{COLS}x{args.slices}"
@@ -366,6 +468,8 @@ def main() -> int:
             f"1 process {one:.2f} s, pool of {os.cpu_count()} {pool:.2f} s, "
             f"speedup {one / pool:.2f}x"
         )
+    if not args.no_phases:
+        bench_phases(args.phases, args.phase_runs)
     load_avg = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"\nload average at the end: {load_avg}")
     return 0

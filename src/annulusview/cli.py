@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("explicit", "jpeg2000"),
         help="pixel encoding of the written series (jpeg2000 = lossless)",
     )
+    p.add_argument(
+        "--phases",
+        type=int,
+        default=1,
+        metavar="N",
+        help="write N cardiac phases (100*i/N %% R-R), one series each, into one study folder",
+    )
 
     p = sub.add_parser("analyze", help="run the whole analysis headless")
     _add_analysis_options(p)

@@ -1,4 +1,8 @@
-"""``annulusview phantom OUTDIR``: write a synthetic cardiac CT case with known answers."""
+"""``annulusview phantom OUTDIR``: write a synthetic cardiac CT case with known answers.
+
+``--phases N`` writes N cardiac phases (``100 * i / N`` % R-R, one series each) into the one
+study folder.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ EXIT_INPUT = 3
 def run(args: argparse.Namespace) -> int:
     """Write the case; print the folder's path. Exit 3 (one line) for an unusable OUTDIR."""
     from annulusview.phantom import BUILT_CASES
-    from annulusview.phantom.dicom import write_case
+    from annulusview.phantom.dicom import MAX_PHASES, write_case
 
     if args.case not in BUILT_CASES:
         print(
@@ -29,6 +33,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INPUT
+    phases = getattr(args, "phases", 1)
+    if not 1 <= phases <= MAX_PHASES:
+        print(
+            f"annulusview: --phases {phases} is out of range; give a whole number from 1 "
+            f"to {MAX_PHASES}.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
     folder = write_case(
         args.outdir,
         case=args.case,
@@ -36,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         transfer_syntax=args.transfer_syntax,
         progress=stderr_progress("phantom"),
+        phases=phases,
     )
     print(folder)
     return 0

@@ -55,6 +55,20 @@ def phase_from_description(description: str) -> float | None:
     return found.pop() if len(found) == 1 else None
 
 
+def cardiac_phase(header_pct: Any, description: str) -> tuple[float | None, str | None]:
+    """Percent R-R of a series and where it came from, as the scan block reads it.
+
+    ``header_pct`` (NominalPercentageOfCardiacPhase, when finite) wins with source
+    ``"header"``; else one percentage in ``description`` (:func:`phase_from_description`) with
+    source ``"description"``; else ``(None, None)``: the phase is unknown, never guessed.
+    """
+    phase = _finite(header_pct)
+    if phase is not None:
+        return phase, "header"
+    phase = phase_from_description(description)
+    return (phase, "description") if phase is not None else (None, None)
+
+
 @dataclass(frozen=True)
 class ScanQuality:
     """Section 10's scan block.
@@ -156,11 +170,7 @@ def scan_quality(
     """
     meta = volume.metadata
     description = str(meta.get("series_description") or volume.description or "")
-    phase = _finite(meta.get("cardiac_phase_pct"))
-    source: str | None = "header" if phase is not None else None
-    if phase is None:
-        phase = phase_from_description(description)
-        source = "description" if phase is not None else None
+    phase, source = cardiac_phase(meta.get("cardiac_phase_pct"), description)
     _, row_mm, column_mm = volume.spacing_mm
     increment = slice_increment_mm(volume)
     thickness = _finite(meta.get("slice_thickness_mm"))

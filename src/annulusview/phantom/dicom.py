@@ -1,5 +1,11 @@
 """Write a phantom case to disk: a DICOM CT series, ``landmarks.mrk.json`` and ``truth.json``.
 
+With ``phases=N`` (N > 1) the study holds N cardiac phases at ``100 * i / N`` % R-R, written as
+real scanners do: one series per phase (own SeriesInstanceUID, shared StudyInstanceUID and
+FrameOfReferenceUID, SeriesDescription ``"Cardiac 40%"``, NominalPercentageOfCardiacPhase 40),
+all in one folder. The anatomy and voxels are the same in every phase (one patient frame, so the
+landmarks hold for all of them). The single-phase output (the default) is unchanged.
+
 The case folder is built in a temporary sibling folder and renamed into place, so a crash
 never leaves half a case behind.
 """
@@ -63,8 +69,47 @@ def _ds(value: float) -> str:
     return text if text not in ("-0", "") else "0"
 
 
-def slice_datasets(case: PhantomCase, transfer_syntax: str = "explicit") -> list[Dataset]:
-    """One CT Image Storage dataset per slice, in slice order (k = 0 first)."""
+#: Most phases a study may hold (one per percent of the R-R interval).
+MAX_PHASES = 100
+
+
+def phase_percentages(n_phases: int) -> tuple[float, ...]:
+    """The cardiac phases of an ``n_phases`` study, % R-R: ``100 * i / n_phases``, i = 0..N-1.
+
+    Raises
+    ------
+    ValueError
+        ``n_phases`` is not a whole number from 1 to :data:`MAX_PHASES`.
+    """
+    if isinstance(n_phases, bool) or not isinstance(n_phases, int):
+        raise ValueError(f"phases must be a whole number, not {n_phases!r}")
+    if not 1 <= n_phases <= MAX_PHASES:
+        raise ValueError(f"phases must be from 1 to {MAX_PHASES}, not {n_phases}")
+    return tuple(100.0 * i / n_phases for i in range(n_phases))
+
+
+def _pct_text(pct: float) -> str:
+    """``40`` for 40.0, ``33.33`` for 100/3: the percentage as a description shows it."""
+    return f"{round(pct, 2):g}"
+
+
+def phase_series_uid(case: PhantomCase, pct: float) -> UID:
+    """SeriesInstanceUID of the ``pct`` % R-R phase of a multi-phase study of ``case``."""
+    truth = case.truth
+    return _uid(int(truth["seed"]), str(truth["case"]), str(truth["size"]), "series", pct)
+
+
+def slice_datasets(
+    case: PhantomCase,
+    transfer_syntax: str = "explicit",
+    phase: tuple[int, float] | None = None,
+) -> list[Dataset]:
+    """One CT Image Storage dataset per slice, in slice order (k = 0 first).
+
+    ``phase`` = ``(index, percent R-R)`` makes the slices one phase of a multi-phase study (own
+    series UID, description ``"Cardiac 40%"``, NominalPercentageOfCardiacPhase, SeriesNumber
+    ``2 + index``); None (the default) writes the single-phase series.
+    """
     truth = case.truth
     name, seed, size = str(truth["case"]), int(truth["seed"]), str(truth["size"])
     vol = case.volume
@@ -75,11 +120,19 @@ def slice_datasets(case: PhantomCase, transfer_syntax: str = "explicit") -> list
     contrast = bool(truth["contrast"])
     study_uid = _uid(seed, name, size, "study")
     series_uid = _uid(seed, name, size, "series")
+    description = f"AnnulusView phantom {name} seed {seed}"
+    series_number = 2
+    if phase is not None:
+        series_uid = phase_series_uid(case, phase[1])
+        description = f"Cardiac {_pct_text(phase[1])}%"
+        series_number = 2 + phase[0]
     frame_uid = _uid(seed, name, size, "frame-of-reference")
     stored: npt.NDArray[np.uint16] = (vol.hu.astype(np.int32) - RESCALE_INTERCEPT).astype(np.uint16)
     out = []
     for k in range(n_slices):
         sop_uid = _uid(seed, name, size, "sop", k)
+        if phase is not None:
+            sop_uid = _uid(seed, name, size, "sop", phase[1], k)
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
         meta.MediaStorageSOPInstanceUID = sop_uid
@@ -96,7 +149,7 @@ def slice_datasets(case: PhantomCase, transfer_syntax: str = "explicit") -> list
         ds.Manufacturer = "AnnulusView"
         ds.ManufacturerModelName = "Synthetic phantom"
         ds.StudyDescription = "Cardiac CT (synthetic phantom)"
-        ds.SeriesDescription = f"AnnulusView phantom {name} seed {seed}"
+        ds.SeriesDescription = description
         for key, value in IDENTITY.items():
             setattr(ds, key, value)
         ds.BodyPartExamined = "HEART"
@@ -109,13 +162,15 @@ def slice_datasets(case: PhantomCase, transfer_syntax: str = "explicit") -> list
         ds.StudyInstanceUID = study_uid
         ds.SeriesInstanceUID = series_uid
         ds.StudyID = "1"
-        ds.SeriesNumber = 2
+        ds.SeriesNumber = series_number
         ds.InstanceNumber = k + 1
         ds.AcquisitionNumber = 1
         z = float(affine[2, 3] + k * slice_mm)
         ds.ImagePositionPatient = [_ds(affine[0, 3]), _ds(affine[1, 3]), _ds(z)]
         ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
         ds.FrameOfReferenceUID = frame_uid
+        if phase is not None:
+            ds.NominalPercentageOfCardiacPhase = phase[1]
         ds.PositionReferenceIndicator = ""
         ds.SliceLocation = _ds(z)
         ds.SamplesPerPixel = 1
@@ -140,17 +195,42 @@ def slice_datasets(case: PhantomCase, transfer_syntax: str = "explicit") -> list
 
 
 def _write_into(
-    folder: Path, case: PhantomCase, transfer_syntax: str, progress: ProgressCallback | None
+    folder: Path,
+    case: PhantomCase,
+    transfer_syntax: str,
+    progress: ProgressCallback | None,
+    phases: int = 1,
 ) -> None:
     dicom_dir = folder / DICOM_DIRNAME
     dicom_dir.mkdir(parents=True)
-    datasets = slice_datasets(case, transfer_syntax)
-    for k, ds in enumerate(datasets):
-        ds.save_as(dicom_dir / f"CT{k + 1:04d}.dcm", enforce_file_format=True)
-        if k % 16 == 0:
-            report(progress, 0.5 + 0.45 * k / len(datasets), "writing DICOM")
+    truth = case.truth
+    if phases == 1:
+        datasets = slice_datasets(case, transfer_syntax)
+        for k, ds in enumerate(datasets):
+            ds.save_as(dicom_dir / f"CT{k + 1:04d}.dcm", enforce_file_format=True)
+            if k % 16 == 0:
+                report(progress, 0.5 + 0.45 * k / len(datasets), "writing DICOM")
+    else:
+        listed = []
+        percentages = phase_percentages(phases)
+        for i, pct in enumerate(percentages):
+            # One phase in memory at a time: a full-size phase is 160 MB of datasets.
+            datasets = slice_datasets(case, transfer_syntax, (i, pct))
+            for k, ds in enumerate(datasets):
+                ds.save_as(dicom_dir / f"PH{i + 1:02d}_CT{k + 1:04d}.dcm", enforce_file_format=True)
+            report(progress, 0.5 + 0.45 * (i + 1) / phases, f"writing DICOM phase {i + 1}/{phases}")
+            listed.append(
+                {
+                    "percent_rr": pct,
+                    "series_instance_uid": str(datasets[0].SeriesInstanceUID),
+                    "series_description": str(datasets[0].SeriesDescription),
+                    "series_number": int(datasets[0].SeriesNumber),
+                    "file_prefix": f"PH{i + 1:02d}_",
+                }
+            )
+        truth = {**truth, "cardiac_phases": listed}
     write_landmarks(folder / LANDMARKS_NAME, case.landmarks)
-    (folder / TRUTH_NAME).write_text(json.dumps(case.truth, indent=2) + "\n", encoding="utf-8")
+    (folder / TRUTH_NAME).write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
 
 
 def write_case(
@@ -160,12 +240,18 @@ def write_case(
     size: str = "small",
     transfer_syntax: str = "explicit",
     progress: ProgressCallback | None = None,
+    phases: int = 1,
 ) -> Path:
     """Generate a case and write it to ``outdir`` (created; must be new or empty).
 
     Writes ``outdir/dicom/CT0001.dcm...`` (one CT Image Storage file per slice, explicit VR
     little endian or JPEG 2000 lossless), ``outdir/landmarks.mrk.json`` (LPS) and
     ``outdir/truth.json``.
+
+    With ``phases`` = N > 1, ``outdir/dicom/`` holds N series, one per cardiac phase at
+    ``100 * i / N`` % R-R (files ``PH01_CT0001.dcm``...; see :func:`phase_percentages`), each
+    with the same voxels, and ``truth.json`` lists them under ``cardiac_phases`` (percent,
+    SeriesInstanceUID, description, SeriesNumber, file name prefix).
 
     Returns
     -------
@@ -179,6 +265,7 @@ def write_case(
     """
     if transfer_syntax not in TRANSFER_SYNTAXES:
         raise ValueError(f"transfer_syntax must be one of {', '.join(TRANSFER_SYNTAXES)}")
+    phase_percentages(phases)  # a bad count fails before minutes of generation
     out = Path(outdir).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputError(f"{out} already exists and is not empty.", "Choose a new folder.")
@@ -201,7 +288,7 @@ def write_case(
     except OSError as exc:
         raise OutputError(f"Could not write the phantom to {out}: {exc.strerror or exc}.") from exc
     try:
-        _write_into(tmp, phantom, transfer_syntax, progress)
+        _write_into(tmp, phantom, transfer_syntax, progress, phases)
         os.chmod(tmp, 0o755)
         if out.exists():
             out.rmdir()

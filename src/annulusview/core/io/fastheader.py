@@ -375,3 +375,50 @@ def read_native_header(source: Source, meta_cache: dict[str, Any] | None) -> Fra
                 want = min(want * 2, source.size, MAX_HEADER_BYTES)
     except (_Unusual, ValueError, struct.error, IndexError, OSError):
         return None
+
+
+_PIXEL_TAG_BYTES = b"\xe0\x7f\x10\x00"
+
+
+def _header_end(buf: bytes, size: int) -> int | None:
+    """Offset of the top-level native Pixel Data element when ``buf`` proves it, else None.
+
+    The proof: a Pixel Data element header (explicit VR OB/OW or implicit VR, little endian)
+    whose value length runs exactly to the end of the file. A nested one (an icon image) or the
+    tag's bytes inside a value cannot end the file, so everything before the offset is the
+    whole top-level header. Encapsulated (compressed) pixel data, trailing padding or big endian
+    give None.
+    """
+    at = buf.find(_PIXEL_TAG_BYTES, 132)
+    while at != -1 and at + 8 <= len(buf):
+        if buf[at + 4 : at + 6] in (b"OW", b"OB") and buf[at + 6 : at + 8] == b"\0\0":
+            if at + 12 <= len(buf) and at + 12 + _I.unpack_from(buf, at + 8)[0] == size:
+                return at
+        elif at + 8 + _I.unpack_from(buf, at + 4)[0] == size:  # implicit VR
+            return at
+        at = buf.find(_PIXEL_TAG_BYTES, at + 1)
+    return None
+
+
+def not_in_series(source: Source, series_uid: str) -> bool:
+    """True only when the file certainly belongs to another series than ``series_uid``.
+
+    Lets a load of one series skip the other series' files (a multi-phase study holds one
+    series per phase in one folder) without parsing their headers: the first bytes of the file
+    are read and the file is skipped when its whole header is in them (:func:`_header_end`) and
+    the UID's characters appear nowhere in it, so its SeriesInstanceUID cannot be that UID.
+    False (read the file as any other) whenever that cannot be shown: zip members, compressed
+    or unusual files, headers longer than the first read, or the UID's characters present
+    (in its own SeriesInstanceUID or anywhere else).
+    """
+    if source.member is not None or source.size < 144 or not series_uid:
+        return False
+    try:
+        wanted = series_uid.encode("ascii")
+        buf = _read_head(str(source.path), min(FIRST_READ, source.size))
+    except (UnicodeEncodeError, OSError):
+        return False
+    if buf[128:132] != b"DICM":
+        return False
+    end = _header_end(buf, source.size)
+    return end is not None and buf.find(wanted, 0, end) == -1

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from annulusview.core.errors import InputError, NoSeriesError, SeriesNotFoundError
-from annulusview.core.io.fastheader import read_native_header
+from annulusview.core.io.fastheader import not_in_series, read_native_header
 from annulusview.core.io.geometry import plan_stack
 from annulusview.core.io.headers import FrameHeader, HeaderRejected, read_frames
 from annulusview.core.io.nifti import load_nifti, scan_nifti
 from annulusview.core.io.pixels import POOL_MIN_FILES, WorkerPool, read_stack
-from annulusview.core.io.series import Stack, build_stacks, select_stack
+from annulusview.core.io.series import Stack, build_stacks, nominal_phase_pct, select_stack
 from annulusview.core.io.sources import describe, is_nifti, list_sources
 from annulusview.core.io.types import ScanResult, SkippedFile
 from annulusview.core.progress import CancelToken, ProgressCallback, check, report
@@ -65,9 +65,16 @@ def _scan_stacks(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     pool: WorkerPool | None = None,
+    only_uid: str | None = None,
 ) -> tuple[list[Stack], list[SkippedFile]]:
     """Headers of every file, grouped into stacks. ``pool`` is started as soon as enough
-    compressed images are seen, so its processes come up while the headers are still read."""
+    compressed images are seen, so its processes come up while the headers are still read.
+
+    ``only_uid``: keep only the files of that SeriesInstanceUID; the others are told apart by
+    :func:`~annulusview.core.io.fastheader.not_in_series` (their headers are not parsed) or,
+    when that cannot tell, by their full header. The result then holds that series' stacks
+    only, and ``skipped`` leaves out the other series' files.
+    """
     sources, skipped = list_sources(path)
     coded = 0
     frames: list[FrameHeader] = []
@@ -77,12 +84,16 @@ def _scan_stacks(
         if n % 16 == 0:
             check(cancel)
             report(progress, n / max(1, total), f"reading headers {n}/{total}")
+        if only_uid is not None and not_in_series(source, only_uid):
+            continue
         fast = read_native_header(source, meta_cache)
         if fast is not None:
             frames.append(fast)
             continue
         try:
             found = read_frames(source, meta_cache)
+            if only_uid is not None:
+                found = [f for f in found if f.series_uid == only_uid]
             frames.extend(found)
             if pool is not None and coded < POOL_MIN_FILES:
                 coded += sum(1 for f in found if not f.native)
@@ -193,7 +204,9 @@ def load(
     series
         A series id from :func:`scan` (SeriesInstanceUID, or ``UID#n`` for one of several stacks
         under one UID; a bare UID picks its largest stack). None: the CT series with the most
-        images.
+        images. A named series is found without parsing the headers of the other series' files
+        (the other phases of a multi-phase folder); for the same volume after a :func:`scan`,
+        :func:`load_scanned` reads only the pixels.
     progress
         Called with ``(fraction, text)``.
     cancel
@@ -219,7 +232,20 @@ def load(
     if p.is_file() and is_nifti(p):
         return load_nifti(p, progress, cancel)
     with WorkerPool() as pool:
-        stacks, skipped = _scan_stacks(p, _sub(progress, 0.0, 0.2), cancel, pool)
+        stacks: list[Stack] = []
+        if series is not None:
+            # One series of a multi-phase folder: the other phases' files are not parsed.
+            stacks, skipped = _scan_stacks(
+                p, _sub(progress, 0.0, 0.2), cancel, pool, only_uid=series.strip().split("#")[0]
+            )
+            chosen = select_stack(stacks, series)
+            if chosen is None or len(chosen.plan.frames) == 1:
+                # Not found (or a single image, which beside larger series is a scout): scan
+                # everything, for the list of series in the message and the same choice as a
+                # scan of the whole folder.
+                stacks = []
+        if not stacks:
+            stacks, skipped = _scan_stacks(p, _sub(progress, 0.0, 0.2), cancel, pool)
         if not stacks:
             raise no_series_error(p, skipped)
         stack = select_stack(stacks, series)
@@ -270,6 +296,8 @@ def _read_volume(
             if len(tied) > 1
             else "the most images"
         )
+        if len(tied) > 1 and stack.phase[0] is not None:
+            why += f", then the first cardiac phase ({stack.phase[0]:g}%)"
         warnings.append(f"{len(stacks)} series found; loaded the one with {why}. Others: {others}")
     report(progress, 1.0, "loaded")
     first = plan.frames[0]
@@ -281,7 +309,7 @@ def _read_volume(
         {
             "sop_instance_uids": tuple(f.sop_uid for f in plan.frames),
             "slice_thickness_mm": first.slice_thickness,
-            "cardiac_phase_pct": _nominal_phase_pct(plan.frames),
+            "cardiac_phase_pct": nominal_phase_pct(plan.frames),
             "series_id": stack.id,
             "transfer_syntax_uid": first.transfer_syntax,
             "resampled": plan.resample is not None,
@@ -299,9 +327,3 @@ def _read_volume(
         metadata=metadata,
         source_paths=tuple(paths),
     )
-
-
-def _nominal_phase_pct(frames: Any) -> float | None:
-    """NominalPercentageOfCardiacPhase shared by the loaded frames, else None (never guessed)."""
-    values = {f.phase[1] for f in frames if len(f.phase) > 1 and f.phase[1] is not None}
-    return float(values.pop()) if len(values) == 1 else None

@@ -9,6 +9,13 @@ a slightly different TriggerTime on every slice of a single phase).
 Split stacks are named ``UID#1``, ``UID#2``... in a stable order. A stack of a single image
 beside larger stacks is taken for a scout and left out. The default series is the stack with
 the most images (ties: more pixels per image, then lower SeriesNumber, then id).
+
+Each stack's cardiac phase in percent R-R is read as the scan block reads it
+(:func:`annulusview.core.scan_quality.cardiac_phase`: NominalPercentageOfCardiacPhase shared by
+its images, else one percentage in SeriesDescription). The phases of one reconstruction (same
+study, frame of reference, image count and image size: a multi-phase study writes one series
+per phase) are listed together in percent order, where the first of them ranks; they tie in the
+ranking, so the default is still a stack with the most images, the lowest phase of the tie.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,6 +31,21 @@ import numpy as np
 from annulusview.core.io.geometry import DUPLICATE_TOLERANCE_MM, StackPlan, plan_stack
 from annulusview.core.io.headers import FrameHeader
 from annulusview.core.io.types import SeriesSummary, SkippedFile
+from annulusview.core.scan_quality import cardiac_phase
+
+#: NominalPercentageOfCardiacPhase is a 32-bit float (100/3 % is stored as 33.33333206): the
+#: percent is rounded to this many decimals, below any phase a scanner reconstructs.
+PHASE_DECIMALS = 4
+
+
+def nominal_phase_pct(frames: Sequence[FrameHeader]) -> float | None:
+    """NominalPercentageOfCardiacPhase shared by ``frames``, else None (never guessed)."""
+    values = {
+        round(float(f.phase[1]), PHASE_DECIMALS)
+        for f in frames
+        if len(f.phase) > 1 and f.phase[1] is not None
+    }
+    return values.pop() if len(values) == 1 else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,8 +62,15 @@ class Stack:
         value = self.plan.frames[0].meta.get("series_number")
         return value if isinstance(value, int) else None
 
+    @cached_property
+    def phase(self) -> tuple[float | None, str | None]:
+        """Cardiac phase, percent R-R, and its source (``"header"``, ``"description"``, None)."""
+        description = str(self.plan.frames[0].meta.get("series_description", ""))
+        return cardiac_phase(nominal_phase_pct(self.plan.frames), description)
+
     def summary(self) -> SeriesSummary:
         meta = self.plan.frames[0].meta
+        phase_pct, phase_source = self.phase
         return SeriesSummary(
             id=self.id,
             series_instance_uid=self.series_uid,
@@ -55,6 +85,8 @@ class Stack:
             series_number=self.series_number,
             slice_thickness_mm=self.plan.frames[0].slice_thickness,
             cardiac_phase=_phase_text(self.plan.frames),
+            cardiac_phase_pct=phase_pct,
+            cardiac_phase_source=phase_source,
         )
 
 
@@ -184,7 +216,38 @@ def build_stacks(frames: Sequence[FrameHeader]) -> tuple[list[Stack], list[Skipp
         return (-len(s.plan.frames), -pixels, num is None, num or 0, s.id)
 
     stacks.sort(key=rank)
-    return stacks, skipped
+    return _phases_in_order(stacks), skipped
+
+
+def _phases_in_order(ranked: list[Stack]) -> list[Stack]:
+    """``ranked`` with the phases of each reconstruction together, in percent order, at the
+    place of the first of them (stacks of unknown phase keep their place)."""
+
+    def reconstruction(s: Stack) -> tuple[Any, ...]:
+        meta = s.plan.frames[0].meta
+        return (
+            meta.get("study_instance_uid", ""),
+            meta.get("frame_of_reference_uid", ""),
+            len(s.plan.frames),  # the ranking's keys: members tie, so the default stays a
+            int(s.plan.shape[1]),  # stack with the most images and the most pixels
+            int(s.plan.shape[2]),
+        )
+
+    groups: dict[tuple[Any, ...], list[Stack]] = defaultdict(list)
+    for s in ranked:
+        if s.phase[0] is not None:
+            groups[reconstruction(s)].append(s)
+    out: list[Stack] = []
+    placed: set[tuple[Any, ...]] = set()
+    for s in ranked:
+        if s.phase[0] is None:
+            out.append(s)
+            continue
+        key = reconstruction(s)
+        if key not in placed:
+            placed.add(key)
+            out.extend(sorted(groups[key], key=lambda t: t.phase[0] or 0.0))  # stable sort
+    return out
 
 
 def select_stack(stacks: Sequence[Stack], series: str | None) -> Stack | None:

@@ -64,6 +64,11 @@ class SeriesSummary:
     cardiac_phase
         The cardiac phase in words (``"75%"`` from NominalPercentageOfCardiacPhase, else
         ``"temporal position 2"``, else ``"trigger 350 ms"``), or None when the headers say none.
+    cardiac_phase_pct, cardiac_phase_source
+        The cardiac phase in percent of the R-R interval and where it came from: ``"header"``
+        (NominalPercentageOfCardiacPhase shared by the stack's images) or ``"description"``
+        (one percentage in SeriesDescription, ``"Cardiac 70%"``); both None when unknown. Read
+        as :func:`annulusview.core.scan_quality.cardiac_phase` reads it for the scan block.
     """
 
     id: str
@@ -79,6 +84,20 @@ class SeriesSummary:
     series_number: int | None = None
     slice_thickness_mm: float | None = None
     cardiac_phase: str | None = None
+    cardiac_phase_pct: float | None = None
+    cardiac_phase_source: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cardiac_phase_pct is None) != (self.cardiac_phase_source is None):
+            raise ValueError(
+                "SeriesSummary: cardiac_phase_pct and cardiac_phase_source go together "
+                f"(got {self.cardiac_phase_pct!r} and {self.cardiac_phase_source!r})"
+            )
+        if self.cardiac_phase_source not in (None, "header", "description"):
+            raise ValueError(
+                "SeriesSummary: cardiac_phase_source must be 'header', 'description' or None, "
+                f"not {self.cardiac_phase_source!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The ``annulusview.info/1`` entry for this series (plus ``id`` and ``series_number``)."""
@@ -95,6 +114,8 @@ class SeriesSummary:
             "contrast": self.contrast,
             "slice_thickness_mm": self.slice_thickness_mm,
             "cardiac_phase": self.cardiac_phase,
+            "cardiac_phase_pct": self.cardiac_phase_pct,
+            "cardiac_phase_source": self.cardiac_phase_source,
             "warnings": list(self.warnings),
         }
 
