@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import brentq
 
-from annulusview.core.reformat import carm_direction, format_carm
+from annulusview.core.arrays import FloatArray
+from annulusview.core.reformat import format_carm
 
 TABLE_LAO_DEG = tuple(range(-40, 41, 5))
 _SCAN_STEP_DEG = 0.5
@@ -75,27 +76,36 @@ def s_curve_cranial(normal: npt.ArrayLike, lao_deg: float) -> float:
 
 
 def _hinge_offsets(
-    normal: npt.ArrayLike, hinges: dict[str, npt.ArrayLike], lao_deg: float
-) -> dict[str, float]:
+    normal: npt.ArrayLike, hinges: dict[str, npt.ArrayLike], lao_deg: npt.ArrayLike
+) -> dict[str, FloatArray]:
+    """Each hinge projected on the image's in-plane axis ``w = d x n`` for the S-curve view at
+    each LAO angle (vectorised over ``lao_deg``)."""
     n = np.asarray(normal, dtype=np.float64)
     n = n / np.linalg.norm(n)
-    d = carm_direction(lao_deg, s_curve_cranial(n, lao_deg))
-    u = np.cross(d, n)
-    u = u / np.linalg.norm(u)
-    return {k: float(np.dot(np.asarray(v, dtype=np.float64), u)) for k, v in hinges.items()}
+    a = np.radians(np.atleast_1d(np.asarray(lao_deg, dtype=np.float64)))
+    b = np.arctan((n[1] * np.cos(a) - n[0] * np.sin(a)) / n[2])
+    # view direction -p, p = (sin a cos b, -cos a cos b, sin b) (clinical-model.md section 9)
+    d = -np.stack([np.sin(a) * np.cos(b), -np.cos(a) * np.cos(b), np.sin(b)], axis=1)
+    w = np.cross(d, n)
+    w /= np.linalg.norm(w, axis=1, keepdims=True)
+    return {k: w @ np.asarray(v, dtype=np.float64) for k, v in hinges.items()}
 
 
 def _solve(
-    f: Callable[[float], float], prefer_lao_sign: float, normal: npt.ArrayLike
+    f: Callable[[FloatArray], FloatArray], prefer_lao_sign: float, normal: npt.ArrayLike
 ) -> FluoroView:
     grid = np.arange(-_SCAN_RANGE_DEG + _SCAN_STEP_DEG, _SCAN_RANGE_DEG, _SCAN_STEP_DEG)
-    vals = np.array([f(float(a)) for a in grid])
+    vals = f(grid)
+
+    def scalar(a: float) -> float:
+        return float(f(np.array([a]))[0])
+
     roots: list[float] = []
     for i in range(len(grid) - 1):
         if vals[i] == 0.0:
             roots.append(float(grid[i]))
         elif vals[i] * vals[i + 1] < 0:
-            roots.append(float(brentq(f, grid[i], grid[i + 1], xtol=1e-9)))
+            roots.append(float(brentq(scalar, grid[i], grid[i + 1], xtol=1e-9)))
     if not roots:
         return FluoroView(None, None, "no solution on the S-curve within LAO/RAO 90 deg")
 
@@ -128,11 +138,11 @@ def plan_fluoro(normal: npt.ArrayLike, hinges: dict[str, npt.ArrayLike]) -> Fluo
         nv = FluoroView(None, None, why)
         return FluoroPlan(table, nv, nv, why)
 
-    def coplanar(a: float) -> float:
+    def coplanar(a: FloatArray) -> FloatArray:
         s = _hinge_offsets(n, hinges, a)
         return s["RCC"] - 0.5 * (s["LCC"] + s["NCC"])
 
-    def overlap(a: float) -> float:
+    def overlap(a: FloatArray) -> FloatArray:
         s = _hinge_offsets(n, hinges, a)
         return s["RCC"] - s["LCC"]
 

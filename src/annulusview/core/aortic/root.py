@@ -34,7 +34,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from annulusview.core.aortic.annulus import polygon_calipers
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame
-from annulusview.core.aortic.root_lumen import Section, sample_section
+from annulusview.core.aortic.root_lumen import Section, sample_section, trilinear
 from annulusview.core.arrays import FloatArray
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.rules import Rules
@@ -51,6 +51,9 @@ SINUS_SEARCH_MM = (5.0, 25.0)
 STJ_TOP_MM = 40.0
 ASCENDING_LEVEL_MM = 40.0
 SWEEP_STEP_MM = 1.0
+#: First pass of the plane sweep; the chosen planes' neighbours are then added every
+#: SWEEP_STEP_MM (coarse to fine).
+COARSE_STEP_MM = 2.0
 #: The STJ is the lowest plane above the sinus whose area is within this fraction of the
 #: smallest area up to +40 mm: on a tube of constant calibre the bare minimum is a random plane
 #: of the tube. 2 % of the area is 1 % of the diameter (0.3 mm on a 27 mm STJ), below what the
@@ -62,7 +65,12 @@ WAIST_MARGIN = 0.05
 WAIST_SPAN_MM = 3.0
 PIXEL_MM = 0.25
 #: Reformat pixel of the sweep that picks the sinus and STJ planes (re-contoured at PIXEL_MM).
-SWEEP_PIXEL_MM = 0.5
+SWEEP_PIXEL_MM = 0.75
+#: FWHM level passes of a sweep plane: it only ranks areas; the chosen planes are re-contoured
+#: with the full two passes at PIXEL_MM.
+SWEEP_LEVEL_PASSES = 1
+#: Pixel of the plane the FWHM level is estimated on (the contour itself uses the fine pixel).
+LEVEL_PIXEL_MM = 0.5
 RAYS = 360
 #: Harmonics kept of the ray profile r(theta): the wall shape, not the noise of 360 edges
 #: (noise would lengthen the perimeter).
@@ -327,17 +335,58 @@ def _ray_radii(section: Section, mask: npt.NDArray[np.bool_], level_hu: float) -
     return np.asarray(rho[before] + np.clip(frac, 0.0, 1.0) * step)
 
 
+def _edge_near(
+    volume: Volume,
+    frame: AnnulusFrame,
+    height_mm: float,
+    radii: FloatArray,
+    level_hu: float,
+    calcium_hu: float,
+    step_mm: float,
+    window_mm: float,
+) -> FloatArray:
+    """Each ray's lumen edge re-found within ``window_mm`` (the coarse plane's pixel: its edge
+    is that close) of ``radii`` on a profile sampled
+    every ``step_mm`` (trilinear, straight from the volume): the crossing of ``level_hu``
+    from inside to outside nearest the coarse edge, sub-sample by linear interpolation. Into
+    calcium (>= ``calcium_hu``) the edge is half-way between the two samples, as on the coarse
+    plane; a ray with no crossing in the window keeps its coarse edge (a cut coronary branch)."""
+    offsets = np.arange(-window_mm, window_mm + step_mm / 2, step_mm)
+    rho = np.maximum(radii[:, None] + offsets[None, :], 0.0)
+    theta = _ANGLES_RAD[:, None]
+    n, u, v = (
+        np.asarray(a, dtype=np.float64) for a in (frame.normal_lps, frame.u_lps, frame.v_lps)
+    )
+    radial = np.cos(theta)[..., None] * u + np.sin(theta)[..., None] * v
+    pts = np.asarray(frame.origin_lps) + height_mm * n + rho[..., None] * radial
+    vals = trilinear(volume.hu, volume.lps_to_index(pts.reshape(-1, 3))).reshape(rho.shape)
+    lumen = (vals >= level_hu) & (vals < calcium_hu)
+    exit_ = lumen[:, :-1] & ~lumen[:, 1:]
+    v0, v1 = vals[:, :-1], vals[:, 1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(v1 < level_hu, (v0 - level_hu) / (v0 - v1), 0.5)
+    where = offsets[:-1][None, :] + np.clip(frac, 0.0, 1.0) * step_mm
+    distance = np.where(exit_, np.abs(where), np.inf)
+    best = np.argmin(distance, axis=1)
+    rays = np.arange(len(radii))
+    found = np.isfinite(distance[rays, best])
+    return np.asarray(np.where(found, radii + where[rays, best], radii))
+
+
 def contour_plane(
     volume: Volume,
     frame: AnnulusFrame,
     height_mm: float,
     rules: Rules,
     pixel_mm: float = PIXEL_MM,
+    level_passes: int = 2,
 ) -> PlaneContour:
     """Contour the lumen on the plane ``h = height_mm`` (FWHM edge, no convex hull).
 
     ``pixel_mm`` is the reformat pixel (at most the annulus rule's, 0.25 mm, for a reported
-    plane; the level sweep that only picks the planes uses a coarser one).
+    plane; the level sweep that only picks the planes uses a coarser one). ``level_passes``:
+    how often the FWHM level is re-estimated from the tissue around the lumen found at the
+    previous level (2 for a reported plane; the sweep, which only compares areas, uses 1).
 
     Raises
     ------
@@ -349,48 +398,64 @@ def contour_plane(
     reported = min(rules.number("annulus.reformat_pixel_mm"), PIXEL_MM)
     pixel = reported if pixel_mm <= PIXEL_MM else pixel_mm
     centre = frame.to_lps(height_mm, 0.0, 0.0)
-    section = sample_section(volume, centre, frame.normal_lps, frame.u_lps, max_r + 4.0, pixel)
-    size = section.values.shape[0]
-    axis = (np.arange(size) - (size - 1) / 2) * pixel
+    # The FWHM level is estimated on a plane sampled at LEVEL_PIXEL_MM at most (a median of the
+    # tissue ring, which a finer pixel does not change), the contour on the fine one.
+    coarse_pixel = max(pixel, LEVEL_PIXEL_MM)
+    coarse = sample_section(
+        volume, centre, frame.normal_lps, frame.u_lps, max_r + 4.0, coarse_pixel
+    )
+    size = coarse.values.shape[0]
+    axis = (np.arange(size) - (size - 1) / 2) * coarse_pixel
     rr = np.hypot(axis[None, :], axis[:, None])
-    core = section.inside & (rr <= _LUMEN_CORE_RADIUS_MM)
+    core = coarse.inside & (rr <= _LUMEN_CORE_RADIUS_MM)
     if core.sum() < 0.9 * np.count_nonzero(rr <= _LUMEN_CORE_RADIUS_MM):
         raise _PlaneFailed(f"the plane h = {height_mm:+.1f} mm lies outside the CT volume")
-    lumen_hu = float(np.median(section.values[core]))
+    lumen_hu = float(np.median(coarse.values[core]))
     if lumen_hu < rules.number("contrast.contrast_min_hu"):
         raise _PlaneFailed(
             f"no contrast lumen on the valve axis at h = {height_mm:+.1f} mm ({lumen_hu:.0f} HU)"
         )
     calcium_hu = lumen_hu + rules.number("threshold.lumen_plus_offset_hu")
     level = 0.5 * lumen_hu
-    for _ in range(2):  # FWHM from the tissue just outside the wall, refined once
-        mask = _lumen_mask(section, level, calcium_hu, max_r)
-        outside = ndimage.distance_transform_edt(~mask) * pixel
+    for _ in range(level_passes):  # FWHM from the tissue just outside the wall
+        mask = _lumen_mask(coarse, level, calcium_hu, max_r)
+        outside = ndimage.distance_transform_edt(~mask) * coarse_pixel
         ring = (
-            section.inside
+            coarse.inside
             & (outside > _TISSUE_RING_MM[0])
             & (outside <= _TISSUE_RING_MM[1])
-            & (section.values < level)
+            & (coarse.values < level)
         )
         if not ring.any():
             raise _PlaneFailed("no tissue around the lumen")
-        level = 0.5 * (lumen_hu + float(np.median(section.values[ring])))
-    mask = _lumen_mask(section, level, calcium_hu, max_r)
-    grown = _dilate(mask, _radius_px(2.0, pixel))
-    if np.any(grown & ~section.inside):
+        level = 0.5 * (lumen_hu + float(np.median(coarse.values[ring])))
+    mask = _lumen_mask(coarse, level, calcium_hu, max_r)
+    grown = _dilate(mask, _radius_px(2.0, coarse_pixel))
+    if np.any(grown & ~coarse.inside):
         raise _PlaneFailed(
             f"the lumen at h = {height_mm:+.1f} mm reaches the edge of the CT volume"
         )
-    radii = _low_pass(_ray_radii(section, mask, level))
+    radii = _ray_radii(coarse, mask, level)
+    if pixel < coarse_pixel:
+        # the edge on each ray re-found on a profile sampled every pixel / 2 from the volume
+        radii = _edge_near(
+            volume, frame, height_mm, radii, level, calcium_hu, pixel / 2.0, coarse_pixel
+        )
+    radii = _low_pass(radii)
     contour = frame.to_lps(np.full(RAYS, height_mm), radii, np.degrees(_ANGLES_RAD))
     return PlaneContour(float(height_mm), radii, contour, level)
 
 
 def _try_contour(
-    volume: Volume, frame: AnnulusFrame, h: float, rules: Rules, pixel_mm: float = PIXEL_MM
+    volume: Volume,
+    frame: AnnulusFrame,
+    h: float,
+    rules: Rules,
+    pixel_mm: float = PIXEL_MM,
+    level_passes: int = 2,
 ) -> tuple[PlaneContour | None, str]:
     try:
-        return contour_plane(volume, frame, h, rules, pixel_mm), ""
+        return contour_plane(volume, frame, h, rules, pixel_mm, level_passes), ""
     except (_PlaneFailed, QhullError) as exc:
         return None, str(exc)
 
@@ -421,6 +486,28 @@ def _waist(planes: dict[float, PlaneContour]) -> float | None:
         elif run:
             break
     return None if not run else min(run, key=lambda h: areas[h])
+
+
+def _choose_heights(
+    planes: dict[float, PlaneContour], reasons: dict[float, str]
+) -> tuple[float | None, float | None, float | None]:
+    """The sinus, STJ and waist heights :func:`measure_root` would pick from these planes
+    (None where it would report a failure), for the coarse-to-fine sweep."""
+    heights = sorted(set(planes) | set(reasons))
+    waist = _waist(planes)
+    top = SINUS_SEARCH_MM[1] if waist is None else min(SINUS_SEARCH_MM[1], waist)
+    in_sinus = [h for h in planes if SINUS_SEARCH_MM[0] <= h <= top]
+    if any(h <= SINUS_SEARCH_MM[1] for h in reasons) or not in_sinus:
+        return None, None, waist
+    sinus = max(in_sinus, key=lambda h: planes[h].area_mm2)
+    above = [h for h in heights if h > sinus]
+    if waist is not None:
+        return sinus, waist, waist
+    if not above or any(h in reasons for h in above):
+        return sinus, None, None
+    areas = np.array([planes[h].area_mm2 for h in above])
+    low = float(areas.min()) * (1.0 + STJ_AREA_TOLERANCE)
+    return sinus, float(above[int(np.flatnonzero(areas <= low)[0])]), None
 
 
 def _refine(
@@ -472,15 +559,38 @@ def measure_root(
         }
         lvot = RootPart(MEASURED, lvot_values, None, contour)
 
-    heights = np.arange(SINUS_SEARCH_MM[0], STJ_TOP_MM + 1e-6, SWEEP_STEP_MM)
     planes: dict[float, PlaneContour] = {}
     reasons: dict[float, str] = {}
-    for h in heights:
-        c, why = _try_contour(volume, frame, float(h), rules, SWEEP_PIXEL_MM)
-        if c is None:
-            reasons[float(h)] = why
-        else:
-            planes[float(h)] = c
+
+    def sweep(at: set[float]) -> None:
+        for h in sorted(at):
+            c, why = _try_contour(volume, frame, h, rules, SWEEP_PIXEL_MM, SWEEP_LEVEL_PASSES)
+            if c is None:
+                reasons[h] = why
+            else:
+                planes[h] = c
+
+    # Coarse to fine: every COARSE_STEP_MM first, then the SWEEP_STEP_MM neighbours of the
+    # planes chosen, until the choice no longer changes (the rules then see every plane the
+    # choice depends on at SWEEP_STEP_MM).
+    sweep({float(h) for h in np.arange(SINUS_SEARCH_MM[0], STJ_TOP_MM + 1e-6, COARSE_STEP_MM)}
+          | {ASCENDING_LEVEL_MM})  # fmt: skip
+    for _ in range(6):
+        chosen = [h for h in _choose_heights(planes, reasons) if h is not None]
+        extra = (
+            {
+                round(h + d, 6)
+                for h in chosen
+                for d in (-SWEEP_STEP_MM, SWEEP_STEP_MM)
+                if SINUS_SEARCH_MM[0] <= h + d <= STJ_TOP_MM
+            }
+            - set(planes)
+            - set(reasons)
+        )
+        if not extra:
+            break
+        sweep(extra)
+    heights = np.array(sorted(set(planes) | set(reasons)))
 
     waist = _waist(planes)
     top = SINUS_SEARCH_MM[1] if waist is None else min(SINUS_SEARCH_MM[1], waist)
