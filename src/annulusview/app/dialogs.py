@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from annulusview.app.phases import phase_label
 from annulusview.app.session import AnalysisSettings
 from annulusview.core.aortic.calcium import THRESHOLD_MAX_HU, THRESHOLD_MIN_HU
 from annulusview.core.aortic.devices import load_devices
@@ -54,7 +55,8 @@ REGION_FIELDS = (
 
 
 class SeriesDialog(QDialog):
-    """Pick one series when a study holds several."""
+    """Pick one series when a study holds several (the phases of a multi-phase study are
+    listed together, in percent order, as the scan orders them)."""
 
     def __init__(
         self, series: Sequence[Any], skipped: int = 0, parent: QWidget | None = None
@@ -89,7 +91,7 @@ class SeriesDialog(QDialog):
                 "-" if s.slice_thickness_mm is None else f"{s.slice_thickness_mm:.2f}",
                 f"{s.spacing_mm[0]:.2f}",
                 f"{s.shape[2]}×{s.shape[1]}",
-                s.cardiac_phase or "-",
+                _phase_cell(s),
                 contrast,
                 "; ".join(s.warnings),
             ]
@@ -123,6 +125,15 @@ class SeriesDialog(QDialog):
         if 0 <= row < len(self.series):
             return str(self.series[row].id)
         return None
+
+
+def _phase_cell(summary: Any) -> str:
+    """``"33.3 % R-R"`` when the percent is known (from the header or the description),
+    else the phase as the headers give it (temporal position, trigger time), else "-"."""
+    pct = getattr(summary, "cardiac_phase_pct", None)
+    if pct is not None:
+        return phase_label(pct)
+    return summary.cardiac_phase or "-"
 
 
 class SettingsDialog(QDialog):

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
+    QToolBar,
     QWidget,
 )
 
@@ -47,6 +48,7 @@ from annulusview.app.landmark_editor import LandmarkEditor
 from annulusview.app.mitral_panel import MA_CURVE, MitralUI
 from annulusview.app.oblique_views import RootPlanesView, update_oblique_views
 from annulusview.app.panels import LandmarkPanel, ResultsPanel
+from annulusview.app.phases import PhasePicker
 from annulusview.app.session import (
     AnalysisSettings,
     autosave_path,
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
         self._build_views()
         self._build_panels()
         build_menus(self)
+        self.phases = PhasePicker(self, self.findChild(QToolBar, "toolbar-view"))
         self._build_status()
         self.mitral_ui = MitralUI(self)  # mitral dock, valve controls, neo-LVOT tab
         self.analysis = AnalysisRunner(self.study, self.mitral_ui.valve, self)
@@ -439,6 +442,7 @@ class MainWindow(QMainWindow):
         messages.show_error(self, exc, context)
 
     def _loaded(self, path: Path, series: str | None, volume: Volume) -> None:
+        switch = self.phases.take_switch(volume)  # another phase: same landmarks and view
         self.set_busy("", None)
         self.study.set_volume(volume, path, series)
         self.results_panel.clear()
@@ -465,7 +469,7 @@ class MainWindow(QMainWindow):
             log.warning("study: %s", warning)
         self.results_panel.warnings.setText("\n".join(f"⚠ {w}" for w in volume.warnings))
         self.setWindowTitle(f"AnnulusView - {path.name}")
-        landmarks = Landmarks()
+        landmarks = Landmarks() if switch is None else switch.landmarks
         pending_session = self.sessions.pending
         self.sessions.pending = None
         if pending_session is not None:
@@ -481,7 +485,9 @@ class MainWindow(QMainWindow):
             self.run_analysis()  # landmarks came with the study: no need to wait for edits
         if pending_session is not None:
             self.sessions.apply_view_state(pending_session.view)
-        self.schedule_scene(reset_camera=True)
+        elif switch is not None and switch.view is not None:
+            self.sessions.apply_view_state(switch.view)
+        self.schedule_scene(reset_camera=switch is None)
 
     def show_skipped(self) -> None:
         if not self.skipped:

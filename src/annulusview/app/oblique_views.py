@@ -108,6 +108,11 @@ class RootPlanesView(QWidget):
         for _key, title, *_ in ROOT_PLANES:
             self.plane_box.addItem(title)
         self.plane_box.setToolTip("Plane parallel to the annulus, with its measured contour")
+        # the longest title must not widen the window's minimum size
+        self.plane_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.plane_box.setMinimumContentsLength(10)
         self.view = SliceView("root plane")
         top = QHBoxLayout()
         top.setContentsMargins(2, 2, 2, 0)

@@ -132,13 +132,14 @@ class Viewer3D(QWidget):
         self._focal: Any = None
         self.view_buttons: dict[str, QPushButton] = {}
         for key, text, tip in (
-            ("three_cusp", "3-cusp view", "Three-cusp coplanar view: the annulus edge-on with the "
+            ("three_cusp", "3-cusp", "Three-cusp coplanar view: the annulus edge-on with the "
              "RCC hinge midway between LCC and NCC"),
-            ("cusp_overlap", "Cusp overlap", "Cusp-overlap view: the annulus edge-on with the RCC "
+            ("cusp_overlap", "Overlap", "Cusp-overlap view: the annulus edge-on with the RCC "
              "and LCC hinges superimposed, the NCC isolated"),
         ):  # fmt: skip
             button = QPushButton(text)
             button.setObjectName(f"view-{key}")
+            button.setProperty("tip", tip)
             button.setToolTip(tip + " (from the analysis; not available before it).")
             button.setEnabled(False)
             button.clicked.connect(lambda _=False, k=key: self.show_carm_view(k))
@@ -271,14 +272,15 @@ class Viewer3D(QWidget):
             view = None
             if plan is not None:
                 view = plan.coplanar if key == "three_cusp" else plan.cusp_overlap
+            tip = str(button.property("tip"))
             if view is not None and view.lao_deg is not None and view.cranial_deg is not None:
                 self._views[key] = (view.lao_deg, view.cranial_deg)
-                label = view.to_dict()["label"]
                 button.setEnabled(True)
-                button.setText(f"{button.text().split(' (')[0]} ({label})")
+                button.setToolTip(f"{tip}: {view.to_dict()['label']}.")
             else:
                 button.setEnabled(False)
-                button.setText(button.text().split(" (")[0])
+                why = "not available before the analysis" if view is None else view.reason
+                button.setToolTip(f"{tip} ({why}).")
 
     def show_carm_view(self, key: str) -> bool:
         """Put the camera at the planned C-arm view ``three_cusp`` or ``cusp_overlap``; False

@@ -114,7 +114,7 @@ class ScanQuality:
         """``"75 % R-R (header)"`` or ``"unknown"``."""
         if self.cardiac_phase_pct is None:
             return "unknown"
-        return f"{self.cardiac_phase_pct:g} % R-R ({self.cardiac_phase_source})"
+        return f"{round(self.cardiac_phase_pct, 1):g} % R-R ({self.cardiac_phase_source})"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -377,6 +377,8 @@ def add_annotations(
         info.append(
             f"{contrast}, calcium >= {fmt(res.threshold_hu, 0, 'HU')} ({res.threshold_method})"
         )
+        if res.scan is not None:
+            info.append(f"cardiac phase {res.scan.phase_text}")
     info.extend(view.notes)
     if res is not None and res.landmarks_proposed:
         # Numbers on program-made landmarks: the picture says so, as the results do.
