@@ -23,7 +23,6 @@ import numpy as np
 from annulusview.core.analysis import analyze
 from annulusview.phantom import make_case
 
-
 PLANNING_STAGES = ("root", "fluoroscopy")
 
 

@@ -76,7 +76,9 @@ def main_window(qtbot, user_dirs):
     make_application()
     from annulusview.app.main_window import MainWindow
 
-    window = MainWindow(settings_org="AnnulusViewTest", autosave=False)
+    # no automatic proposal on open: tests that place landmarks by hand start from none;
+    # tests/test_review_window.py opens windows that do propose
+    window = MainWindow(settings_org="AnnulusViewTest", autosave=False, auto_propose=False)
     window.qsettings.clear()
     qtbot.addWidget(window)
     window.resize(1400, 900)

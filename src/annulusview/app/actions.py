@@ -87,6 +87,12 @@ def build_menus(window: MainWindow) -> None:
         )
     )
     edit.addAction(make_action(window, "Stop placing", editor.stop_placing, "Esc"))
+    edit.addAction(
+        make_action(
+            window, "Propose aortic landmarks", lambda: window.review.propose(explicit=True)
+        )
+    )
+    edit.addAction(make_action(window, "Accept proposed landmark", window.review.accept_current))
     edit.addSeparator()
     edit.addAction(make_action(window, "Analysis settings…", window.open_settings, "Ctrl+,"))
     edit.addAction(make_action(window, "Run analysis now", window.run_analysis, "F5"))

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from annulusview.app import messages
-from annulusview.app.undo import SetLandmarkCommand
+from annulusview.app.undo import ReplaceLandmarksCommand, SetLandmarkCommand
 from annulusview.core.errors import InputError
-from annulusview.core.landmarks import read_landmarks, write_landmarks
+from annulusview.core.landmarks import Landmarks, read_landmarks, write_landmarks
 
 if TYPE_CHECKING:
     from annulusview.app.main_window import MainWindow
@@ -37,7 +37,7 @@ class LandmarkEditor:
         w.landmark_panel.select(name)
         for view in w.views.values():
             view.placing = True
-            view.set_landmarks(dict(w.landmarks.points), name)
+            view.set_landmarks(dict(w.landmarks.points), name, w.landmarks.proposed)
         w.landmark_panel.update_landmarks(w.landmarks, name)
         w.status_label.setText(f"Click in a view to place {name}.")
 
@@ -95,13 +95,15 @@ class LandmarkEditor:
         except InputError as exc:
             messages.show_error(w, exc, "Import landmarks")
             return
-        old = dict(w.landmarks.points)
-        w.undo_stack.beginMacro(f"Import {Path(path).name}")
-        for name, pos in lms.points.items():
-            w.undo_stack.push(
-                SetLandmarkCommand(w.study, name, old.get(name), pos, f"Import {name}")
-            )
-        w.undo_stack.endMacro()
+        old = w.landmarks
+        # one undoable step that keeps the file's "proposed" marks: an imported proposal is
+        # still to be reviewed, not confirmed by being imported
+        new = Landmarks(
+            {**old.points, **lms.points},
+            old.source,
+            (old.proposed - set(lms.points)) | lms.proposed,
+        )
+        w.undo_stack.push(ReplaceLandmarksCommand(w.study, old, new, f"Import {Path(path).name}"))
         unknown = lms.unknown_names
         if unknown:
             w.status_label.setText(

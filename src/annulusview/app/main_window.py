@@ -49,6 +49,7 @@ from annulusview.app.mitral_panel import MA_CURVE, MitralUI
 from annulusview.app.oblique_views import RootPlanesView, update_oblique_views
 from annulusview.app.panels import LandmarkPanel, ResultsPanel
 from annulusview.app.phases import PhasePicker
+from annulusview.app.review import ProposalReview, should_propose
 from annulusview.app.session import (
     AnalysisSettings,
     autosave_path,
@@ -94,8 +95,12 @@ class MainWindow(QMainWindow):
     :meth:`LandmarkEditor.place_landmark`, ``sessions.save_to``, ``sessions.open``.
     """
 
-    def __init__(self, settings_org: str = "AnnulusView", autosave: bool = True) -> None:
+    def __init__(
+        self, settings_org: str = "AnnulusView", autosave: bool = True, auto_propose: bool = True
+    ) -> None:
         super().__init__()
+        # propose the aortic landmarks when a study opens without any (app/review.py)
+        self.auto_propose = auto_propose
         self.setWindowTitle("AnnulusView")
         self.setObjectName("main-window")
         icon = resource_path("icons", "annulusview.png")  # PNG: no SVG plug-in needed
@@ -306,6 +311,11 @@ class MainWindow(QMainWindow):
         dock.setObjectName("dock-landmarks")
         dock.setWidget(self.landmark_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.review = ProposalReview(self)
+        dock = QDockWidget("Review proposed landmarks", self)
+        dock.setObjectName("dock-review")
+        dock.setWidget(self.review)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.results_panel = ResultsPanel()
         self.results_panel.lesion_selected.connect(self.select_lesion)
         dock = QDockWidget("Analysis", self)
@@ -483,6 +493,8 @@ class MainWindow(QMainWindow):
         self.set_landmarks(landmarks)
         if not landmarks.missing_aortic:
             self.run_analysis()  # landmarks came with the study: no need to wait for edits
+        elif self.auto_propose and switch is None and should_propose(landmarks):
+            self.review.propose()  # off the GUI thread; a failure says why in the status
         if pending_session is not None:
             self.sessions.apply_view_state(pending_session.view)
         elif switch is not None and switch.view is not None:
@@ -573,7 +585,8 @@ class MainWindow(QMainWindow):
         """Show the study's landmarks everywhere and schedule the analysis."""
         points = dict(landmarks.points)
         for view in self.views.values():
-            view.set_landmarks(points, self.placing)
+            view.set_landmarks(points, self.placing, landmarks.proposed)
+        self.review.refresh()
         self.landmark_panel.update_landmarks(landmarks, self.placing)
         self.scene_state.landmarks = landmarks  # the one place the scene follows the study
         self._update_obliques()

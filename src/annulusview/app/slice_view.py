@@ -251,6 +251,7 @@ class SliceView(QWidget):
         self.pan = QPointF(0.0, 0.0)
         self.crosshair_lps: FloatArray | None = None
         self.landmarks: dict[str, FloatArray] = {}
+        self.proposed: frozenset[str] = frozenset()
         self.active_landmark: str | None = None
         self.highlight_lps: FloatArray | None = None
         self.overlay = Overlay()
@@ -304,9 +305,17 @@ class SliceView(QWidget):
             self.pan = QPointF(self.width() / 2 - sx, self.height() / 2 - sy)
         self.update()
 
-    def set_landmarks(self, points: dict[str, FloatArray], active: str | None = None) -> None:
+    def set_landmarks(
+        self,
+        points: dict[str, FloatArray],
+        active: str | None = None,
+        proposed: frozenset[str] = frozenset(),
+    ) -> None:
+        """Show ``points``; ``proposed`` ones (made by the program, not yet accepted) are drawn
+        hollow with a dashed outline."""
         self.landmarks = {k: np.asarray(v, dtype=np.float64) for k, v in points.items()}
         self.active_landmark = active
+        self.proposed = frozenset(proposed)
         self.update()
 
     # --- geometry ----------------------------------------------------------------------------
@@ -433,10 +442,20 @@ class SliceView(QWidget):
             if dz > LANDMARK_SHOW_MM:
                 continue
             active = name == self.active_landmark
-            colour = QColor("#44BB99") if not active else QColor("#FFFF66")
-            p.setPen(QPen(colour, 2))
-            p.setBrush(colour)
-            p.drawEllipse(QPointF(x, y), 4, 4)
+            if name in self.proposed:
+                # proposed by the program: hollow, dashed, until a person accepts it
+                colour = QColor("#EE7733") if not active else QColor("#FFFF66")
+                pen = QPen(colour, 2)
+                pen.setStyle(Qt.PenStyle.DashLine)
+                p.setPen(pen)
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawEllipse(QPointF(x, y), 6, 6)
+                p.setPen(QPen(colour, 2))
+            else:
+                colour = QColor("#44BB99") if not active else QColor("#FFFF66")
+                p.setPen(QPen(colour, 2))
+                p.setBrush(colour)
+                p.drawEllipse(QPointF(x, y), 4, 4)
             p.setBrush(Qt.BrushStyle.NoBrush)
             if active or not name.startswith("MA_"):  # curve points: dots only
                 p.drawText(QPointF(x + 6, y - 6), name)

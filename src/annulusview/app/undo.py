@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from annulusview.app.study import Study
+from annulusview.core.landmarks import Landmarks
 
 
 class SetLandmarkCommand(QUndoCommand):
@@ -30,3 +31,20 @@ class SetLandmarkCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._apply(self.old)
+
+
+class ReplaceLandmarksCommand(QUndoCommand):
+    """Replace all of ``study``'s landmarks in one step, keeping which are proposed (a
+    proposal, an import of a proposed file, a person accepting a proposed point)."""
+
+    def __init__(self, study: Study, old: Landmarks, new: Landmarks, text: str) -> None:
+        super().__init__(text)
+        self.study = study
+        self.old = old
+        self.new = new
+
+    def redo(self) -> None:
+        self.study.set_landmarks(self.new)
+
+    def undo(self) -> None:
+        self.study.set_landmarks(self.old)

@@ -33,6 +33,8 @@ LVOT_COLOR = "#4477AA"
 CONDUCTION_COLOR = "#EE7733"
 ANNULUS_COLOR = "#EEEEEE"
 LANDMARK_COLOR = "#44BB99"
+#: Landmarks proposed by the program and not yet accepted: hollow, orange (not the calcium map).
+PROPOSED_COLOR = "#EE7733"
 HIGHLIGHT_COLOR = "#FF00FF"
 # The contrast lumen as the bright cast it is on CT. Neutral grey on purpose: a translucent
 # grey layer keeps the order of the red, green and blue of what lies behind it, so calcium seen
@@ -288,24 +290,34 @@ def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
 
     if lms is not None and len(lms) and toggles.landmarks:
         names = list(lms.names())
-        pts = np.array([lms[n] for n in names])
+        # placed (or accepted) points solid; program-proposed ones hollow (a wire sphere) in
+        # their own colour until a person accepts them
+        for key, chosen, colour, radius in (
+            ("landmarks", [n for n in names if n not in lms.proposed], LANDMARK_COLOR, 0.9),
+            ("landmarks_proposed", [n for n in names if n in lms.proposed], PROPOSED_COLOR, 1.4),
+        ):
+            if not chosen:
+                continue
+            handles.actors[key] = plotter.add_mesh(
+                pv.PolyData(np.array([lms[n] for n in chosen])).glyph(
+                    geom=pv.Sphere(radius=radius, theta_resolution=12, phi_resolution=8),
+                    scale=False,
+                    orient=False,
+                ),
+                color=colour,
+                style="wireframe" if key == "landmarks_proposed" else "surface",
+                line_width=1.5,
+                name=key,
+                pickable=False,
+                render=False,
+            )
         # the mitral curve points are many and numbered: spheres without labels
         labelled = [n for n in names if not n.startswith("MA_")]
         label_pts = np.array([lms[n] for n in labelled]).reshape(-1, 3)
-        handles.actors["landmarks"] = plotter.add_mesh(
-            pv.PolyData(pts).glyph(
-                geom=pv.Sphere(radius=0.9, theta_resolution=12, phi_resolution=8),
-                scale=False,
-                orient=False,
-            ),
-            color=LANDMARK_COLOR,
-            name="landmarks",
-            pickable=False,
-            render=False,
-        )
+        texts = [f"{n} (proposed)" if n in lms.proposed else n for n in labelled]
         if not toggles.teaching and labelled:
             handles.actors["landmark_labels"] = add_text_labels(
-                plotter, label_pts, labelled, color="white", font_size=11, name="landmark_labels"
+                plotter, label_pts, texts, color="white", font_size=11, name="landmark_labels"
             )
 
     if toggles.lumen_surface and res is not None:
