@@ -4,9 +4,11 @@ Steps: the blood pool from the histogram (refuse non-contrast, empty or tiny vol
 ascending aorta as a round lumen in the upper slices, a centreline tracked down through the
 root into the LVOT, then a straight-axis analysis of the root: cross-sections perpendicular to
 the root axis give the polar radius profile ``r(h, theta)``; its three-fold harmonic is the
-sinus signature. The sinus onset below it fixes the basal ring, the three lobes give the cusp
-angles, rays that escape the sinus far beyond its wall are the coronary ostia, and the cusps
-are named from the coronaries and the handedness of the root.
+sinus signature. The valve must be open: closed leaflets cross the root axis as a thin tissue
+septum and are refused, because the ring is read from the lumen. The sinus onset below the
+sinus fixes the basal ring, the three lobes give the cusp angles, rays that escape the sinus
+far beyond its wall are the coronary ostia, and the cusps are named from the coronaries and
+the handedness of the root.
 
 Only the aortic root landmarks are proposed: the membranous septum (``MS_*``) and the mitral
 landmarks stay manual.
@@ -42,6 +44,7 @@ from annulusview.core.aortic.root_profile import (
     find_ostia,
     fit_axis,
     harmonic,
+    leaflets_across_axis,
     sample_profile,
     sinus_onset,
 )
@@ -57,6 +60,8 @@ from annulusview.core.volume import Volume
 NADIR_BELOW_SINUS_ONSET_MM = 1.5
 #: Smallest three-lobe amplitude (mm) that counts as sinuses of Valsalva.
 MIN_LOBE_AMPLITUDE_MM = 0.8
+#: What to do when the valve is closed in the phase at hand.
+CLOSED_VALVE_HINT = "Open a systolic phase (valve open), or place the landmarks by hand."
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +127,8 @@ def propose_landmarks(
     ------
     InputError
         An empty, tiny or non-contrast volume; no ascending aorta; a root outside the field of
-        view; a bicuspid-looking root (two lobes); or no confident answer. Never a silent guess.
+        view; a closed valve (a diastolic phase); a bicuspid-looking root (two lobes); or no
+        confident answer. Never a silent guess.
     """
     rules = coerce_rules(rules)
     report(progress, 0.0, "Checking the volume")
@@ -136,7 +142,7 @@ def propose_landmarks(
             "ascending aorta is not in the field of view or not opacified.",
             MANUAL_HINT,
         )
-    failures: list[str] = []
+    failures: list[InputError] = []
     for number, candidate in enumerate(candidates[:3]):
         check(cancel)
         report(progress, 0.2 + 0.1 * number, "Tracking the centreline")
@@ -146,11 +152,12 @@ def propose_landmarks(
         try:
             return _propose_on(volume, pool, stations, progress, cancel)
         except InputError as exc:
-            failures.append(exc.message)
+            failures.append(exc)
     if len(failures) == 1:
-        raise InputError(failures[0], MANUAL_HINT)
+        raise InputError(failures[0].message, failures[0].hint or MANUAL_HINT)
     raise InputError(
-        "No aortic root was found along any ascending-aorta candidate: " + "; ".join(failures),
+        "No aortic root was found along any ascending-aorta candidate: "
+        + "; ".join(f.message for f in failures),
         MANUAL_HINT,
     )
 
@@ -202,6 +209,16 @@ def _propose_on(
         mid = profile.centres[valid].mean(axis=0)
         origin = mid + float((origin - mid) @ fitted) * fitted
         normal = fitted
+    # The straight-axis reading of the basal ring needs an open valve: closed leaflets split
+    # the root lumen into three pockets at the very level the ring is read from.
+    septum = leaflets_across_axis(volume, pool, origin, normal)
+    if septum is not None:
+        raise InputError(
+            "The aortic valve is closed in this phase: its leaflets cross the root axis "
+            f"{abs(septum):.0f} mm {'below' if septum < 0 else 'above'} the widest sinus "
+            "section and split the lumen where the basal ring is read: no confident answer.",
+            CLOSED_VALVE_HINT,
+        )
     report(progress, 0.65, "Measuring the sinuses")
     heights = np.arange(-22.0, 18.0 + 1e-9, H_STEP_MM)
     profile = sample_profile(volume, pool, origin, normal, heights, cancel)

@@ -168,38 +168,33 @@ def sample_section(
     e2 = np.cross(n, e1)
     count = round(2 * half_mm / step_mm) + 1
     axis = (np.arange(count) - (count - 1) / 2) * step_mm
-    x, y = np.meshgrid(axis, axis, indexing="xy")
-    pts = centre + x[..., None] * e1 + y[..., None] * e2
-    ijk = volume.lps_to_index(pts)
+    # The plane maps linearly to voxel indices: index of the centre plus the in-plane steps.
+    to_index = np.linalg.inv(volume.affine)
+    origin_ijk = to_index[:3, :3] @ np.asarray(centre, dtype=np.float64) + to_index[:3, 3]
+    step1, step2 = to_index[:3, :3] @ e1, to_index[:3, :3] @ e2
+    ijk = origin_ijk + axis[None, :, None] * step1 + axis[:, None, None] * step2  # [y, x, 3]
     shape = np.array(volume.shape[::-1])  # (i, j, k) sizes
     inside = np.all((ijk >= -0.5) & (ijk <= shape - 0.5), axis=-1)
-    values = np.full(x.shape, -1000.0)
-    if inside.any():
-        values[inside] = trilinear(volume.hu, ijk[inside])
+    if inside.all():
+        values = trilinear(volume.hu, ijk.reshape(-1, 3)).reshape(inside.shape)
+    else:
+        values = np.full(inside.shape, -1000.0)
+        if inside.any():
+            values[inside] = trilinear(volume.hu, ijk[inside])
     return Section(np.asarray(centre, dtype=np.float64), n, e1, e2, step_mm, values, inside)
 
 
 def trilinear(hu: npt.NDArray[Any], ijk: FloatArray) -> FloatArray:
     """Trilinear samples of ``hu[k, j, i]`` at fractional ``(i, j, k)`` (edges clamped).
 
-    Gathers the eight neighbours of each point, so the cost follows the number of samples,
-    not the size of the volume (no crop of a large volume is ever copied).
+    Reads only the neighbours of each point (``map_coordinates`` of order 1 on the volume as
+    stored), so the cost follows the number of samples, not the size of the volume, and no
+    crop or floating-point copy of a large volume is ever made.
     """
-    upper = np.array(hu.shape[::-1]) - 1  # (i, j, k) maxima
-    p = np.clip(ijk, 0, upper)
-    base = np.minimum(np.floor(p).astype(np.intp), np.maximum(upper - 1, 0))
-    frac = p - base
-    i0, j0, k0 = base[:, 0], base[:, 1], base[:, 2]
-    i1 = np.minimum(i0 + 1, upper[0])
-    j1 = np.minimum(j0 + 1, upper[1])
-    k1 = np.minimum(k0 + 1, upper[2])
-    fi, fj, fk = frac[:, 0], frac[:, 1], frac[:, 2]
-    out = np.zeros(len(p))
-    for kk, wk in ((k0, 1 - fk), (k1, fk)):
-        for jj, wj in ((j0, 1 - fj), (j1, fj)):
-            w = wk * wj
-            out += w * ((1 - fi) * hu[kk, jj, i0] + fi * hu[kk, jj, i1])
-    return out
+    coords = np.asarray(ijk, dtype=np.float64)[:, ::-1].T  # (k, j, i) rows
+    return np.asarray(
+        ndimage.map_coordinates(hu, coords, order=1, mode="nearest", output=np.float64)
+    )
 
 
 def central_lumen(
@@ -221,7 +216,21 @@ def central_lumen(
         d = np.hypot(hits[:, 0] - r, hits[:, 1] - r)
         a, b = hits[int(np.argmin(d))]
         label = int(window[a, b])
-    return np.asarray(ndimage.binary_fill_holes(labels == label))
+    component = np.asarray(labels == label)
+    # Holes lie inside the component's bounding box: fill them there (same result, less work).
+    box = _box(ndimage.find_objects(labels, max_label=label)[label - 1], component.shape, 1)
+    component[box] = ndimage.binary_fill_holes(component[box])
+    return component
+
+
+def _box(box: tuple[slice, ...] | None, shape: tuple[int, ...], margin: int) -> tuple[slice, ...]:
+    """A bounding box grown by ``margin`` pixels, clipped to the array."""
+    if box is None:
+        return tuple(slice(0, n) for n in shape)
+    return tuple(
+        slice(max(b.start - margin, 0), min(b.stop + margin, n))
+        for b, n in zip(box, shape, strict=True)
+    )
 
 
 def without_branches(
@@ -232,7 +241,17 @@ def without_branches(
     r = max(1, round(radius_mm / step_mm))
     a = np.arange(-r, r + 1)
     disc = np.hypot(a[:, None], a[None, :]) <= r
-    opened = ndimage.binary_opening(component, structure=disc)
+    # The opening stays inside the component: compute it on its bounding box (same result).
+    rows, cols = np.nonzero(component.any(axis=1))[0], np.nonzero(component.any(axis=0))[0]
+    if rows.size == 0:
+        return component
+    box = _box(
+        (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)),
+        component.shape,
+        r + 1,
+    )
+    opened = np.zeros_like(component)
+    opened[box] = ndimage.binary_opening(component[box], structure=disc)
     labels, count = ndimage.label(opened)
     if count <= 1:
         return np.asarray(opened if opened.any() else component)

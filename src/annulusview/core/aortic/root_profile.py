@@ -24,6 +24,7 @@ from annulusview.core.aortic.root_lumen import (
     outer_envelope,
     ray_radii,
     sample_section,
+    trilinear,
     without_branches,
 )
 from annulusview.core.arrays import FloatArray
@@ -45,6 +46,12 @@ _AXIS = (
 _DISC = np.hypot(_AXIS[:, None], _AXIS[None, :]) <= 20.0  # the root and its wall
 #: What to do when no confident proposal can be made.
 MANUAL_HINT = "Place the landmarks by hand."
+#: A tissue septum this thin (mm) across the root axis, with blood on both sides, is a closed
+#: valve's leaflets (a wall or a chamber boundary is thicker and has no blood beyond it).
+LEAFLET_SEPTUM_MAX_MM = 4.0
+#: Blood needed on each side of that septum along the axis (mm).
+LEAFLET_BLOOD_SIDE_MM = 3.0
+_AXIS_STEP_MM = 0.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,6 +147,42 @@ def sample_profile(
     return RootProfile(np.asarray(heights), centres, raw, smooth, e1, e2, normal)
 
 
+def leaflets_across_axis(
+    volume: Volume,
+    pool: BloodPool,
+    origin: FloatArray,
+    normal: FloatArray,
+    below_mm: float = 22.0,
+    above_mm: float = 4.0,
+) -> float | None:
+    """Height (mm along ``normal`` from ``origin``) where closed leaflets cross the root axis.
+
+    Cue: in an open valve the axis from the sinus down into the LVOT runs in contrast blood all
+    the way; closed leaflets span the whole lumen, so any line along the root crosses them as a
+    thin septum of tissue below the lumen threshold with blood on both sides. The HU along the
+    axis is median-filtered over 0.75 mm so that a noisy sample is not a septum.
+
+    Returns
+    -------
+    float or None
+        The height of the septum's darkest sample, or None when the axis is clear.
+    """
+    heights = np.arange(-below_mm, above_mm + 1e-9, _AXIS_STEP_MM)
+    points = origin + heights[:, None] * normal
+    hu = ndimage.median_filter(trilinear(volume.hu, volume.lps_to_index(points)), 3)
+    blood = hu >= pool.lumen_min_hu
+    side = round(LEAFLET_BLOOD_SIDE_MM / _AXIS_STEP_MM)
+    labels, count = ndimage.label(~blood)
+    for lab in range(1, count + 1):
+        run = np.flatnonzero(labels == lab)
+        a, b = int(run[0]), int(run[-1]) + 1
+        thin = (b - a) * _AXIS_STEP_MM <= LEAFLET_SEPTUM_MAX_MM
+        inside = a >= side and b + side <= len(blood)
+        if thin and inside and blood[a - side : a].all() and blood[b : b + side].all():
+            return float(heights[run[np.argmin(hu[run])]])
+    return None
+
+
 def fit_axis(points: FloatArray, toward: FloatArray) -> FloatArray:
     centre = points.mean(axis=0)
     _, _, vt = np.linalg.svd(points - centre, full_matrices=False)
@@ -149,7 +192,11 @@ def fit_axis(points: FloatArray, toward: FloatArray) -> FloatArray:
 
 def sinus_onset(heights: FloatArray, amplitude: FloatArray, peak: int) -> tuple[float, float]:
     """Height where the lobes start (sqrt of the amplitude extrapolated to 0 below the peak),
-    and the fit's RMS residual (mm^0.5)."""
+    and the fit's RMS residual (mm^0.5).
+
+    The fit uses the falling flank below the sinus plateau only: it ends where the amplitude
+    stops falling (its floor), because below that lie dents (leaflet calcium in the lobes) and
+    the LVOT, whose samples would flatten the fit and push the onset far too low."""
     amplitude = ndimage.gaussian_filter1d(amplitude, 1.0)
     top = amplitude[peak]
     below = np.arange(peak, -1, -1)
@@ -162,8 +209,8 @@ def sinus_onset(heights: FloatArray, amplitude: FloatArray, peak: int) -> tuple[
             continue  # still on the sinus plateau
         if amplitude[i] < 0.2 * top:
             break
-        if len(chosen) >= 2 and amplitude[i] > amplitude[chosen[-2]] + 0.05:
-            break  # rising again below the sinus: a dent or the ventricle, not the sinus
+        if chosen and amplitude[i] >= amplitude[chosen[-1]]:
+            break  # the flank has reached its floor: below it lie dents and the LVOT
         chosen.append(int(i))
     if len(chosen) < 2:
         raise InputError(
