@@ -62,6 +62,7 @@ def test_open_proposes_analyses_and_review_confirms(proposing_window, qtbot, con
     assert window.views["axial"].proposed == lms.proposed
     review = window.review
     assert review.list.count() == len(lms.proposed)
+    assert window.landmark_panel.items["RCC_hinge"].text(1) == "?"  # not a tick
     assert "confidence" in review.detail.text()
 
     # Skip moves on without changing anything

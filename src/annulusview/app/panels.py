@@ -160,13 +160,13 @@ class LandmarkPanel(QWidget):
         """Tick placed names; list unknown ones under Other."""
         for name, item in self.items.items():
             placed = name in landmarks
-            item.setText(1, "✓" if placed else ("…" if name == placing else ""))
-            item.setForeground(
-                0,
-                QBrush(
-                    QColor("#FFFF66" if name == placing else ("#44BB99" if placed else "#DDDDDD"))
-                ),
-            )
+            proposed = name in landmarks.proposed
+            # "?": proposed by the program, not yet accepted (orange, as in the views)
+            mark = "?" if proposed else "✓"
+            item.setText(1, mark if placed else ("…" if name == placing else ""))
+            item.setToolTip(1, "proposed by the program: review it" if proposed else "")
+            colour = "#EE7733" if proposed else ("#44BB99" if placed else "#DDDDDD")
+            item.setForeground(0, QBrush(QColor("#FFFF66" if name == placing else colour)))
         self.other_group.takeChildren()
         for name in landmarks.names():
             if name not in KNOWN_NAMES and not MITRAL_CURVE_PATTERN.match(name):
