@@ -22,7 +22,10 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, reported in one line (-v shows the tra
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shell tools report a closed pipe
 
 PHANTOM_CASES = ("tavr-contrast", "tavr-noncontrast", "mac", "normal", "neo-lvot")
-VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
+VIEWS = (
+    "3d", "annulus", "lvot", "axial", "coronal", "sagittal", "lvot_plane", "sinus_plane",
+    "stj_plane",
+)  # fmt: skip
 
 
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:

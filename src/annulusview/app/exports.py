@@ -518,7 +518,7 @@ def export_report(
     """Write the PDF case report, with the pictures and layout of ``annulusview report``
     (:func:`annulusview.scene.report.write_case_report`, split here: its pictures are drawn on
     the GUI thread, the PDF is laid out and written on a worker)."""
-    from annulusview.scene.report import PICTURE_SIZE, REPORT_VIEWS
+    from annulusview.scene.report import REPORT_VIEWS, picture_size
 
     def prepare() -> ExportJob | None:
         require_exportable(window, "report")
@@ -526,7 +526,8 @@ def export_report(
         state = scene_snapshot(window)
         identity = volume_identity(window.volume, show_identity)
         pictures: list[Callable[[], Image]] = [
-            lambda v=v: render_image(state, v, PICTURE_SIZE, 1, identity) for v, _ in REPORT_VIEWS
+            lambda v=v: render_image(state, v, picture_size(v), 1, identity)
+            for v, _ in REPORT_VIEWS
         ]
 
         def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:

@@ -59,6 +59,9 @@ class ViewInfo:
         Screen right and up as LPS directions (for the orientation letters), or None.
     subtitle
         Extra header line (e.g. C-arm angles).
+    compact
+        Leave out the measurement panel and the risk badges (small pictures of one plane,
+        whose own numbers are in ``notes``): they would cover the image.
     """
 
     name: str
@@ -69,6 +72,7 @@ class ViewInfo:
     subtitle: str = ""
     legend_title: str = ""
     notes: list[str] = field(default_factory=list)
+    compact: bool = False
 
 
 def _unit(plotter: BasePlotter) -> float:
@@ -394,7 +398,7 @@ def add_annotations(
     )
 
     # measurements and risk badges, top right
-    if res is not None:
+    if res is not None and not view.compact:
         lines = measurement_lines(res)
         size = 19 * u
         _add(

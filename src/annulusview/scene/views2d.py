@@ -30,8 +30,10 @@ from annulusview.core.arrays import FloatArray
 from annulusview.core.atomic import atomic_write_with
 from annulusview.core.errors import InputError
 from annulusview.core.outputs.deid import CaseIdentity, volume_identity
+from annulusview.core.presentation import fmt
 from annulusview.core.reformat import (
     ViewPlane,
+    annulus_view_plane,
     oblique_slice,
     window_to_uint8,
 )
@@ -50,7 +52,14 @@ from annulusview.scene.build import (
 )
 from annulusview.scene.state import COLOR_BY_FIELD, SceneState
 
-VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal")
+#: The measured root planes (clinical-model.md 4.2), each drawn with its lumen contour:
+#: view -> (RootMeasurements part, key of its height, height when not measured, title).
+ROOT_PLANE_VIEWS = {
+    "lvot_plane": ("lvot", "level_mm", -4.0, "LVOT plane"),
+    "sinus_plane": ("sinus", "height_mm", 12.0, "Sinus of Valsalva plane"),
+    "stj_plane": ("stj", "height_mm", 20.0, "Sinotubular junction plane"),
+}
+VIEWS = ("3d", "annulus", "lvot", "axial", "coronal", "sagittal", *ROOT_PLANE_VIEWS)
 VIEW_TITLES = {
     "3d": "3D view",
     "annulus": "Annulus plane",
@@ -58,7 +67,9 @@ VIEW_TITLES = {
     "axial": "Axial",
     "coronal": "Coronal",
     "sagittal": "Sagittal",
+    **{view: spec[3] for view, spec in ROOT_PLANE_VIEWS.items()},
 }
+ROOT_PLANE_SIZE_MM = 60.0
 DEFAULT_SIZE = (1920, 1080)
 
 #: Most pixels one off-screen render may hold (width x height after scaling): 8K UHD
@@ -108,7 +119,56 @@ def view_plane(state: SceneState, view: str) -> ViewPlane:
     one the window's views use too."""
     if state.volume is None:
         raise ValueError("no volume to reformat")
+    if view in ROOT_PLANE_VIEWS:
+        geom = state.regions
+        if geom is None:
+            raise ValueError(f"the {view} view needs the hinge landmarks")
+        h = _root_plane_height(state, view)
+        base = annulus_view_plane(geom.frame)
+        origin = np.asarray(geom.frame.origin_lps) + h * np.asarray(geom.frame.normal_lps)
+        return ViewPlane(origin, base.right, base.down, ROOT_PLANE_SIZE_MM, 0.25)
     return reformat_view_plane(view, state.regions, state.volume)
+
+
+def _root_part(state: SceneState, view: str) -> Any:
+    res = state.results
+    root = None if res is None else res.root
+    return None if root is None else getattr(root, ROOT_PLANE_VIEWS[view][0])
+
+
+def _root_plane_height(state: SceneState, view: str) -> float:
+    """The measured height of a root plane (its default when it was not measured)."""
+    _, key, default, _ = ROOT_PLANE_VIEWS[view]
+    part = _root_part(state, view)
+    value = None if part is None else part.values.get(key)
+    return default if value is None else float(value)
+
+
+def _root_plane_notes(state: SceneState, view: str) -> list[str]:
+    """The plane's height and numbers, or why it was not measured."""
+    part = _root_part(state, view)
+    h = _root_plane_height(state, view)
+    notes = [f"h = {h:+.1f} mm above the annulus (parallel to it)"]
+    if part is None:
+        return [*notes, "no analysis"]
+    if part.status != "measured":
+        return [*notes, f"not measured: {part.reason}"]
+    v = part.values
+    if view == "lvot_plane":
+        notes.append(
+            f"area {fmt(v.get('area_mm2'), 0, 'mm2')}, perimeter "
+            f"{fmt(v.get('perimeter_mm'), 1, 'mm')}, D {fmt(v.get('d_min_mm'))} / "
+            f"{fmt(v.get('d_max_mm'), 1, 'mm')}"
+        )
+    elif view == "sinus_plane":
+        d = v.get("diameter_mm") or {}
+        notes.append(
+            f"area {fmt(v.get('area_mm2'), 0, 'mm2')}; "
+            + ", ".join(f"{c} {fmt(x, 1, 'mm')}" for c, x in d.items())
+        )
+    else:
+        notes.append(f"D {fmt(v.get('diameter_mm'), 1, 'mm')} (area-derived)")
+    return notes
 
 
 def _image_actor(image_u8: npt.NDArray[np.uint8], plane: ViewPlane) -> Any:
@@ -213,6 +273,31 @@ def _add_region_overlays(
         return
     frame = geom.frame
     width = max(1.5, 2.0 * u)
+    if view in ROOT_PLANE_VIEWS:
+        part = _root_part(state, view)
+        if part is not None and part.contour is not None:
+            contour = part.contour
+            plotter.add_mesh(
+                _polyline(plane.to_xy(contour.contour_lps), closed=True),
+                color=LVOT_COLOR if view == "lvot_plane" else ANNULUS_COLOR,
+                line_width=max(2.0, 3.0 * u),
+                lighting=False,
+                name="root_contour",
+            )
+            if view == "sinus_plane":  # each cusp's sinus-to-commissure chord, as measured
+                h = contour.height_mm
+                for i, theta in enumerate(frame.hinge_angles_deg.values()):
+                    ends = np.array(
+                        [frame.to_lps(h, contour.radius_at(t), t) for t in (theta, theta + 180.0)]
+                    )
+                    plotter.add_mesh(
+                        _polyline(plane.to_xy(ends)),
+                        color=ANNULUS_COLOR,
+                        line_width=width,
+                        lighting=False,
+                        name=f"sinus_chord_{i}",
+                    )
+        return
     if view == "annulus":
         contour = geometry.annulus_contour_points(state.results, geom)
         if contour is not None:
@@ -343,6 +428,8 @@ def _render_2d(plotter: BasePlotter, state: SceneState, view: str) -> ViewResult
     cam.SetParallelScale(scale)
     plotter.renderer.ResetCameraClippingRange()
     notes = [f"lesion outlines within ±{LESION_SLAB_MM:g} mm of the plane ({n_outlines} shown)"]
+    if view in ROOT_PLANE_VIEWS:
+        notes = _root_plane_notes(state, view) + notes
     info = annotate.ViewInfo(
         name=view,
         title=VIEW_TITLES[view],
@@ -351,6 +438,7 @@ def _render_2d(plotter: BasePlotter, state: SceneState, view: str) -> ViewResult
         up_lps=-plane.down,
         legend_title=annotate.legend_title(state.color_by),
         notes=notes,
+        compact=view in ROOT_PLANE_VIEWS,
     )
     return ViewResult(view, info, plane=plane)
 

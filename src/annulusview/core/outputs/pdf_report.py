@@ -308,29 +308,41 @@ def report_story(
     return story
 
 
-def _pictures_story(
-    pictures: Sequence[ReportPicture], st: dict[str, Any], width: float
-) -> list[Any]:
-    """The pictures: the first (3D) on the left, the others stacked beside it."""
-    if not pictures:
-        return []
-    first, rest = pictures[0], list(pictures[1:])
-    big = width * 0.5 if rest else width * 0.7
-    side = width - big - 3 * mm
-    cells: list[Any] = [_picture(first, big, st)]
-    if rest:
-        cells.append([item for pic in rest for item in _picture(pic, side, st)])
-    grid = Table([cells], colWidths=[big + 3 * mm, side] if rest else [width], hAlign="LEFT")
+def _picture_grid(rows: list[list[Any]], widths: list[float]) -> Table:
+    grid = Table(rows, colWidths=widths, hAlign="LEFT")
     grid.setStyle(
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 2 * mm),
             ]
         )
     )
-    return [KeepTogether([Paragraph("Pictures", st["h2"]), grid])]
+    return grid
+
+
+def _pictures_story(
+    pictures: Sequence[ReportPicture], st: dict[str, Any], width: float
+) -> list[Any]:
+    """The pictures: the first two (3D view, annulus plane) side by side, the others (LVOT
+    long axis, then the measured root planes with their contours) four to a row below."""
+    if not pictures:
+        return []
+    top = list(pictures[:2])
+    small = list(pictures[2:])
+    widths = [width * 0.58, width * 0.42] if len(top) == 2 else [width * 0.7]
+    first = _picture_grid(
+        [[_picture(pic, w - 2 * mm, st) for pic, w in zip(top, widths, strict=False)]], widths
+    )
+    story: list[Any] = [KeepTogether([Paragraph("Pictures", st["h2"]), first])]
+    if small:
+        quarter = width / 4.0
+        cells = [_picture(pic, quarter - 2 * mm, st) for pic in small]
+        cells += [[Spacer(1, 1)]] * ((4 - len(cells) % 4) % 4)
+        rows = [cells[k : k + 4] for k in range(0, len(cells), 4)]
+        story.append(_picture_grid(rows, [quarter] * 4))
+    return story
 
 
 def _heading(title: str, st: dict[str, Any], room: float = 35 * mm) -> list[Any]:
