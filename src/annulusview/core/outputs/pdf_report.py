@@ -295,7 +295,7 @@ def report_story(
     left, right = params[:half_n], params[half_n:]
     right += [["", ""]] * (len(left) - len(right))
     prow = [
-        [Paragraph(_esc(x), st["small"]) for x in (a[0], a[1], b[0], b[1])]
+        [Paragraph(_esc(x), st["card"]) for x in (a[0], a[1], b[0], b[1])]
         for a, b in zip(left, right, strict=True)
     ]
     col = width / 2.0
@@ -398,6 +398,7 @@ def _flags_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
         else:
             # not met / not assessed: where the evidence applies (the JSON has the whole card)
             source += f". Applies to: {f.evidence.applies_to}"
+
         rows.append(
             [
                 Paragraph(flag_word(f).replace(" · ", "<br/>"), st["cell_white"]),
