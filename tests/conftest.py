@@ -68,21 +68,34 @@ def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def main_window(qtbot, user_dirs):
-    """A fresh main window (autosave off, its own QSettings), closed after the test."""
+def _shown_window(qtbot, org: str, auto_propose: bool):
+    """A fresh main window (autosave off, its own QSettings), shown and exposed."""
     from annulusview.app.application import make_application
 
     make_application()
     from annulusview.app.main_window import MainWindow
 
-    # no automatic proposal on open: tests that place landmarks by hand start from none;
-    # tests/test_review_window.py opens windows that do propose
-    window = MainWindow(settings_org="AnnulusViewTest", autosave=False, auto_propose=False)
+    window = MainWindow(settings_org=org, autosave=False, auto_propose=auto_propose)
     window.qsettings.clear()
     qtbot.addWidget(window)
     window.resize(1400, 900)
     window.show()
     qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def main_window(qtbot, user_dirs):
+    """A fresh main window, closed after the test. No automatic proposal on open: tests that
+    place landmarks by hand start from none (see :func:`proposing_window`)."""
+    window = _shown_window(qtbot, "AnnulusViewTest", auto_propose=False)
+    yield window
+    window.close()
+
+
+@pytest.fixture
+def proposing_window(qtbot, user_dirs):
+    """A main window that proposes the aortic landmarks when a study opens without them."""
+    window = _shown_window(qtbot, "AnnulusViewReviewTest", auto_propose=True)
     yield window
     window.close()

@@ -17,23 +17,6 @@ TIMEOUT_MS = 90000
 HINGE_TOL_MM = 3.0  # the worst-hinge goal
 
 
-@pytest.fixture
-def proposing_window(qtbot, user_dirs):
-    from annulusview.app.application import make_application
-
-    make_application()
-    from annulusview.app.main_window import MainWindow
-
-    window = MainWindow(settings_org="AnnulusViewReviewTest", autosave=False, auto_propose=True)
-    window.qsettings.clear()
-    qtbot.addWidget(window)
-    window.resize(1400, 900)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
-
-
 @pytest.fixture(scope="module")
 def contrast_study(tmp_path_factory):
     return write_case(tmp_path_factory.mktemp("review") / "case", "tavr-contrast", 0, "small")
