@@ -10,6 +10,10 @@ trilinear reformat plus the sub-sample ray crossing add < 0.1 voxel (~0.06 mm) o
 A radial bias dr changes a diameter by 2 dr and an area by about 2 dr / R: we allow 0.5 mm on
 diameters (the issue's tolerance, ~4 x that bias), 3 % on areas and perimeters (dr = 0.15 mm at
 R = 11 mm plus the FWHM level's noise), and 0.5 mm on heights (one sweep step).
+
+The phantom's ``truth.json`` carries the same closed-form values (``root``, from
+:func:`annulusview.phantom.truth.root_truth`); the measurements are checked against it, and
+:func:`test_truth_json_root_equals_the_closed_form` checks it against this file's own reading.
 """
 
 from __future__ import annotations
@@ -68,11 +72,67 @@ def _true_lvot(case: str, h_mm: float, grid_mm: float = 0.02) -> tuple[float, fl
     return area, 2 * b, 2 * a
 
 
+def _true_sinus_height() -> float:
+    """The largest lumen section for 5 <= h <= 25 mm, in 0.05 mm steps."""
+    heights = np.arange(5.0, 25.0 + 1e-9, 0.05)
+    return float(heights[np.argmax([_true_area(h) for h in heights])])
+
+
+def _true_stj_height(sinus_h: float) -> float:
+    """The lowest plane above the sinus (to 40 mm) within the STJ rule's 2 % of the smallest."""
+    heights = np.arange(sinus_h + 0.05, 40.0 + 1e-9, 0.05)
+    areas = np.array([_true_area(h) for h in heights])
+    return float(heights[np.flatnonzero(areas <= areas.min() * (1 + STJ_AREA_TOLERANCE))[0]])
+
+
 @pytest.fixture(scope="module")
-def contrast_root():
-    case = make_case("tavr-contrast", 3, "small")
+def contrast_case():
+    return make_case("tavr-contrast", 3, "small")
+
+
+@pytest.fixture(scope="module")
+def contrast_root(contrast_case):
+    case = contrast_case
     frame = AnnulusFrame.from_landmarks(case.landmarks)
     return measure_root(case.volume, frame, case.landmarks, default_rules(), True)
+
+
+@pytest.fixture(scope="module")
+def root_truth(contrast_case):
+    """The ``root`` block of the case's truth.json."""
+    return contrast_case.truth["root"]
+
+
+def test_truth_json_root_equals_the_closed_form(root_truth):
+    """truth.json's root values (hand-derived in the generator) equal this file's reading of
+    the same anatomy: both are closed form, so they agree to the file's rounding."""
+    from annulusview.phantom.truth import ROOT_STJ_AREA_TOLERANCE
+
+    assert ROOT_STJ_AREA_TOLERANCE == STJ_AREA_TOLERANCE  # one STJ rule
+    a, b = ANATOMY.a_mm, ANATOMY.b_mm
+    lvot = root_truth["lvot"]
+    assert lvot["level_mm"] == LVOT_LEVEL_MM
+    assert lvot["area_mm2"] == pytest.approx(math.pi * a * b, abs=1e-4)
+    assert lvot["perimeter_mm"] == pytest.approx(ANATOMY.perimeter_mm, abs=1e-4)
+    assert (lvot["d_min_mm"], lvot["d_max_mm"]) == (2 * b, 2 * a)
+    # the truth is the calcium-free ellipse; the dent is named
+    assert "RCC annulus nodule protruding into the lumen" in lvot["lesions_in_plane"]
+    h_sinus = _true_sinus_height()
+    sinus = root_truth["sinus"]
+    assert sinus["height_mm"] == pytest.approx(h_sinus, abs=1e-6)
+    assert sinus["area_mm2"] == pytest.approx(_true_area(h_sinus), abs=1e-3)
+    for cusp in CUSPS:
+        theta = CUSP_ANGLES_DEG[cusp]
+        chord = ANATOMY.lumen_radius(theta, h_sinus) + ANATOMY.lumen_radius(theta + 180, h_sinus)
+        assert sinus["diameter_mm"][cusp] == pytest.approx(float(chord), abs=1e-4)
+    h_stj = _true_stj_height(h_sinus)
+    stj = root_truth["stj"]
+    assert stj["height_mm"] == pytest.approx(h_stj, abs=1e-6)
+    assert stj["diameter_mm"] == pytest.approx(2 * math.sqrt(_true_area(h_stj) / math.pi), abs=1e-3)
+    assert root_truth["sinus_heights_mm"] == {cusp: stj["height_mm"] for cusp in CUSPS}
+    ascending = root_truth["ascending_aorta"]
+    assert ascending["level_mm"] == ASCENDING_LEVEL_MM
+    assert ascending["diameter_mm"] == 2 * ANATOMY.ascending_radius_mm
 
 
 def test_lvot_against_the_ellipse_on_a_calcium_free_root():
@@ -80,32 +140,34 @@ def test_lvot_against_the_ellipse_on_a_calcium_free_root():
     frame = AnnulusFrame.from_landmarks(case.landmarks)
     root, warnings = measure_root(case.volume, frame, case.landmarks, default_rules(), True)
     lvot = root.lvot.values
+    truth = case.truth["root"]["lvot"]  # the calcium-free ellipse a x b
     assert root.lvot.status == "measured" and not warnings
-    assert lvot["level_mm"] == LVOT_LEVEL_MM
-    a, b = ANATOMY.a_mm, ANATOMY.b_mm
-    assert lvot["area_mm2"] == pytest.approx(math.pi * a * b, rel=AREA_TOL)
-    assert lvot["perimeter_mm"] == pytest.approx(ANATOMY.perimeter_mm, rel=AREA_TOL)
-    assert lvot["d_min_mm"] == pytest.approx(2 * b, abs=DIAMETER_TOL_MM)
-    assert lvot["d_max_mm"] == pytest.approx(2 * a, abs=DIAMETER_TOL_MM)
+    assert lvot["level_mm"] == truth["level_mm"] == LVOT_LEVEL_MM
+    assert truth["lesions_in_plane"] == []
+    assert lvot["area_mm2"] == pytest.approx(truth["area_mm2"], rel=AREA_TOL)
+    assert lvot["perimeter_mm"] == pytest.approx(truth["perimeter_mm"], rel=AREA_TOL)
+    assert lvot["d_min_mm"] == pytest.approx(truth["d_min_mm"], abs=DIAMETER_TOL_MM)
+    assert lvot["d_max_mm"] == pytest.approx(truth["d_max_mm"], abs=DIAMETER_TOL_MM)
 
 
-def test_lvot_keeps_the_calcium_dent(contrast_root):
+def test_lvot_keeps_the_calcium_dent(contrast_root, root_truth):
     """No convex hull in the LVOT: calcium bulging in reduces the area (section 4.2)."""
     root, _ = contrast_root
     area, _, d_max = _true_lvot("tavr-contrast", LVOT_LEVEL_MM)
-    assert area < math.pi * ANATOMY.a_mm * ANATOMY.b_mm - 10.0  # the dent is real
+    # truth.json's LVOT is the calcium-free ellipse; the halos it names cut into it
+    assert root_truth["lvot"]["lesions_in_plane"]
+    assert area < root_truth["lvot"]["area_mm2"] - 10.0  # the dent is real
     assert root.lvot.values["area_mm2"] == pytest.approx(area, rel=AREA_TOL)
     assert root.lvot.values["d_max_mm"] == pytest.approx(d_max, abs=DIAMETER_TOL_MM)
 
 
-def test_sinus_plane_and_diameters(contrast_root):
+def test_sinus_plane_and_diameters(contrast_root, root_truth):
     root, _ = contrast_root
-    lo, hi = 5.0, 25.0
-    heights = np.arange(lo, hi + 1e-9, 0.05)
-    h_true = float(heights[np.argmax([_true_area(h) for h in heights])])
+    truth = root_truth["sinus"]
+    h_true = truth["height_mm"]
     sinus = root.sinus.values
     assert sinus["height_mm"] == pytest.approx(h_true, abs=HEIGHT_TOL_MM + SWEEP_STEP_MM / 2)
-    assert sinus["area_mm2"] == pytest.approx(_true_area(h_true), rel=AREA_TOL)
+    assert sinus["area_mm2"] == pytest.approx(truth["area_mm2"], rel=AREA_TOL)
     h = sinus["height_mm"]
     for cusp in CUSPS:
         theta = CUSP_ANGLES_DEG[cusp]
@@ -113,12 +175,12 @@ def test_sinus_plane_and_diameters(contrast_root):
         assert sinus["diameter_mm"][cusp] == pytest.approx(chord, abs=DIAMETER_TOL_MM), cusp
 
 
-def test_stj_and_ascending_aorta(contrast_root):
+def test_stj_and_ascending_aorta(contrast_root, root_truth):
     root, _ = contrast_root
-    sinus_h = root.sinus.values["height_mm"]
-    heights = np.arange(sinus_h + 0.05, 40.0 + 1e-9, 0.05)
-    areas = np.array([_true_area(h) for h in heights])
-    h_stj = float(heights[np.flatnonzero(areas <= areas.min() * (1 + STJ_AREA_TOLERANCE))[0]])
+    h_stj = _true_stj_height(root.sinus.values["height_mm"])
+    # from the measured sinus plane or the true one: the same junction (the smallest section
+    # lies in the round aorta above, whichever plane the search starts from)
+    assert h_stj == pytest.approx(root_truth["stj"]["height_mm"], abs=0.05)
     assert ANATOMY.stj_mm - 2.0 <= h_stj <= ANATOMY.stj_mm  # the design junction, from below
     stj = root.stj.values
     assert stj["height_mm"] == pytest.approx(h_stj, abs=HEIGHT_TOL_MM + SWEEP_STEP_MM / 2)
@@ -129,7 +191,7 @@ def test_stj_and_ascending_aorta(contrast_root):
         assert root.sinus_heights_mm[cusp] == pytest.approx(stj["height_mm"], abs=0.01)
     assert root.ascending.values["level_mm"] == ASCENDING_LEVEL_MM
     assert root.ascending_aorta_diameter_mm == pytest.approx(
-        2 * ANATOMY.ascending_radius_mm, abs=DIAMETER_TOL_MM
+        root_truth["ascending_aorta"]["diameter_mm"], abs=DIAMETER_TOL_MM
     )
 
 
@@ -145,6 +207,10 @@ def test_non_contrast_is_not_assessed_with_a_reason():
     assert set(doc["sinus"]["diameter_mm"].values()) == {None}
     assert doc["ascending_aorta_diameter_mm"] is None
     assert any("no lumen to contour" in w for w in warnings)
+    truth = case.truth["root"]  # truth.json: null sizes too, with the reason in its note
+    assert truth["lvot"]["area_mm2"] is None and truth["stj"]["diameter_mm"] is None
+    assert set(truth["sinus"]["diameter_mm"].values()) == {None}
+    assert truth["ascending_aorta"]["diameter_mm"] is None and "non-contrast" in truth["note"]
 
 
 def test_plane_outside_the_volume_is_none_with_a_reason():

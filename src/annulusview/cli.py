@@ -152,8 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stl", metavar="OUT.stl", help="all calcium as one STL surface (LPS mm)")
     p.add_argument("--ply", metavar="OUT.ply", help="all calcium as one PLY surface (LPS mm)")
     p.add_argument("--meshes-dir", metavar="DIR", help="per-lesion and region STL+PLY files")
-    p.add_argument("--seg", metavar="OUT.dcm", help="DICOM Segmentation of the calcium")
+    p.add_argument(
+        "--seg", metavar="OUT.dcm", help="DICOM Segmentation of the calcium and the root lumen"
+    )
     p.add_argument("--seg-per-region", action="store_true", help="one SEG segment per region")
+    p.add_argument(
+        "--no-root-lumen",
+        action="store_true",
+        help="leave the aortic root lumen segment out of the SEG (contrast CTA only)",
+    )
     p.add_argument("--sr", metavar="OUT.dcm", help="DICOM SR TID 1500 measurement report")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.add_argument(

@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
                     case.results,
                     identity,
                     per_region=args.seg_per_region,
+                    # the root lumen segment is left out (with a warning) on non-contrast CT
+                    include_root_lumen=not args.no_root_lumen,
                 )
             )
         if "--sr" in checked:

@@ -1,5 +1,6 @@
-"""DICOM outputs with highdicom: a Segmentation of the calcium lesions and a TID 1500
-Measurement Report (Comprehensive 3D SR) of the annulus, calcium and risk flags.
+"""DICOM outputs with highdicom: a Segmentation of the calcium lesions (and, on a contrast
+study, of the aortic root lumen) and a TID 1500 Measurement Report (Comprehensive 3D SR) of the
+annulus, calcium and risk flags.
 
 Both reference the source CT series (headers read from ``Volume.source_paths``; highdicom
 copies their Patient and Study modules and lists the source's acquisition equipment in
@@ -14,6 +15,7 @@ references to the source stay valid.
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,11 +28,21 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from annulusview import __version__
+from annulusview.core.aortic.root_mask import (
+    DEFAULT_H_BOTTOM_MM,
+    DEFAULT_RADIAL_MARGIN_MM,
+    H_TOP_MM,
+    BoolArray,
+    LumenCylinder,
+    root_lumen_mask,
+)
 from annulusview.core.atomic import atomic_write_with
 from annulusview.core.errors import OutputError
 from annulusview.core.outputs.deid import CaseIdentity, deidentify_dataset
 from annulusview.core.results import Lesion, Results
 from annulusview.core.volume import Volume
+
+log = logging.getLogger(__name__)
 
 MANUFACTURER = "AnnulusView project"
 MODEL = "AnnulusView"
@@ -50,6 +62,13 @@ REGION_SITES = {
     "lvot": CodedConcept("13418002", "SCT", "Left ventricle outflow tract"),
     "other": AORTIC_VALVE,
 }
+# The root lumen segment: CID 7150 "Anatomical Structure" / CID 7151 "Lumen of blood vessel"
+# (pydicom's codes.cid7150.AnatomicalStructure, codes.SCT.LumenOfBloodVessel), located by the
+# anatomic region "Aortic root" (codes.SCT.AorticRoot, SCT 8128003).
+ROOT_LUMEN_LABEL = "Aortic root lumen"
+ROOT_LUMEN_CATEGORY = CodedConcept.from_code(codes.cid7150.AnatomicalStructure)
+ROOT_LUMEN_TYPE = CodedConcept.from_code(codes.SCT.LumenOfBloodVessel)
+AORTIC_ROOT = CodedConcept.from_code(codes.SCT.AorticRoot)
 REGION_TEXT = {"leaflet": "Leaflet", "annulus": "Annulus", "lvot": "LVOT", "other": "Other"}
 # The outcome of each rule (status, and the level when met); private codes where SNOMED has none.
 OUTCOME_CODES = {
@@ -74,6 +93,17 @@ def _algorithm() -> hd.AlgorithmIdentificationSequence:
         name="AnnulusView calcium",
         family=codes.cid7162.HistogramAnalysis,
         version=__version__,
+    )
+
+
+def _root_algorithm() -> hd.AlgorithmIdentificationSequence:
+    """FWHM threshold in the analysis cylinder, the component at the LVOT sphere, holes filled
+    (:func:`annulusview.core.aortic.root_mask.root_lumen_mask`)."""
+    return hd.AlgorithmIdentificationSequence(
+        name="AnnulusView root lumen",
+        family=codes.cid7162.HistogramAnalysis,
+        version=__version__,
+        parameters={"rule": "FWHM edge <= HU < calcium threshold, seeded at O - 5 mm n"},
     )
 
 
@@ -135,14 +165,75 @@ def _segments(
     return stack, descriptions
 
 
+def root_lumen_cylinder(results: Results) -> LumenCylinder:
+    """The analysis cylinder (``analysis_region`` of the results), from its bottom up to
+    +45 mm: the part of the frame the 3D view's lumen surface covers."""
+    region = results.parameters.get("analysis_region") or {}
+    radius = region.get("r_le_mm")
+    if radius is None:
+        radius = results.regions.annulus_radius_mm + DEFAULT_RADIAL_MARGIN_MM
+    h_min = float(region.get("h_ge_mm", DEFAULT_H_BOTTOM_MM))
+    h_max = max(H_TOP_MM, float(region.get("h_le_mm", H_TOP_MM)))
+    return LumenCylinder(float(radius), h_min, h_max)
+
+
+def root_lumen_from_results(volume: Volume, results: Results) -> tuple[BoolArray | None, str]:
+    """The root lumen mask of an analysed study, or None and why (see
+    :func:`~annulusview.core.aortic.root_mask.root_lumen_mask`).
+
+    Contrast studies only. The edge is the annulus measurement's FWHM level when it sampled
+    one, else half the LVOT sphere's lumen attenuation (FWHM against water); calcium starts at
+    the analysis threshold.
+    """
+    if results.contrast_state != "contrast":
+        return None, (
+            f"the study is not contrast-enhanced ({results.contrast_state}): there is no "
+            "contrast lumen to segment"
+        )
+    if results.annulus.edge_hu is not None:
+        edge_hu = float(results.annulus.edge_hu)
+    elif results.lumen_hu is not None:
+        edge_hu = 0.5 * float(results.lumen_hu)
+    else:
+        return None, "the lumen attenuation was not sampled: there is no FWHM edge"
+    return root_lumen_mask(
+        volume, results.frame, edge_hu, results.threshold_hu, root_lumen_cylinder(results)
+    )
+
+
+def _root_segment(
+    volume: Volume, results: Results, segment_number: int
+) -> tuple[npt.NDArray[np.uint8] | None, hd.seg.SegmentDescription | None, str]:
+    """The root lumen mask ``(frames, rows, cols)``, its description and the rule; or None,
+    None and why it is left out."""
+    mask, reason = root_lumen_from_results(volume, results)
+    if mask is None:
+        return None, None, reason
+    description = hd.seg.SegmentDescription(
+        segment_number=segment_number,
+        segment_label=ROOT_LUMEN_LABEL,
+        segmented_property_category=ROOT_LUMEN_CATEGORY,
+        segmented_property_type=ROOT_LUMEN_TYPE,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=_root_algorithm(),
+        tracking_uid=hd.UID(),
+        tracking_id=ROOT_LUMEN_LABEL,
+        anatomic_regions=[AORTIC_ROOT],
+    )
+    return mask.astype(np.uint8), description, reason
+
+
 def build_segmentation(
     volume: Volume,
     results: Results,
     identity: CaseIdentity,
     per_region: bool = False,
     source: Sequence[Dataset] | None = None,
+    include_root_lumen: bool = True,
+    left_out: list[str] | None = None,
 ) -> hd.seg.Segmentation:
-    """A binary DICOM Segmentation of the calcium lesions referencing the source CT.
+    """A binary DICOM Segmentation of the calcium lesions (segments 1..) and the aortic root
+    lumen (last segment) referencing the source CT.
 
     Parameters
     ----------
@@ -157,12 +248,30 @@ def build_segmentation(
         One segment per lesion region (``Calcium (LVOT)``...) instead of one ``Calcium``.
     source
         The source headers (read from ``volume.source_paths`` when None).
+    include_root_lumen
+        Add the ``Aortic root lumen`` segment when the study has a contrast lumen (see
+        :func:`root_lumen_from_results`). Without one the segment is
+        left out: the reason is logged as a warning and appended to ``left_out``.
+    left_out
+        When given, receives one line per segment asked for but left out, with the reason.
     """
     datasets = list(source) if source is not None else read_source_datasets(volume)
     labels = results.lesion_label_volume(volume.shape)
     masks, descriptions = _segments(labels, results.lesions, per_region)
     if not masks.any():
         raise OutputError("There is no calcium to segment.", "Nothing was written.")
+    content = "Calcium lesions (AnnulusView)"
+    if include_root_lumen:
+        root, root_description, reason = _root_segment(volume, results, len(descriptions) + 1)
+        if root is None or root_description is None:
+            note = f"{ROOT_LUMEN_LABEL} left out of the DICOM Segmentation: {reason}."
+            log.warning(note)
+            if left_out is not None:
+                left_out.append(note)
+        else:
+            masks = np.concatenate([masks, root[..., None]], axis=-1)
+            descriptions.append(root_description)
+            content = "Calcium lesions and aortic root lumen (AnnulusView)"
     seg = hd.seg.Segmentation(
         source_images=datasets,
         pixel_array=masks,
@@ -176,7 +285,7 @@ def build_segmentation(
         manufacturer_model_name=MODEL,
         software_versions=__version__,
         device_serial_number="none",
-        content_description="Calcium lesions (AnnulusView)",
+        content_description=content,
         content_label="CALCIUM",
         series_description=SEG_SERIES_DESCRIPTION,
     )
@@ -314,9 +423,22 @@ def write_segmentation(
     results: Results,
     identity: CaseIdentity,
     per_region: bool = False,
+    include_root_lumen: bool = True,
+    left_out: list[str] | None = None,
 ) -> Path:
-    """Build the calcium SEG and write it atomically. Returns the path."""
-    return _save(path, build_segmentation(volume, results, identity, per_region))
+    """Build the calcium (and root lumen) SEG and write it atomically. Returns the path.
+
+    ``include_root_lumen`` and ``left_out`` as in :func:`build_segmentation`.
+    """
+    seg = build_segmentation(
+        volume,
+        results,
+        identity,
+        per_region,
+        include_root_lumen=include_root_lumen,
+        left_out=left_out,
+    )
+    return _save(path, seg)
 
 
 def write_measurement_report(
