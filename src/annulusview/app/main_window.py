@@ -57,6 +57,7 @@ from annulusview.app.session import (
 from annulusview.app.session_keeper import SessionKeeper
 from annulusview.app.slice_view import OrthoSource, Overlay, SliceView
 from annulusview.app.start_page import StartPage
+from annulusview.app.straightened_view import StraightenedView
 from annulusview.app.study import Study
 from annulusview.app.study_loader import StudyLoader
 from annulusview.app.viewer3d import Viewer3D
@@ -218,6 +219,8 @@ class MainWindow(QMainWindow):
         # kept out of self.views: it stays on its measured plane when the crosshair moves
         self.root_planes = RootPlanesView()
         self.oblique_tabs.addTab(self.root_planes, "Root planes")
+        self.straightened = StraightenedView()
+        self.oblique_tabs.addTab(self.straightened, "Straightened")
         grid_widget = QWidget()
         grid = QGridLayout(grid_widget)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -545,7 +548,7 @@ class MainWindow(QMainWindow):
         self.set_window(width, level)
 
     def set_window(self, width: float, level: float) -> None:
-        for view in (*self.views.values(), self.root_planes.view):
+        for view in (*self.views.values(), self.root_planes.view, self.straightened):
             view.set_window(width, level)
 
     def set_crosshair(self, lps: Any, centre: bool = False) -> None:
@@ -600,6 +603,7 @@ class MainWindow(QMainWindow):
     def _update_obliques(self) -> None:
         update_oblique_views(self.views, self.volume, self.scene_state.regions, self.results)
         self.root_planes.update_planes(self.volume, self.scene_state.regions, self.results)
+        self.straightened.update_results(self.volume, self.results)
 
     # --- analysis --------------------------------------------------------------------------
 
@@ -727,6 +731,8 @@ class MainWindow(QMainWindow):
             self.analysis_task,
             getattr(self, "demo_task", None),
             self.warm_task,
+            self.review.task,
+            self.straightened.task,
         )
         for task in tasks:
             if task is not None and task.running:
