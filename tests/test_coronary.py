@@ -18,6 +18,7 @@ from annulusview.core.analysis import analyze
 from annulusview.core.aortic.coronary import CoronaryInput, coronary_inputs, evaluate_coronary
 from annulusview.core.aortic.frame import AnnulusFrame
 from annulusview.core.aortic.valve import PlannedValve
+from annulusview.core.errors import InputError
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.rules import load_rules
 from annulusview.phantom import make_case
@@ -190,3 +191,14 @@ def test_summary_prints_coronary_rows_and_views(phantom_with_valve):
     )
     for view in ("three_cusp", "cusp_overlap"):
         assert res.to_dict()["fluoroscopy"][view]["label"] in text
+
+
+def test_api_valve_string_is_the_family_and_size(phantom_case):
+    """`av.analyze(vol, lm, valve="sapien3:26")` as the contract writes it: a 26 mm valve."""
+    import annulusview as av
+
+    res = av.analyze(phantom_case.volume, phantom_case.landmarks, valve="sapien3:26")
+    truth = coronary_truth(True)
+    assert res.to_dict()["vtc_mm"]["LCA"] == pytest.approx(truth["LCA"]["vtc_mm"], abs=1e-3)
+    with pytest.raises(InputError):
+        av.analyze(phantom_case.volume, phantom_case.landmarks, valve="sapien3:99")

@@ -40,7 +40,7 @@ from annulusview.core.aortic.calcium import (
     voxels_above,
 )
 from annulusview.core.aortic.coronary import coronary_inputs
-from annulusview.core.aortic.devices import sizing_table
+from annulusview.core.aortic.devices import parse_valve_option, sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
@@ -372,7 +372,7 @@ def analyze(
     rules: Rules | str | None = None,
     *,
     threshold: str | float | None = None,
-    valve: PlannedValve | None = None,
+    valve: PlannedValve | str | None = None,
     sex: str | None = None,
     mitral_valve: VirtualValve | None = None,
     progress: ProgressCallback | None = None,
@@ -392,7 +392,8 @@ def analyze(
         Calcium threshold on contrast CT: ``lumen_plus_100`` (default), ``fixed_850``,
         ``by_lumen_450_850`` or a HU value.
     valve
-        Planned valve (size mm, type, implant depth mm) for the oversizing and delta-MSID rules.
+        Planned valve (size mm, type, implant depth mm) for the oversizing, delta-MSID and
+        coronary (VTC) rules, or ``"FAMILY:SIZE"`` of a shipped family (``"sapien3:26"``).
     sex
         ``"M"``/``"F"``; overrides the header's PatientSex (needed by ``as.agatston``).
     mitral_valve
@@ -417,6 +418,8 @@ def analyze(
     """
     timer = _Timer()
     total_start = time.perf_counter()
+    if isinstance(valve, str):
+        valve = parse_valve_option(valve)
     valve = valve or PlannedValve()
     warnings: list[str] = []
 
