@@ -281,6 +281,9 @@ def test_report_results_meshes_dicom(qtbot, window, tmp_path, artifacts_dir):
         assert ds.StudyInstanceUID == window.volume.metadata["study_instance_uid"]
         assert ds.PatientID.startswith("AV-")
     assert pydicom.dcmread(seg).Modality == "SEG" and pydicom.dcmread(sr).Modality == "SR"
+    # contrast study: the calcium and the root lumen, and nothing said to be left out
+    assert len(pydicom.dcmread(seg).SegmentSequence) == 2
+    assert "left out" not in window.status_label.text()
 
     # opted in: the report header names the patient
     named = tmp_path / "named.pdf"
@@ -407,3 +410,21 @@ def test_refusals_before_asking(qtbot, main_window, tmp_path):
     assert "three hinge points" in message_text(window.last_message)
     # but an axial picture can
     _wait(qtbot, exports.export_screenshot(window, tmp_path / "ax.png", "axial", SMALL))
+
+
+def test_dicom_export_says_what_it_left_out(qtbot, main_window, tmp_path):
+    """Non-contrast: the SEG holds the calcium only, and the status line says why."""
+    import pydicom
+
+    from annulusview.phantom.dicom import write_case
+
+    folder = write_case(tmp_path / "nc", "tavr-noncontrast", 0, "small")
+    runs = main_window.analysis_runs
+    main_window.open_path(folder / "dicom", landmarks=folder / "landmarks.mrk.json")
+    qtbot.waitUntil(lambda: main_window.analysis_runs > runs, timeout=TIMEOUT_MS)
+    out = tmp_path / "dicom"
+    out.mkdir()
+    seg, _ = _wait(qtbot, exports.export_dicom(main_window, out))
+    assert len(pydicom.dcmread(seg).SegmentSequence) == 1
+    status = main_window.status_label.text()
+    assert "written" in status and "root lumen" in status.lower()

@@ -133,6 +133,8 @@ class ExportJob(QObject):
         self._cursor = False
         self.task: Task | None = None
         self.written: list[Path] = []
+        #: What the export left out and why (filled by the writer; shown with the paths).
+        self.notes: list[str] = []
         self.error: BaseException | None = None
         self.done = False
 
@@ -211,7 +213,8 @@ class ExportJob(QObject):
                     if len(self.written) == 1
                     else f"{len(self.written)} files in {self.written[0].parent}"
                 )
-                self.window.status_label.setText(f"{self.title} written: {where}")
+                notes = f" ({'; '.join(self.notes)})" if self.notes else ""
+                self.window.status_label.setText(f"{self.title} written: {where}{notes}")
         self.finished.emit()
 
 
@@ -614,16 +617,22 @@ def export_dicom(
         seg_path, sr_path = _folder_targets(window, Path(folder), DICOM_FILES, overwrite)
         volume, results = window.volume, window.results
         identity = volume_identity(volume, show_identity)
+        left_out: list[str] = []  # e.g. the root lumen segment on a non-contrast study
 
         def write(images: list[Image], progress: Progress, cancel: Any) -> list[Path]:
             from annulusview.core.outputs import dicom as dicom_export
 
             progress(0.2, "Building the DICOM Segmentation…")
-            seg = dicom_export.write_segmentation(seg_path, volume, results, identity)
+            seg = dicom_export.write_segmentation(
+                seg_path, volume, results, identity, left_out=left_out
+            )
             progress(0.7, "Building the DICOM measurement report…")
             sr = dicom_export.write_measurement_report(sr_path, volume, results, identity)
             return [seg, sr]
 
-        return _run(window, "dicom", [], write)
+        job = _run(window, "dicom", [], write)
+        if job is not None:
+            job.notes = left_out
+        return job
 
     return _guarded(window, "dicom", prepare)
