@@ -254,3 +254,14 @@ def test_early_started_pool_decodes_like_one_process(tmp_path: Path) -> None:
     assert failures == []
     np.testing.assert_array_equal(pooled, single)
     np.testing.assert_array_equal(load(tmp_path).hu, single)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "load", "expected"),
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.3, 1), (2, 5.0, 1), (8, 3.0, 5), (1, 0.0, 1)],
+)
+def test_decode_pool_is_sized_from_the_free_cores(cpus, load, expected) -> None:
+    """cpus - load, rounded, at least one: a busy machine decodes in one process."""
+    from annulusview.core.io.pixels import free_cores
+
+    assert free_cores(cpus, load) == expected

@@ -249,6 +249,20 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def free_cores(cpus: int | None = None, load: float | None = None) -> int:
+    """Cores not busy with other work: ``cpus`` minus the one-minute load average, rounded, at
+    least 1 (``cpus`` and ``load`` default to this machine's). A decode pool only pays on free
+    cores: on a machine already doing other work it was measured slower than one process, so
+    a busy machine gets one worker, i.e. no pool."""
+    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on every platform (Windows)
+            load = 0.0
+    return max(1, min(cpus, int(cpus - load + 0.5)))
+
+
 class WorkerPool:
     """Decode worker processes that a load can start early, while it still reads headers.
 
@@ -258,7 +272,8 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        # one process per free core (:func:`free_cores`); 1 means no pool
+        self.workers = workers if workers is not None else free_cores()
         self.executor: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
