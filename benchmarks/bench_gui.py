@@ -6,10 +6,13 @@ Run under a display (Xvfb on a headless machine)::
     QT_API=pyside6 QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 2560x1600x24" \\
         .venv/bin/python benchmarks/bench_gui.py
 
-Targets: demo to first 3D frame <= 5 s (demo case cached), GUI stall < 100 ms, rotation >= 20 fps
-at 1280x800. Prints each number next to its target and the ratio; ``--repeat N`` runs each
-measurement N times and prints the median (the first-frame time is measured in a fresh process
-each time, from that process's start, with the demo case already cached).
+Targets (issue 16): demo to first 3D frame <= 3 s (demo case cached), GUI stall < 100 ms,
+rotation >= 30 fps at 1280x800 on software OpenGL. Rotation is measured two ways: the full
+scene redrawn for each camera step (``render()`` after an azimuth step), and a left-button mouse
+drag through the interactor (what a user does, with the view's interaction level of detail).
+Prints each number next to its target and the ratio; ``--repeat N`` runs each measurement N
+times and prints the median (the first-frame time is measured in a fresh process each time,
+from that process's start, with the demo case already cached).
 """
 
 from __future__ import annotations
@@ -140,6 +143,33 @@ def _rotate(app, plotter, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
+def _drag(app, plotter, frames: int) -> float:
+    """Frames per second of a left-button mouse drag (what a user's rotation is): the
+    interactor rotates and renders on each move, with its interaction level of detail."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    renders = [0]
+    tag = plotter.ren_win.AddObserver("EndEvent", lambda *_: renders.__setitem__(0, renders[0] + 1))
+    x0, y = plotter.width() // 2 - 3 * frames // 2, plotter.height() // 2
+    QTest.mousePress(plotter, Qt.MouseButton.LeftButton, pos=QPoint(x0, y))
+    QTest.mouseMove(plotter, QPoint(x0 + 1, y))  # the first move starts the rotation
+    app.processEvents()
+    renders[0] = 0
+    start = time.perf_counter()
+    for i in range(frames):
+        QTest.mouseMove(plotter, QPoint(x0 + 2 + 3 * i, y))
+        app.processEvents()  # the frame reaches the screen
+    elapsed = time.perf_counter() - start
+    drawn = renders[0]
+    QTest.mouseRelease(plotter, Qt.MouseButton.LeftButton, pos=QPoint(x0 + 2 + 3 * frames, y))
+    app.processEvents()
+    plotter.ren_win.RemoveObserver(tag)
+    if drawn < frames:
+        print(f"  note: {frames} moves drew {drawn} frames")
+    return drawn / elapsed
+
+
 def bench_rotation_fps(app, window_cls, frames: int = 60) -> dict[str, float]:
     """Frames per second rotating the demo scene with the 3D view at exactly 1280x800 pixels:
     in the main window (3D view sized to 1280x800, the window around it) and in a dedicated
@@ -156,6 +186,7 @@ def bench_rotation_fps(app, window_cls, frames: int = 60) -> dict[str, float]:
     _pump(app, lambda: False, 0.7)
     size = (plotter.width(), plotter.height())
     out = {"main_window_fps": _rotate(app, plotter, frames)}
+    out["main_window_drag_fps"] = _drag(app, plotter, frames)
     print(f"  main window {window.width()}x{window.height()}, 3D view {size[0]}x{size[1]}")
 
     viewer = Viewer3D()
@@ -166,6 +197,7 @@ def bench_rotation_fps(app, window_cls, frames: int = 60) -> dict[str, float]:
     _pump(app, lambda: False, 0.7)
     dsize = (viewer.plotter.width(), viewer.plotter.height())
     out["dedicated_window_fps"] = _rotate(app, viewer.plotter, frames)
+    out["dedicated_window_drag_fps"] = _drag(app, viewer.plotter, frames)
     print(f"  dedicated window {viewer.width()}x{viewer.height()}, 3D view {dsize[0]}x{dsize[1]}")
     viewer.close_plotter()
     viewer.close()
@@ -192,7 +224,7 @@ def main() -> None:
     first = med(firsts)
     print(
         f"demo -> first 3D frame: {first:.2f} s (runs {', '.join(f'{v:.2f}' for v in firsts)}; "
-        f"target <= 5 s, ratio {first / 5:.2f})"
+        f"target <= 3 s, ratio {first / 3:.2f})"
     )
     stalls = [bench_gui_stall(app, MainWindow, args.stall_size) for _ in range(args.repeat)]
     stall = {k: med(s[k] for s in stalls) for k in stalls[0]}
@@ -205,12 +237,18 @@ def main() -> None:
         f"ratio {stall['max_ms'] / 100:.2f})"
     )
     rots = [bench_rotation_fps(app, MainWindow) for _ in range(args.repeat)]
-    for key, label in (("main_window_fps", "main window"), ("dedicated_window_fps", "3D window")):
+    for key, label in (
+        ("main_window_fps", "main window, full-scene redraw"),
+        ("main_window_drag_fps", "main window, mouse drag"),
+        ("dedicated_window_fps", "3D window, full-scene redraw"),
+        ("dedicated_window_drag_fps", "3D window, mouse drag"),
+    ):
         fps = med(r[key] for r in rots)
         print(
             f"3D rotation at 1280x800 ({label}): {fps:.1f} fps (runs "
-            f"{', '.join(f'{r[key]:.1f}' for r in rots)}; target >= 20, ratio {fps / 20:.2f})"
+            f"{', '.join(f'{r[key]:.1f}' for r in rots)}; target >= 30, ratio {fps / 30:.2f})"
         )
+    print(f"load average (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
