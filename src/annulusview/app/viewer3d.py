@@ -22,16 +22,21 @@ from PySide6.QtWidgets import (
 
 from annulusview.scene.build import (
     CAMERA_PRESETS,
+    INTERACTION_HIDDEN_LAYERS,
     SceneHandles,
+    add_orientation_marker,
     build_scene,
     camera_carm_text,
     project_to_display,
     set_camera_carm,
     set_camera_preset,
 )
-from annulusview.scene.state import SceneState
+from annulusview.scene.state import SceneState, SceneToggles
 
 log = logging.getLogger(__name__)
+
+#: Pause between the warm-up's frames, so input and timers run between two shader compiles.
+WARM_UP_STEP_MS = 20
 
 
 def opengl_available() -> tuple[bool, str]:
@@ -101,7 +106,11 @@ def make_interactor(parent: QWidget) -> Any:
                 return
             super().paintGL()
 
-    return _Interactor(parent, auto_update=False, multi_samples=0)
+    interactor = _Interactor(parent, auto_update=False, multi_samples=0)
+    # its own native window: each frame Qt composes and swaps only the 3D view's pixels, not the
+    # whole main window's (about 5 ms of a 3D frame on software OpenGL, more in a wide window)
+    interactor.setAttribute(Qt.WidgetAttribute.WA_NativeWindow)
+    return interactor
 
 
 class Viewer3D(QWidget):
@@ -115,6 +124,10 @@ class Viewer3D(QWidget):
         self.handles = SceneHandles()
         self.error = ""
         self._has_camera = False
+        # interaction level of detail: heavy layers hidden while the camera moves
+        self._interacting = False
+        self._hidden_while_interacting: list[Any] = []
+        self._scene_generation = 0  # counts scenes shown (a warm-up stops at a real one)
         self.preset_box = QComboBox()
         self.preset_box.setObjectName("camera-preset")
         self.preset_box.addItems(["View from…", *[p.capitalize() for p in CAMERA_PRESETS]])
@@ -159,9 +172,10 @@ class Viewer3D(QWidget):
                 self.plotter = make_interactor(self)
                 self.plotter.setObjectName("vtk-view")
                 layout.addWidget(self.plotter, 1)
-                self.plotter.iren.add_observer(
-                    "EndInteractionEvent", lambda *_: self._update_carm()
-                )
+                iren = self.plotter.iren
+                iren.add_observer("StartInteractionEvent", lambda *_: self._interaction_started())
+                iren.add_observer("InteractionEvent", lambda *_: self._camera_moved())
+                iren.add_observer("EndInteractionEvent", lambda *_: self._interaction_ended())
                 self.plotter.installEventFilter(self)
                 self.plotter.setMouseTracking(True)
             except Exception as exc:
@@ -203,59 +217,148 @@ class Viewer3D(QWidget):
             return
         self._set_views(state)
         camera = self.plotter.camera_position if self._has_camera else None
+        # a rebuild during a drag draws new actors: nothing of the old scene to show again
+        self._hidden_while_interacting = []
+        self._scene_generation += 1
         self.handles = build_scene(self.plotter, state)
         if camera is not None and not reset_camera:
             self.plotter.camera_position = camera
         elif self.handles.region is not None or state.volume is not None:
-            set_camera_preset(self.plotter, self.handles, "front")
+            set_camera_preset(self.plotter, self.handles, "front", render=False)
             self._has_camera = self.handles.region is not None
         # render on a later paint, not now: building and drawing are two short GUI-thread steps
-        # with the event loop (input, timers) running in between, instead of one long one
-        QTimer.singleShot(0, self._request_paint)
+        # with the event loop (input, timers) running in between, instead of one long one (a
+        # 1 ms timer, not 0: a zero timer runs before timers that are already due)
+        QTimer.singleShot(1, self._request_paint)
         self._update_carm()
 
     def _request_paint(self) -> None:
         if self.plotter is not None:
             self.plotter.update()
 
+    # --- interaction level of detail --------------------------------------------------------
+
+    def _interaction_started(self) -> None:
+        self._interacting = True
+
+    def _camera_moved(self) -> None:
+        """The camera moved in a drag: hide the heavy layers (:data:`INTERACTION_HIDDEN_LAYERS`)
+        for the frames that follow. Done on the first move, not on the press, so a click or a
+        wheel step (a start and an end with no move between) renders the full scene once."""
+        if not self._interacting or self._hidden_while_interacting:
+            return
+        for name in INTERACTION_HIDDEN_LAYERS:
+            actor = self.handles.actors.get(name)
+            if actor is not None and actor.GetVisibility():
+                actor.SetVisibility(False)
+                self._hidden_while_interacting.append(actor)
+        # with nothing to hide, do not look again until the next drag
+        self._interacting = bool(self._hidden_while_interacting)
+
+    def _interaction_ended(self) -> None:
+        """Show the hidden layers again. The interactor style renders right after this event,
+        so the still frame is drawn once, with every layer; the paint request covers an end
+        that comes without that render (it shows the frame without rendering again when it
+        is current)."""
+        self._interacting = False
+        hidden, self._hidden_while_interacting = self._hidden_while_interacting, []
+        for actor in hidden:
+            actor.SetVisibility(True)
+        if hidden:
+            self._request_paint()
+        self._update_carm()
+
     def warm_up(self) -> None:
-        """Draw a small stand-in scene once and clear it again (call while the window is idle).
+        """Draw a small stand-in scene, one shape per event-loop turn, off screen, and clear it
+        again (call while the window is idle).
 
         The first scene drawn in a view pays one-time costs: OpenGL shader programs are
         compiled (slow on software OpenGL) and pyvista sets up its mapper and lookup-table
-        machinery. Paying them at start-up keeps the first study's scene update short.
+        machinery. Paying them at start-up keeps the first study's scene update short. One
+        new shape per frame keeps each step short (a study may be loading meanwhile), and the
+        frames are not swapped to the screen. A scene shown meanwhile ends the warm-up.
         """
         if self.plotter is None:
             return
+        try:
+            actors = self._warm_up_scene()
+        except Exception:  # only a speed-up: never let it break the window
+            log.debug("3D warm-up failed", exc_info=True)
+            self.handles = SceneHandles()
+            return
+        for actor in actors:
+            actor.SetVisibility(False)
+        # the first frame sets up the context; then one new shape per frame
+        steps: list[Any] = [lambda: None]
+        steps += [lambda actor=actor: actor.SetVisibility(True) for actor in actors]
+        steps.append(lambda: add_orientation_marker(self.plotter))
+        self._warm_up_step(steps, self._scene_generation)
+
+    def _warm_up_scene(self) -> list[Any]:
+        """The stand-in scene's actors: the scene's shapes and a calcium-like surface."""
+        import pyvista as pv
+
         from annulusview.core.landmarks import Landmarks
+        from annulusview.scene.build import CALCIUM_CLIM_MM, calcium_cmap
 
         angles = np.radians([90.0, 210.0, 330.0])
         hinges = {
             name: np.array([12.0 * np.cos(a), 12.0 * np.sin(a), 0.0])
             for name, a in zip(("RCC_hinge", "LCC_hinge", "NCC_hinge"), angles, strict=True)
         }
-        try:
-            state = SceneState(landmarks=Landmarks(hinges))
-            build_scene(self.plotter, state)
-            # a scalar-coloured, smooth-shaded surface like the calcium
-            import pyvista as pv
-
-            from annulusview.scene.build import CALCIUM_CLIM_MM, calcium_cmap
-
-            blob = pv.Sphere(radius=2.0, theta_resolution=8, phi_resolution=6)
-            blob.point_data["distance_mm"] = np.linspace(0.0, 10.0, blob.n_points)
-            self.plotter.add_mesh(
-                blob,
-                scalars="distance_mm",
-                cmap=calcium_cmap(),
-                clim=CALCIUM_CLIM_MM,
-                smooth_shading=True,
-                specular=0.3,
-                show_scalar_bar=False,
-                name="warm-up",
-                render=False,
+        # the orientation marker is a warm-up step of its own
+        stand_in = SceneState(
+            landmarks=Landmarks(hinges), toggles=SceneToggles(orientation_marker=False)
+        )
+        handles = build_scene(self.plotter, stand_in)
+        actors = list(handles.actors.values())
+        # the shapes a study's scene adds, one of each kind (each kind is a shader program):
+        # a scalar-coloured, smooth-shaded surface with its colour bar like the calcium, a
+        # translucent smooth-shaded surface like the lumen, thin lines like the rings
+        blob = pv.Sphere(radius=2.0, theta_resolution=8, phi_resolution=6)
+        blob.point_data["distance_mm"] = np.linspace(0.0, 10.0, blob.n_points)
+        calcium_like = self.plotter.add_mesh(
+            blob,
+            scalars="distance_mm",
+            cmap=calcium_cmap(),
+            clim=CALCIUM_CLIM_MM,
+            smooth_shading=True,
+            specular=0.3,
+            show_scalar_bar=False,
+            name="warm-up",
+            render=False,
+        )
+        actors.append(calcium_like)
+        actors.append(
+            self.plotter.add_scalar_bar(
+                title="warm-up", mapper=calcium_like.mapper, vertical=False, render=False
             )
-            self.plotter.render()
+        )
+        shell = pv.Sphere(radius=4.0, theta_resolution=8, phi_resolution=6)
+        for key, options in (
+            ("warm-up-lumen", {"opacity": 0.25, "smooth_shading": True, "specular": 0.2}),
+            ("warm-up-ring", {"style": "wireframe", "line_width": 2}),
+        ):
+            actors.append(self.plotter.add_mesh(shell, name=key, render=False, **options))
+        return actors
+
+    def _warm_up_step(self, steps: list[Any], generation: int) -> None:
+        if self.plotter is None or generation != self._scene_generation:
+            return  # closed, or a real scene was drawn meanwhile
+        try:
+            if steps:
+                steps[0]()
+                window = self.plotter.ren_win
+                # rendered, not shown: without a swap the widget is not asked to repaint
+                window.SwapBuffersOff()
+                try:
+                    window.Render()
+                finally:
+                    window.SwapBuffersOn()
+                QTimer.singleShot(
+                    WARM_UP_STEP_MS, lambda: self._warm_up_step(steps[1:], generation)
+                )
+                return
             build_scene(self.plotter, SceneState())
             self.plotter.update()
         except Exception:  # only a speed-up: never let it break the window
@@ -290,8 +393,9 @@ class Viewer3D(QWidget):
         lao, cranial = self._views[key]
         focal = np.asarray(self._focal, dtype=float)
         set_camera_carm(self.plotter, focal, lao, cranial)
-        # fit the distance to what is drawn, keep the direction and the annulus centre
-        self.plotter.reset_camera(render=False)
+        # fit the distance to what is drawn, keep the direction and the annulus centre (on the
+        # renderer: the plotter's reset_camera renders even with render=False)
+        self.plotter.renderer.ResetCamera()
         cam = self.plotter.camera
         shift = focal - np.asarray(cam.focal_point)
         cam.position = tuple(np.asarray(cam.position) + shift)
@@ -306,7 +410,7 @@ class Viewer3D(QWidget):
     def set_preset(self, name: str) -> None:
         if self.plotter is None:
             return
-        set_camera_preset(self.plotter, self.handles, name)
+        set_camera_preset(self.plotter, self.handles, name, render=False)
         self.plotter.render()
         self._update_carm()
 

@@ -45,6 +45,10 @@ RING_COLOR = "#88CCEE"  # the LVOT, sinus and STJ rings on the lumen
 BACKGROUND = "#101216"
 BACKGROUND_TOP = "#2e3440"  # kept for callers; the scene uses a plain background
 CAMERA_PRESETS = ("aorta", "lv", "front", "coplanar")
+#: Layers a view may hide while the camera is dragged (and show again when it stops): the
+#: large translucent lumen surface is about a third of a frame's drawing on software OpenGL,
+#: the CPU volume rendering far more. Everything else (calcium, rings, labels) stays.
+INTERACTION_HIDDEN_LAYERS = ("lumen_surface", "lumen_volume")
 
 TEACHING_TEXT = {
     "RCC": "Right coronary cusp: gives rise to the right coronary artery.",
@@ -252,7 +256,7 @@ def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
     if geom is not None:
         if toggles.lvot:
             handles.actors["lvot"] = plotter.add_mesh(
-                geometry.lvot_mesh(geom),
+                _cached(state, ("lvot_mesh", geom), lambda: geometry.lvot_mesh(geom)),
                 color=LVOT_COLOR,
                 opacity=0.18,
                 name="lvot",
@@ -261,7 +265,7 @@ def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
             )
         if toggles.conduction:
             handles.actors["conduction"] = plotter.add_mesh(
-                geometry.conduction_mesh(geom),
+                _cached(state, ("conduction_mesh", geom), lambda: geometry.conduction_mesh(geom)),
                 color=CONDUCTION_COLOR,
                 opacity=0.35,
                 name="conduction",
@@ -280,7 +284,9 @@ def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
                     render=False,
                 )
             handles.actors["annulus_plane"] = plotter.add_mesh(
-                geometry.annulus_plane_mesh(geom),
+                _cached(
+                    state, ("annulus_plane_mesh", geom), lambda: geometry.annulus_plane_mesh(geom)
+                ),
                 color=ANNULUS_COLOR,
                 opacity=0.08,
                 name="annulus_plane",
@@ -353,11 +359,16 @@ def build_scene(plotter: BasePlotter, state: SceneState) -> SceneHandles:
     add_mitral(plotter, state, handles)
 
     if toggles.orientation_marker:
-        # pyvista's decorated method hides its signature from mypy
-        plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2)  # type: ignore[call-arg]
+        add_orientation_marker(plotter)
     if geom is not None:
         handles.bounds_centre = np.asarray(geom.frame.origin_lps)
     return handles
+
+
+def add_orientation_marker(plotter: BasePlotter) -> None:
+    """The L/P/S axes in the lower left corner."""
+    # pyvista's decorated method hides its signature from mypy
+    plotter.add_axes(xlabel="L", ylabel="P", zlabel="S", line_width=2)  # type: ignore[call-arg]
 
 
 def _cheap_translucency(plotter: BasePlotter) -> None:
@@ -575,10 +586,16 @@ def teaching_items(state: SceneState, geom: RegionGeometry) -> list[TeachingItem
 
 
 def set_camera_preset(
-    plotter: BasePlotter, handles: SceneHandles, name: str, distance_mm: float = 120.0
+    plotter: BasePlotter,
+    handles: SceneHandles,
+    name: str,
+    distance_mm: float = 120.0,
+    render: bool = True,
 ) -> None:
     """Point the camera: ``aorta`` (down the valve axis from above), ``lv`` (from below),
     ``front`` (anterior view, head up), ``coplanar`` (annulus plane edge-on, hinges in a line).
+
+    Renders the new view unless ``render`` is False (the window renders on its next paint).
     """
     geom = handles.region
     focal = handles.bounds_centre if handles.bounds_centre is not None else np.zeros(3)
@@ -604,9 +621,10 @@ def set_camera_preset(
         up = np.array([0.0, -1.0, 0.0]) if abs(direction[1]) < 0.95 else np.array([0.0, 0.0, 1.0])
     position = focal - distance_mm * direction
     plotter.camera_position = [tuple(position), tuple(focal), tuple(up)]
-    # keeps the direction, fits the distance to what is drawn
-    # pyvista's decorated method hides its signature from mypy
-    plotter.reset_camera(render=False)  # type: ignore[call-arg]
+    # keeps the direction, fits the distance to what is drawn; on the renderer, not through
+    # the plotter, whose reset_camera renders even with render=False (a whole first frame of a
+    # new scene inside the caller's event-loop step)
+    plotter.renderer.ResetCamera()
     cam = plotter.camera
     shift = np.asarray(focal, dtype=float) - np.asarray(cam.focal_point)
     # back onto the annulus centre (reset_camera recentres on the bounds), direction unchanged
@@ -614,6 +632,8 @@ def set_camera_preset(
     cam.focal_point = tuple(np.asarray(focal, dtype=float))
     cam.zoom(1.4)
     plotter.reset_camera_clipping_range()
+    if render:
+        plotter.render()
 
 
 def set_camera_carm(
