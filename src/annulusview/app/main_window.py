@@ -694,7 +694,8 @@ class MainWindow(QMainWindow):
                 self._surface_ready = key
                 state.volume = self.volume
                 calcium_mesh(state, COLOR_BY_FIELD[state.color_by])
-                self._scene_timer.start(0)
+                # 1 ms, not 0: timers already due run between the calcium step and the build
+                self._scene_timer.start(1)
                 return
         self.refresh_scene()
 

@@ -15,8 +15,20 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import vtk
+
+# the modules these annotations use, not the whole ``vtk`` package (0.3 s of start-up); the
+# FreeType and OpenGL2 back ends register the text and 2D renderers
+import vtkmodules.vtkRenderingFreeType
+import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
 from pyvista import BasePlotter
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints, vtkUnsignedCharArray
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkRenderingCore import (
+    vtkActor2D,
+    vtkCoordinate,
+    vtkPolyDataMapper2D,
+    vtkTextActor,
+)
 
 from annulusview import DISCLAIMER
 from annulusview.core.flags import INDETERMINATE, NOT_ASSESSED, Flag
@@ -94,9 +106,9 @@ def text_actor(
     valign: str = "top",
     bold: bool = False,
     mono: bool = False,
-) -> vtk.vtkTextActor:
+) -> vtkTextActor:
     """A screen text at display pixel ``(x_px, y_px)`` (origin bottom-left)."""
-    actor = vtk.vtkTextActor()
+    actor = vtkTextActor()
     actor.SetInput(text)
     actor.SetTextScaleModeToNone()
     actor.GetPositionCoordinate().SetCoordinateSystemToDisplay()
@@ -161,10 +173,10 @@ def flag_badge_text(flag: Flag) -> str:
     return f" {flag_word(flag)}  {flag_title(flag.id)}{detail} "
 
 
-def distance_lut() -> vtk.vtkLookupTable:
+def distance_lut() -> vtkLookupTable:
     """The calcium distance colour map of the 3D scene as a VTK lookup table."""
     cmap = calcium_cmap()
-    lut = vtk.vtkLookupTable()
+    lut = vtkLookupTable()
     lut.SetNumberOfTableValues(256)
     lut.SetRange(*CALCIUM_CLIM_MM)
     for i in range(256):
@@ -205,23 +217,23 @@ def nice_scale_bar_mm(px_per_mm: float, target_px: float) -> float:
 
 
 def _line_actor(points_px: Sequence[tuple[float, float]], color: str, width: float) -> Any:
-    pts = vtk.vtkPoints()
+    pts = vtkPoints()
     for x, y in points_px:
         pts.InsertNextPoint(float(x), float(y), 0.0)
-    lines = vtk.vtkCellArray()
+    lines = vtkCellArray()
     for i in range(len(points_px) - 1):
         lines.InsertNextCell(2)
         lines.InsertCellPoint(i)
         lines.InsertCellPoint(i + 1)
-    poly = vtk.vtkPolyData()
+    poly = vtkPolyData()
     poly.SetPoints(pts)
     poly.SetLines(lines)
-    mapper = vtk.vtkPolyDataMapper2D()
+    mapper = vtkPolyDataMapper2D()
     mapper.SetInputData(poly)
-    coord = vtk.vtkCoordinate()
+    coord = vtkCoordinate()
     coord.SetCoordinateSystemToDisplay()
     mapper.SetTransformCoordinate(coord)
-    actor = vtk.vtkActor2D()
+    actor = vtkActor2D()
     actor.SetMapper(mapper)
     actor.GetProperty().SetColor(*rgb(color))
     actor.GetProperty().SetLineWidth(float(width))
@@ -229,19 +241,19 @@ def _line_actor(points_px: Sequence[tuple[float, float]], color: str, width: flo
 
 
 def _rect_actor(x0: float, y0: float, x1: float, y1: float, color: str, opacity: float) -> Any:
-    pts = vtk.vtkPoints()
+    pts = vtkPoints()
     for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)):
         pts.InsertNextPoint(x, y, 0.0)
-    poly = vtk.vtkPolyData()
+    poly = vtkPolyData()
     poly.SetPoints(pts)
-    cells = vtk.vtkCellArray()
+    cells = vtkCellArray()
     cells.InsertNextCell(4)
     for i in range(4):
         cells.InsertCellPoint(i)
     poly.SetPolys(cells)
-    mapper = vtk.vtkPolyDataMapper2D()
+    mapper = vtkPolyDataMapper2D()
     mapper.SetInputData(poly)
-    actor = vtk.vtkActor2D()
+    actor = vtkActor2D()
     actor.SetMapper(mapper)
     actor.GetProperty().SetColor(*rgb(color))
     actor.GetProperty().SetOpacity(opacity)
@@ -256,9 +268,9 @@ def add_legend(plotter: BasePlotter, title: str) -> None:
     x0, x1 = 0.34 * w, 0.66 * w
     y0, y1 = 62 * u, 80 * u
     steps = 64
-    pts = vtk.vtkPoints()
-    cells = vtk.vtkCellArray()
-    colors = vtk.vtkUnsignedCharArray()
+    pts = vtkPoints()
+    cells = vtkCellArray()
+    colors = vtkUnsignedCharArray()
     colors.SetNumberOfComponents(3)
     for i in range(steps):
         xa = x0 + (x1 - x0) * i / steps
@@ -271,14 +283,14 @@ def add_legend(plotter: BasePlotter, title: str) -> None:
             cells.InsertCellPoint(base + k)
         r, g, b = distance_color(lo + (hi - lo) * (i + 0.5) / steps)
         colors.InsertNextTuple3(r * 255, g * 255, b * 255)
-    poly = vtk.vtkPolyData()
+    poly = vtkPolyData()
     poly.SetPoints(pts)
     poly.SetPolys(cells)
     poly.GetCellData().SetScalars(colors)
-    mapper = vtk.vtkPolyDataMapper2D()
+    mapper = vtkPolyDataMapper2D()
     mapper.SetInputData(poly)
     mapper.SetColorModeToDirectScalars()
-    bar = vtk.vtkActor2D()
+    bar = vtkActor2D()
     bar.SetMapper(mapper)
     pad = 14 * u
     _add(

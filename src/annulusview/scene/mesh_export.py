@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkCommonDataModel import vtkPolyData
+from vtkmodules.vtkCommonMisc import vtkErrorCode
+from vtkmodules.vtkIOGeometry import vtkSTLWriter
+from vtkmodules.vtkIOPLY import vtkPLYWriter
 
 from annulusview.core.atomic import atomic_write_with, check_output_path
 from annulusview.core.results import Results
@@ -63,7 +66,7 @@ def case_meshes(volume: Volume, results: Results) -> CaseMeshes:
     return out
 
 
-def _to_vtk_polydata(mesh: pv.PolyData) -> vtk.vtkPolyData:
+def _to_vtk_polydata(mesh: pv.PolyData) -> vtkPolyData:
     """Triangles and points only: no arrays that could carry anything but geometry."""
     bare = mesh.copy(deep=False)
     bare.clear_data()  # stale filter arrays (vtkOriginalCellIds) would warn as invalid
@@ -74,12 +77,12 @@ def _to_vtk_polydata(mesh: pv.PolyData) -> vtk.vtkPolyData:
 def _check(writer: Any, tmp: Path) -> None:
     code = writer.GetErrorCode()
     if code:
-        full = code == vtk.vtkErrorCode.OutOfDiskSpaceError
+        full = code == vtkErrorCode.OutOfDiskSpaceError
         raise OSError(errno.ENOSPC if full else errno.EIO, f"VTK writer error {code}", str(tmp))
 
 
 def _write_stl(tmp: Path, mesh: pv.PolyData) -> None:
-    writer = vtk.vtkSTLWriter()
+    writer = vtkSTLWriter()
     writer.SetFileName(str(tmp))
     writer.SetInputData(_to_vtk_polydata(mesh))
     writer.SetFileTypeToBinary()
@@ -95,7 +98,7 @@ def _write_ply(tmp: Path, mesh: pv.PolyData) -> None:
     # temporary file under a .ply name, then move it onto the temporary file.
     named = tmp.with_name(tmp.name + ".ply")
     try:
-        writer = vtk.vtkPLYWriter()
+        writer = vtkPLYWriter()
         writer.SetFileName(str(named))
         writer.SetInputData(_to_vtk_polydata(mesh))
         writer.SetFileTypeToBinary()

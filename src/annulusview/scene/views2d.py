@@ -21,10 +21,11 @@ import numpy as np
 import numpy.typing as npt
 import PIL.Image
 import pyvista as pv
-import vtk
 from pyvista import BasePlotter
 from scipy import ndimage
 from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonDataModel import vtkImageData
+from vtkmodules.vtkRenderingCore import vtkImageActor
 
 from annulusview.core.arrays import FloatArray
 from annulusview.core.atomic import atomic_write_with
@@ -174,13 +175,13 @@ def _root_plane_notes(state: SceneState, view: str) -> list[str]:
 def _image_actor(image_u8: npt.NDArray[np.uint8], plane: ViewPlane) -> Any:
     """A VTK image actor of a reformat, placed in plane coordinates (row 0 at the top)."""
     n_rows, n_cols = image_u8.shape
-    img = vtk.vtkImageData()
+    img = vtkImageData()
     img.SetDimensions(n_cols, n_rows, 1)
     img.SetSpacing(plane.pixel_mm, plane.pixel_mm, 1.0)
     img.SetOrigin(-(n_cols - 1) / 2.0 * plane.pixel_mm, -(n_rows - 1) / 2.0 * plane.pixel_mm, 0)
     scalars = numpy_to_vtk(np.ascontiguousarray(image_u8[::-1]).ravel(), deep=True)
     img.GetPointData().SetScalars(scalars)
-    actor = vtk.vtkImageActor()
+    actor = vtkImageActor()
     actor.GetMapper().SetInputData(img)
     actor.InterpolateOn()
     return actor
