@@ -184,6 +184,10 @@ class ProposalReview(QWidget):
         has = bool(names)
         for button in (self.accept_button, self.move_button, self.skip_button):
             button.setEnabled(has)
+            button.setVisible(has)
+        # nothing to review: only the summary and the Propose button take room in the dock
+        self.list.setVisible(has)
+        self.detail.setVisible(has)
         if has:
             self.summary.setText(
                 f"{len(names)} proposed landmark(s) to review. The analysis already uses them; "
