@@ -106,7 +106,7 @@ def root_truth(contrast_case):
 def test_truth_json_root_equals_the_closed_form(root_truth):
     """truth.json's root values (hand-derived in the generator) equal this file's reading of
     the same anatomy: both are closed form, so they agree to the file's rounding."""
-    from annulusview.phantom.truth import ROOT_STJ_AREA_TOLERANCE
+    from annulusview.phantom.truth_planning import ROOT_STJ_AREA_TOLERANCE
 
     assert ROOT_STJ_AREA_TOLERANCE == STJ_AREA_TOLERANCE  # one STJ rule
     a, b = ANATOMY.a_mm, ANATOMY.b_mm
