@@ -32,9 +32,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from highdicom.sr.coding import CodedConcept
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -42,6 +41,9 @@ from pydicom.sr.codedict import codes
 from pydicom.tag import BaseTag
 
 from annulusview import __version__
+
+if TYPE_CHECKING:  # highdicom costs ~0.2 s to import: only the DICOM writers need it
+    from highdicom.sr.coding import CodedConcept
 
 LABEL_PREFIX = "AV-"
 
@@ -458,6 +460,8 @@ def _is_overlay_or_curve(tag: BaseTag) -> bool:
 
 def _method_codes(ds: Dataset) -> list[CodedConcept]:
     """CID 7050 codes for the profile and the options applied to ``ds``."""
+    from highdicom.sr.coding import CodedConcept
+
     cid = codes.cid7050
     applied = [
         cid.BasicApplicationConfidentialityProfile,
