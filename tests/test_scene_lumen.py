@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from annulusview.core.aortic.root_mask import H_TOP_MM
 from annulusview.core.volume import Volume
 from annulusview.phantom.anatomy import ANATOMY
 from annulusview.scene import geometry, lumen
@@ -116,9 +117,9 @@ def test_lumen_surface_triangle_budget_and_cache(tavr) -> None:
     h, r, _ = results.frame.cylindrical(np.asarray(mesh.points))
     r_max = results.parameters["analysis_region"]["r_le_mm"]
     assert r.max() <= r_max + 0.05
-    assert h.min() >= -15.05 and h.max() <= lumen.H_TOP_MM + 0.05
+    assert h.min() >= -15.05 and h.max() <= H_TOP_MM + 0.05
     # only the root lumen: about the volume of the phantom's lumen in that height range
-    heights = np.arange(-15.0, lumen.H_TOP_MM, 0.5) + 0.25
+    heights = np.arange(-15.0, H_TOP_MM, 0.5) + 0.25
     truth = sum(_truth_area_mm2(float(z)) * 0.5 for z in heights)
     assert mesh.volume == pytest.approx(truth, rel=0.10)
     # the calcium threshold is not lumen: the protruding RCC annulus nodule dents the surface

@@ -458,10 +458,6 @@ def analyze(
         warnings.extend(annulus_warnings)
         d_perimeter = annulus.d_perimeter_mm
         radius = d_perimeter / 2.0 if d_perimeter is not None else frame.hinge_radius_mm
-        heights: dict[str, float | None] = {}
-        for artery in ("LCA", "RCA"):
-            pos = landmarks.get(f"{artery}_ostium")
-            heights[artery] = None if pos is None else float(frame.cylindrical(pos)[0])
         ms_length = frame_module.infra_annular_ms_length_mm(landmarks, frame)
         ms_height = frame_module.membranous_septum_height_mm(landmarks)
         ms_warning = frame_module.ms_inferior_warning(landmarks, frame)
@@ -694,7 +690,7 @@ def analyze(
         root=root,
         scan=scan,
         frame=frame,
-        coronary_heights_mm=heights,
+        coronary_heights_mm={artery: item.height_mm for artery, item in coronary.items()},
         vtc_mm={artery: item.vtc_mm for artery, item in coronary.items()},
         fluoroscopy=fluoroscopy,
         ms_length_mm=ms_length,

@@ -242,7 +242,7 @@ def coronary_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
     ``(artery, ostium height, that sinus, VTC with the planned valve, rule outcome)`` rows, for
     the summary, the report and the window alike."""
     heights = results.coronary_heights_mm
-    vtc = getattr(results, "vtc_mm", {}) or {}
+    vtc = results.vtc_mm
     root = results.root
     sinus = {} if root is None else (root.sinus.values.get("diameter_mm") or {})
     size = results.parameters.get("valve", {}).get("size_mm") if results.parameters else None
@@ -272,7 +272,7 @@ def coronary_rows(results: Any) -> list[tuple[str, str, str, str, str]]:
 def fluoro_rows(results: Any) -> list[tuple[str, str, str]]:
     """The two named C-arm views (clinical-model.md 9) as ``(view, angles, what it shows)``
     rows; a view that could not be found prints its reason."""
-    plan = getattr(results, "fluoroscopy", None)
+    plan = results.fluoroscopy
     if plan is None:
         return []
     rows = []

@@ -39,6 +39,7 @@ import pyvista as pv
 from scipy import ndimage
 
 from annulusview.core.aortic.root import LVOT_LEVEL_MM, MEASURED
+from annulusview.core.aortic.root_mask import SEED_HEIGHTS_MM, LumenCylinder
 from annulusview.core.arrays import FloatArray
 from annulusview.core.results import Results
 from annulusview.core.volume import Volume
@@ -48,13 +49,6 @@ log = logging.getLogger(__name__)
 GRID_STEP_MM = 0.7
 #: Triangle budget of the lumen surface: it rotates at interactive rates on llvmpipe.
 MAX_LUMEN_TRIANGLES = 60_000
-#: Top of the lumen surface above the annulus plane: the STJ search ends at +40 mm and the
-#: ascending aorta is measured there.
-H_TOP_MM = 45.0
-#: Fallbacks when the results lack the analysis region (old results): rules' defaults.
-DEFAULT_RADIAL_MARGIN_MM = 12.0
-DEFAULT_H_BOTTOM_MM = -15.0
-LVOT_SPHERE_H_MM = -5.0  # where the lumen attenuation LA is sampled (on the axis)
 #: Default tissue HU when the annulus contour did not sample one (FWHM against water).
 DEFAULT_TISSUE_HU = 0.0
 RING_NAMES = ("LVOT", "Sinus", "STJ")
@@ -104,12 +98,10 @@ def _levels(results: Results) -> tuple[float, float, float]:
 
 def _clip_bounds(results: Results) -> tuple[float, float, float]:
     """``(r_max, h_min, h_max)`` of the lumen surface, mm: the analysis cylinder, up to +45."""
-    region = results.parameters.get("analysis_region") or {}
-    radius = region.get("r_le_mm")
-    if radius is None:
-        radius = results.regions.annulus_radius_mm + DEFAULT_RADIAL_MARGIN_MM
-    h_min = region.get("h_ge_mm", DEFAULT_H_BOTTOM_MM)
-    return float(radius), float(h_min), max(H_TOP_MM, float(region.get("h_le_mm", H_TOP_MM)))
+    cyl = LumenCylinder.from_region(
+        results.parameters.get("analysis_region") or {}, results.regions.annulus_radius_mm
+    )
+    return cyl.r_max_mm, cyl.h_min_mm, cyl.h_max_mm
 
 
 def lumen_field(volume: Volume, results: Results, step_mm: float = GRID_STEP_MM) -> LumenField:
@@ -147,7 +139,7 @@ def lumen_field(volume: Volume, results: Results, step_mm: float = GRID_STEP_MM)
     labels, count = ndimage.label(inside)
     keep = np.zeros_like(inside)
     if count:
-        for h_seed in (LVOT_SPHERE_H_MM, 0.0):
+        for h_seed in SEED_HEIGHTS_MM:
             seed = (
                 round(float(h_seed - zs[0]) / step_mm),
                 round(float(-xs[0]) / step_mm),

@@ -24,7 +24,9 @@ are read from the analysis results by the caller
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +58,20 @@ class LumenCylinder:
     r_max_mm: float
     h_min_mm: float
     h_max_mm: float
+
+    @classmethod
+    def from_region(
+        cls, analysis_region: Mapping[str, Any], annulus_radius_mm: float
+    ) -> LumenCylinder:
+        """The analysis cylinder of a result (``parameters["analysis_region"]``), from its
+        bottom up to :data:`H_TOP_MM`; the rules' defaults where an old result lacks it. The
+        3D view's lumen surface and the SEG's root segment cover the same part of the frame."""
+        radius = analysis_region.get("r_le_mm")
+        if radius is None:
+            radius = annulus_radius_mm + DEFAULT_RADIAL_MARGIN_MM
+        h_min = float(analysis_region.get("h_ge_mm", DEFAULT_H_BOTTOM_MM))
+        h_max = max(H_TOP_MM, float(analysis_region.get("h_le_mm", H_TOP_MM)))
+        return cls(float(radius), h_min, h_max)
 
     def __post_init__(self) -> None:
         if not (self.r_max_mm > 0.0 and self.h_min_mm < self.h_max_mm):

@@ -29,9 +29,6 @@ from pydicom.sr.codedict import codes
 
 from annulusview import __version__
 from annulusview.core.aortic.root_mask import (
-    DEFAULT_H_BOTTOM_MM,
-    DEFAULT_RADIAL_MARGIN_MM,
-    H_TOP_MM,
     BoolArray,
     LumenCylinder,
     root_lumen_mask,
@@ -168,13 +165,9 @@ def _segments(
 def root_lumen_cylinder(results: Results) -> LumenCylinder:
     """The analysis cylinder (``analysis_region`` of the results), from its bottom up to
     +45 mm: the part of the frame the 3D view's lumen surface covers."""
-    region = results.parameters.get("analysis_region") or {}
-    radius = region.get("r_le_mm")
-    if radius is None:
-        radius = results.regions.annulus_radius_mm + DEFAULT_RADIAL_MARGIN_MM
-    h_min = float(region.get("h_ge_mm", DEFAULT_H_BOTTOM_MM))
-    h_max = max(H_TOP_MM, float(region.get("h_le_mm", H_TOP_MM)))
-    return LumenCylinder(float(radius), h_min, h_max)
+    return LumenCylinder.from_region(
+        results.parameters.get("analysis_region") or {}, results.regions.annulus_radius_mm
+    )
 
 
 def root_lumen_from_results(volume: Volume, results: Results) -> tuple[BoolArray | None, str]:
