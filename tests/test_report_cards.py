@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from reportlab.platypus import Paragraph, Table
+from reportlab.platypus import BalancedColumns, Paragraph, Table
 
 from annulusview.core.flags import MET, NOT_ASSESSED, NOT_MET
 from annulusview.core.outputs.deid import CaseIdentity
@@ -14,11 +14,23 @@ from annulusview.core.outputs.pdf_report import report_story, short_source
 
 
 def _tables(res) -> tuple[dict[str, str], dict[str, str]]:
-    """(rule id -> its outcome-table source cell, rule id -> its evidence card text)."""
+    """(rule id -> its outcome-table row text, rule id -> its evidence card text).
+
+    The cards flow in two balanced columns as (title, text) paragraph pairs; a card that
+    several rules share names them all in its title: "(id, id)".
+    """
     ids = {f.id for f in res.flags}
     outcome: dict[str, str] = {}
     cards: dict[str, str] = {}
     for item in report_story(res, CaseIdentity("AV-1"), ()):
+        if isinstance(item, BalancedColumns):
+            paragraphs = [p for p in item._content if isinstance(p, Paragraph)]
+            for title, body in zip(paragraphs[::2], paragraphs[1::2], strict=True):
+                named = re.search(r"\(([^()]*)\)\s*$", title.getPlainText())
+                assert named is not None, title.getPlainText()
+                for rule in named.group(1).split(", "):
+                    cards[rule] = body.getPlainText()
+            continue
         if not isinstance(item, Table):
             continue
         for row in item._cellvalues:
@@ -26,13 +38,7 @@ def _tables(res) -> tuple[dict[str, str], dict[str, str]]:
                 finding, source = row[1].getPlainText(), row[2].getPlainText()
                 for rule in ids:
                     if f"({rule})" in finding:
-                        outcome[rule] = source
-            for cell in row:
-                if isinstance(cell, list) and len(cell) == 2:
-                    title, body = (p.getPlainText() for p in cell)
-                    for rule in ids:
-                        if f"({rule})" in title:
-                            cards[rule] = body
+                        outcome[rule] = f"{finding} | {source}"
     return outcome, cards
 
 
@@ -43,6 +49,7 @@ def test_cards_by_status(phantom_results) -> None:
     met = [i for i, f in by_id.items() if f.status == MET]
     quiet = [i for i, f in by_id.items() if f.status in (NOT_MET, NOT_ASSESSED)]
     assert met and quiet  # the phantom (no valve planned) has both kinds
+    assert set(cards) <= set(by_id)
     for rule in met:
         card = cards[rule]
         for label in ("Source:", "Population:", "Device:", "Endpoint:", "Effect:", "Verified:"):

@@ -64,6 +64,11 @@ __all__ = [
 ]
 
 
+#: Lesions listed in the report (the largest by volume), so that a heavily calcified root
+#: keeps the report at four pages; the results JSON lists every lesion.
+REPORT_LESIONS = 10
+
+
 def _technique_line(technique: dict[str, Any]) -> str:
     """kVp and slice thickness, and the slabs when the Agatston score was computed on them."""
     kvp = technique.get("kvp")
@@ -107,32 +112,38 @@ def report_story(
     story.append(Paragraph("AnnulusView case report", st["title"]))
     story.append(Paragraph(_esc(" · ".join(identity.display_lines())), st["h2"]))
 
-    # case summary
-    summary = [
+    # case summary: identifiers and long texts across the page, short facts two by two
+    calcium = (
+        "assessed"
+        if not res.calcium_not_assessed_reason
+        else f"NOT ASSESSED: {res.calcium_not_assessed_reason}"
+    )
+    pairs: list[list[Any]] = [
         ["Case", identity.label],
-        ["Series", res.series_instance_uid or EMPTY],
-        ["Series description", series_description or EMPTY],
         *_scan_rows(res),
         [
             "Contrast",
             f"{res.contrast_state.replace('_', '-')} (LVOT lumen {fmt(res.lumen_hu, 0, 'HU')}, "
             f"SD {fmt(res.lumen_hu_sd, 0, 'HU')})",
         ],
+        ["Technique", _technique_line(res.parameters.get("technique", {}))],
+        ["Software", f"AnnulusView {__version__}"],
+    ]
+    if len(pairs) % 2:
+        pairs.append(["", ""])
+    short = [
         [
-            "Calcium",
-            Paragraph(
-                _esc(
-                    "assessed"
-                    if not res.calcium_not_assessed_reason
-                    else f"NOT ASSESSED: {res.calcium_not_assessed_reason}"
-                ),
-                st["cell"],
-            ),
-        ],
-        [
-            "Technique",
-            _technique_line(res.parameters.get("technique", {})),
-        ],
+            pairs[k][0],
+            Paragraph(_esc(pairs[k][1]), st["cell"]),
+            pairs[k + 1][0],
+            Paragraph(_esc(pairs[k + 1][1]), st["cell"]),
+        ]
+        for k in range(0, len(pairs), 2)
+    ]
+    wide = [
+        ["Series", res.series_instance_uid or EMPTY],
+        ["Series description", series_description or EMPTY],
+        ["Calcium", Paragraph(_esc(calcium), st["cell"])],
         [
             "Calcium threshold",
             Paragraph(
@@ -143,9 +154,13 @@ def report_story(
                 st["cell"],
             ),
         ],
-        ["Software", f"AnnulusView {__version__}"],
     ]
-    story += [Spacer(1, 3 * mm), _table(summary, [40 * mm, width - 40 * mm], header=False)]
+    half = width / 2.0
+    story += [
+        Spacer(1, 3 * mm),
+        _table(short, [28 * mm, half - 28 * mm, 28 * mm, half - 28 * mm], header=False),
+        _table(wide, [28 * mm, width - 28 * mm], header=False),
+    ]
 
     # annulus
     a = res.annulus
@@ -195,9 +210,12 @@ def report_story(
     col = width / 2.0
     story.append(_table(rows, [col * 0.5, col * 0.28, col * 0.22] * 2))
 
-    # lesions
+    # lesions: the largest REPORT_LESIONS (a heavily calcified root has dozens; every one is
+    # in the results JSON and in the window)
+    shown = sorted(res.lesions, key=lambda les: -les.volume_mm3)[:REPORT_LESIONS]
+    shown.sort(key=lambda les: les.id)
     rows = [["#", "Volume", "Max HU", "Region", "Cusp", "To LVOT", "To conduction", "Inward"]]
-    for les in res.lesions:
+    for les in shown:
         rows.append(
             [
                 str(les.id),
@@ -210,7 +228,13 @@ def report_story(
                 _mm(les.inward_extent_mm),
             ]
         )
-    story += _heading(f"Lesions ({len(res.lesions)})", st)
+    title = f"Lesions ({len(res.lesions)})"
+    if len(shown) < len(res.lesions):
+        title = (
+            f"Lesions ({len(res.lesions)}; the {len(shown)} largest listed, every lesion in "
+            "the results JSON)"
+        )
+    story += _heading(title, st, 25 * mm)
     story.append(
         _table(rows, [10 * mm, 24 * mm, 18 * mm, 22 * mm, 14 * mm, 24 * mm, 28 * mm, 22 * mm])
     )
@@ -219,21 +243,13 @@ def report_story(
 
     story += _flags_story(res, st, width)
 
-    # parameters two by two, then warnings
-    params = parameter_rows(res)
-    half_n = (len(params) + 1) // 2
-    left, right = params[:half_n], params[half_n:]
-    right += [["", ""]] * (len(left) - len(right))
-    prow = [
-        [Paragraph(_esc(x), st["card"]) for x in (a[0], a[1], b[0], b[1])]
-        for a, b in zip(left, right, strict=True)
-    ]
-    col = width / 2.0
-    story += _heading("Parameters used", st)
-    story.append(_table(prow, [col * 0.34, col * 0.66] * 2, header=False))
+    # parameters as one compact paragraph (each setting named), then warnings
+    params = "; ".join(f"<b>{_esc(name)}</b> {_esc(value)}" for name, value in parameter_rows(res))
+    story += _heading("Parameters used", st, 20 * mm)
+    story.append(Paragraph(params, st["card"]))
     if res.warnings:
         story += _heading("Warnings", st, 20 * mm)
-        story += [Paragraph("• " + _esc(w), st["small"]) for w in res.warnings]
+        story += [Paragraph("• " + _esc(w), st["bullet"]) for w in res.warnings]
 
     return story
 
@@ -317,8 +333,8 @@ def build_report_pdf(
         pagesize=A4,
         leftMargin=18 * mm,
         rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=22 * mm,
+        topMargin=13 * mm,
+        bottomMargin=19 * mm,
         title=identity.title,
         author=f"AnnulusView {__version__}",
         subject="Structural-heart CT planning report (decision support, not a diagnosis)",

@@ -49,14 +49,24 @@ def _styles() -> dict[str, ParagraphStyle]:
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=17, spaceAfter=2),
         # keepWithNext: a heading never ends a page without what it heads
         "h2": ParagraphStyle(
-            "h2", parent=base["Heading2"], fontSize=11.5, spaceBefore=8, keepWithNext=1
+            "h2",
+            parent=base["Heading2"],
+            fontSize=11.5,
+            spaceBefore=6,
+            spaceAfter=4,
+            keepWithNext=1,
         ),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
         "h2_split": ParagraphStyle(
-            "h2_split", parent=base["Heading2"], fontSize=11.5, spaceBefore=8
+            "h2_split", parent=base["Heading2"], fontSize=11.5, spaceBefore=6, spaceAfter=4
         ),
-        "card": ParagraphStyle("card", parent=body, fontSize=6.8, leading=8.4),
+        # BodyText puts 6 pt before every paragraph: cards and bullets are set closer
+        "card": ParagraphStyle("card", parent=body, fontSize=6.8, leading=8.4, spaceBefore=0),
+        "card_title": ParagraphStyle(
+            "card_title", parent=body, fontSize=7.5, leading=9.5, spaceBefore=0, spaceAfter=1
+        ),
+        "bullet": ParagraphStyle("bullet", parent=body, fontSize=7.5, leading=9.5, spaceBefore=2),
         "small_keep": ParagraphStyle(
             "small_keep", parent=body, fontSize=7.5, leading=9.5, keepWithNext=1
         ),
@@ -83,8 +93,8 @@ def _table(
         ("FONT", (0, 0), (-1, -1), "Helvetica", 8.5),
         ("GRID", (0, 0), (-1, -1), 0.4, GRID),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]
     if header:
         style += [

@@ -11,6 +11,7 @@ from reportlab.graphics.shapes import Circle, Drawing, Line, PolyLine, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import (
+    BalancedColumns,
     KeepTogether,
     Paragraph,
     Spacer,
@@ -22,7 +23,6 @@ from annulusview.core.flags import MET, NOT_ASSESSED, NOT_MET
 from annulusview.core.fluoro import s_curve_cranial
 from annulusview.core.mitral import MitralResults
 from annulusview.core.outputs.report_layout import (
-    GRID,
     ReportPicture,
     _esc,
     _heading,
@@ -62,14 +62,14 @@ def _pictures_story(
         return []
     top = list(pictures[:2])
     small = list(pictures[2:])
-    widths = [width * 0.58, width * 0.42] if len(top) == 2 else [width * 0.7]
+    widths = [width * 0.56, width * 0.40] if len(top) == 2 else [width * 0.7]
     first = _picture_grid(
         [[_picture(pic, w - 2 * mm, st) for pic, w in zip(top, widths, strict=False)]], widths
     )
     story: list[Any] = [KeepTogether([Paragraph("Pictures", st["h2"]), first])]
     if small:
         quarter = width / 4.0
-        cells = [_picture(pic, quarter - 2 * mm, st) for pic in small]
+        cells = [_picture(pic, quarter - 4 * mm, st) for pic in small]
         cells += [[Spacer(1, 1)]] * ((4 - len(cells) % 4) % 4)
         rows = [cells[k : k + 4] for k in range(0, len(cells), 4)]
         story.append(_picture_grid(rows, [quarter] * 4))
@@ -91,13 +91,41 @@ def _card_lines(f: Any) -> list[tuple[str, str]]:
     return lines
 
 
+def _card_body(lines: list[tuple[str, str]]) -> str:
+    """The card's rows as one paragraph; whether the source was read follows the source on
+    its line (one row less per card)."""
+    verified = dict(lines).get("Verified")
+    parts: list[str] = []
+    for label, text in lines:
+        if label == "Verified":
+            continue
+        part = f"<b>{_esc(label)}:</b> {_esc(text)}"
+        if label == "Source" and verified:
+            # "yes (abstract or text read)": the legend above the cards says what yes means
+            part += f" <b>Verified:</b> {_esc(verified.split(' (')[0])}"
+        parts.append(part)
+    return "<br/>".join(parts)
+
+
+def _shared_title(titles: list[str]) -> str:
+    """One title for a card that several rules share: their family named once
+    ("Coronary: left main ... / right coronary ...")."""
+    family = {t.partition(": ")[0] for t in titles}
+    if len(titles) > 1 and len(family) == 1 and all(": " in t for t in titles):
+        return f"{family.pop()}: " + " / ".join(t.partition(": ")[2] for t in titles)
+    return " / ".join(dict.fromkeys(titles))
+
+
 def _flags_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
     """Every rule: an outcome table (what needs attention first), then the numbered evidence
-    cards two by two (a card never splits; a met rule's card is whole)."""
+    cards two by two (a card never splits; a met rule's card is whole). Rules that share one
+    evidence (the same source, scope and note: the left and right coronary rules) share one
+    card."""
     flags = sorted(res.flags, key=flag_rank)
     rows: list[list[Any]] = [["Outcome", "Rule and finding", "Source"]]
     extra: list[Any] = []
-    cards: list[Any] = []
+    # card number -> (rule ids, evidence rows), in the order the rules are listed
+    cards: list[tuple[list[str], list[tuple[str, str]]]] = []
     for i, f in enumerate(flags, start=1):
         finding = f"<b>{_esc(flag_title(f.id))}</b> ({_esc(f.id)}): {_esc(f.message)}"
         if f.reason and f.reason not in f.message:
@@ -107,22 +135,18 @@ def _flags_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
         carded = f.status not in (NOT_MET, NOT_ASSESSED)
         if carded:
             # a rule that says something gets its whole evidence card below
-            cards.append(
-                [
-                    Paragraph(
-                        f"<b>{len(cards) + 1}. {_esc(flag_title(f.id))}</b> ({_esc(f.id)})",
-                        st["small"],
-                    ),
-                    Paragraph(
-                        "<br/>".join(f"<b>{_esc(k)}:</b> {_esc(v)}" for k, v in _card_lines(f)),
-                        st["card"],
-                    ),
-                ]
-            )
-            source += f"; card {len(cards)}"
+            lines = _card_lines(f)
+            number = next((k for k, (_, ls) in enumerate(cards, 1) if ls == lines), 0)
+            if number:
+                cards[number - 1][0].append(f.id)
+            else:
+                cards.append(([f.id], lines))
+                number = len(cards)
+            source += f"; card {number}"
         else:
-            # not met / not assessed: where the evidence applies (the JSON has the whole card)
-            source += f". Applies to: {f.evidence.applies_to}"
+            # not met / not assessed: where the evidence applies, under the finding (the wide
+            # column); the JSON has the whole card
+            finding += f"<br/><i>Applies to: {_esc(f.evidence.applies_to)}</i>"
 
         rows.append(
             [
@@ -133,38 +157,38 @@ def _flags_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
         )
         # the word is a Paragraph (style cell_white): only the background is a table style
         extra += [("BACKGROUND", (0, i), (0, i), colors.HexColor(flag_color(f)))]
+    cells: list[Any] = []
+    for number, (ids, lines) in enumerate(cards, start=1):
+        titles = _shared_title([flag_title(i) for i in ids])
+        names = ", ".join(_esc(i) for i in ids)
+        cells.append(
+            [
+                Paragraph(f"<b>{number}. {_esc(titles)}</b> ({names})", st["card_title"]),
+                Paragraph(_card_body(lines), st["card"]),
+            ]
+        )
     story: list[Any] = [
         *_heading("Risk rules: outcome and evidence", st, 30 * mm),
         # the outcome column fits INDETERMINATE on one line
-        _table(rows, [28 * mm, width - 78 * mm, 50 * mm], extra=extra),
+        _table(rows, [27 * mm, width - 73 * mm, 46 * mm], extra=extra),
         Paragraph(
             "Met = the published criterion holds (level: strength of its evidence); not met = "
             "the criterion does not hold, which is not a statement of low risk; indeterminate = "
             "the evidence does not decide; not assessed = inputs missing or outside the "
-            "evidence's population.",
+            "evidence's population. Verified (on the cards) = the source's abstract or text was "
+            "read; a rule whose source was not verified has its level capped.",
             st["small"],
         ),
     ]
-    if cards:
-        if len(cards) % 2:
-            cards.append([Spacer(1, 1)])
-        pairs: list[list[Any]] = [[Paragraph("Evidence cards", st["h2_split"]), ""]]
-        pairs += [[cards[k], cards[k + 1]] for k in range(0, len(cards), 2)]
-        half = width / 2.0
-        # the heading is the table's repeated first row: it never ends a page alone
-        grid = Table(pairs, colWidths=[half, half], hAlign="LEFT", repeatRows=1)
-        grid.setStyle(
-            TableStyle(
-                [
-                    ("SPAN", (0, 0), (1, 0)),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID),
-                    ("LEFTPADDING", (0, 0), (-1, -1), 2),
-                    ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-                ]
-            )
-        )
-        story.append(grid)
+    if cells:
+        # the cards flow down two balanced columns (a short card leaves no gap beside a long
+        # one); a card's title stays with its text
+        flow: list[Any] = []
+        for title, body in cells:
+            title.keepWithNext = 1
+            flow += [title, body, Spacer(1, 2.5 * mm)]
+        story += _heading("Evidence cards", st, 60 * mm)
+        story.append(BalancedColumns(flow, nCols=2, innerPadding=4 * mm, topPadding=0))
     return story
 
 
