@@ -73,3 +73,29 @@ def test_short_source_by_hand() -> None:
     assert short_source("Edwards Lifesciences instructions for use") == (
         "Edwards Lifesciences instructions for use "
     )
+
+
+def test_report_lists_the_ten_largest_lesions(phantom_results) -> None:
+    """A root with more lesions than the report lists: the 10 largest by volume are listed
+    (in id order) and the heading says how many there are and where the rest are."""
+    from dataclasses import replace
+
+    base = phantom_results.lesions[0]
+    # 14 lesions with volumes 1..14 mm3 in a shuffled id order: the largest are 5..14 mm3
+    volumes = [7.0, 1.0, 12.0, 3.0, 14.0, 5.0, 9.0, 2.0, 11.0, 4.0, 13.0, 6.0, 10.0, 8.0]
+    lesions = tuple(replace(base, id=k + 1, volume_mm3=v) for k, v in enumerate(volumes))
+    res = replace(phantom_results, lesions=lesions)
+    story = report_story(res, CaseIdentity("AV-1"), ())
+    texts = [item.getPlainText() for item in story if isinstance(item, Paragraph)]
+    assert any(
+        t.startswith("Lesions (14; the 10 largest listed, every lesion in the results JSON)")
+        for t in texts
+    ), texts
+    table = next(
+        item
+        for item in story
+        if isinstance(item, Table) and item._cellvalues and item._cellvalues[0][0] == "#"
+    )
+    listed = [(int(row[0]), float(row[1].split()[0])) for row in table._cellvalues[1:]]
+    assert [v for _, v in listed] == [v for v in volumes if v >= 5.0]  # id order kept
+    assert sorted(v for _, v in listed) == [5.0 + k for k in range(10)]
