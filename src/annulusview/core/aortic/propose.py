@@ -26,7 +26,9 @@ from annulusview.core.aortic.centreline import (
     find_ascending_candidates,
     track_centreline,
 )
+from annulusview.core.aortic.closed_valve import ClosedRing, closed_valve_ring
 from annulusview.core.aortic.root_lumen import (
+    SOFT_TISSUE_HU,
     BloodPool,
     blood_pool,
     check_volume,
@@ -62,6 +64,19 @@ NADIR_BELOW_SINUS_ONSET_MM = 1.5
 MIN_LOBE_AMPLITUDE_MM = 0.8
 #: What to do when the valve is closed in the phase at hand.
 CLOSED_VALVE_HINT = "Open a systolic phase (valve open), or place the landmarks by hand."
+#: A closed valve's hinges are read from its cups (closed_valve.py): at most this confident,
+#: because annulus sizing belongs to a systolic phase (SCCT 2019) and the cups' bottoms
+#: place the ring within about a voxel.
+CLOSED_VALVE_CONFIDENCE = 0.6
+CLOSED_VALVE_REASON = (
+    "valve closed in this phase: hinge read from the closed cusp; size the annulus on a "
+    "systolic phase"
+)
+#: A closed valve's ring section is read this far below the cups' bottoms (mm), clear of
+#: the leaflets that the plane of the bottoms crosses.
+CLOSED_RING_READ_BELOW_MM = 1.5
+#: The LVOT is looked for this far below where the closed leaflets cross the axis (mm).
+LVOT_BELOW_LEAFLETS_MM = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +102,13 @@ class ProposedLandmarks:
     reasons: dict[str, str] = field(default_factory=dict)
     centreline: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
     blood_hu: float = 0.0
+
+
+def _about(profile: RootProfile, centre: FloatArray, point: FloatArray) -> float:
+    """Angle (rad) of ``point`` about the root axis through ``centre``, in the profile's
+    in-plane basis (the angle of its rays)."""
+    rel = point - centre
+    return math.atan2(float(rel @ profile.e2), float(rel @ profile.e1)) % (2 * math.pi)
 
 
 def _angle_gap(a: float, b: float) -> float:
@@ -211,14 +233,30 @@ def _propose_on(
         normal = fitted
     # The straight-axis reading of the basal ring needs an open valve: closed leaflets split
     # the root lumen into three pockets at the very level the ring is read from.
+    # With a closed valve the ring is read from its three cups instead (closed_valve.py).
     septum = leaflets_across_axis(volume, pool, origin, normal)
+    closed: ClosedRing | None = None
     if septum is not None:
-        raise InputError(
-            "The aortic valve is closed in this phase: its leaflets cross the root axis "
-            f"{abs(septum):.0f} mm {'below' if septum < 0 else 'above'} the widest sinus "
-            "section and split the lumen where the basal ring is read: no confident answer.",
-            CLOSED_VALVE_HINT,
+        found = closed_valve_ring(
+            volume,
+            pool.blood_hu,
+            SOFT_TISSUE_HU,
+            origin,
+            normal,
+            origin + (septum - LVOT_BELOW_LEAFLETS_MM) * normal,
         )
+        if isinstance(found, str):
+            raise InputError(
+                "The aortic valve is closed in this phase: its leaflets cross the root axis "
+                f"{abs(septum):.0f} mm {'below' if septum < 0 else 'above'} the widest sinus "
+                f"section, and its closed cusps could not be read ({found}): no confident "
+                "answer.",
+                CLOSED_VALVE_HINT,
+            )
+        closed = found
+        # the root axis is the closed ring's normal, through the ring's centre
+        normal = closed.normal
+        origin = closed.centre + float((origin - closed.centre) @ normal) * normal
     report(progress, 0.65, "Measuring the sinuses")
     heights = np.arange(-22.0, 18.0 + 1e-9, H_STEP_MM)
     profile = sample_profile(volume, pool, origin, normal, heights, cancel)
@@ -241,6 +279,8 @@ def _propose_on(
         )
     onset, residual = sinus_onset(heights, amp, sinus)
     level = onset - NADIR_BELOW_SINUS_ONSET_MM
+    if closed is not None:
+        level = float((closed.centre - origin) @ normal)  # the plane of the cups' hinges
     # From here heights are measured from the basal ring.
     k0 = int(np.argmin(np.abs(heights - level)))
     centre = profile.centres[k0] + (level - heights[k0]) * normal
@@ -256,8 +296,20 @@ def _propose_on(
     )
     report(progress, 0.8, "Placing the landmarks")
     ring = profile.smooth[k0]
+    ring_heights, ring_smooth = heights, profile.smooth
+    if closed is not None:
+        # The sweep down from the sinus stops at the closed leaflets, and the plane of the
+        # cups' bottoms crosses the leaflets a few mm in from the wall: the ring is read in
+        # sections swept from just below it (the LVOT side), its centre carried up.
+        start = closed.centre - CLOSED_RING_READ_BELOW_MM * normal
+        ring_heights = np.arange(-6.0, 0.0 + 1e-9, H_STEP_MM)
+        below_ring = sample_profile(volume, pool, start, normal, ring_heights, cancel)
+        k_ring = int(np.argmin(np.abs(ring_heights)))
+        ring, ring_smooth = below_ring.smooth[k_ring], below_ring.smooth
+        ring_heights = ring_heights - CLOSED_RING_READ_BELOW_MM
+        centre = below_ring.centres[k_ring] + CLOSED_RING_READ_BELOW_MM * normal
     _, _, semi_a, semi_b = ellipse_fit(ring, ANGLES)
-    hinge_radius = ellipse_perimeter(semi_a, semi_b) / (2 * math.pi)
+    hinge_radius = ellipse_perimeter(semi_a, semi_b) / (2 * math.pi) if semi_a > 0 else 0.0
     if not 7.0 <= hinge_radius <= 20.0 or semi_b < 0.6 * semi_a:
         raise InputError(
             f"The lumen at the proposed annulus level is not an aortic annulus (equivalent "
@@ -266,8 +318,8 @@ def _propose_on(
             MANUAL_HINT,
         )
     # The basal ring continues into the LVOT: the lumen 1-6 mm below it is about as wide.
-    below = (heights >= -6.0) & (heights <= -1.0)
-    lvot_radius = float(np.median(np.median(profile.smooth[below], axis=1)))
+    below = (ring_heights >= -6.0) & (ring_heights <= -1.0)
+    lvot_radius = float(np.median(np.median(ring_smooth[below], axis=1)))
     if not 0.85 * hinge_radius <= lvot_radius <= 1.15 * hinge_radius:
         raise InputError(
             f"The lumen below the proposed annulus does not continue it as an LVOT (radius "
@@ -285,6 +337,25 @@ def _propose_on(
 
     lobe_conf = float(np.clip(prominence / 2.0, 0.0, 1.0))
     level_conf = float(np.clip(1.0 - residual / 0.3, 0.2, 1.0))
+    hinge_dir: dict[int, FloatArray] = {}
+    if closed is not None:
+        # each sinus lobe takes the closed cup nearest in angle: one cup per lobe
+        for j in range(3):
+            gaps = [_angle_gap(lobe_angles[j], _about(profile, centre, p)) for p in closed.nadirs]
+            cup = int(np.argmin(gaps))
+            if gaps[cup] > math.radians(50.0):
+                raise InputError(
+                    "The valve is closed and its three cups do not line up with the three "
+                    "sinus lobes: no confident answer.",
+                    CLOSED_VALVE_HINT,
+                )
+            hinge_dir[j] = profile.direction(_about(profile, centre, closed.nadirs[cup]))
+        if len({tuple(np.round(d, 6)) for d in hinge_dir.values()}) < 3:
+            raise InputError(
+                "The valve is closed and two sinus lobes share one cup: no confident answer.",
+                CLOSED_VALVE_HINT,
+            )
+        level_conf = min(level_conf, CLOSED_VALVE_CONFIDENCE)
     # Ostia in the sinus band, from the basal ring to above the commissures.
     ostium_band = (heights > 2.0) & (heights < half_above + 6.0)
     ostia = find_ostia(profile, ostium_band)
@@ -321,12 +392,14 @@ def _propose_on(
     hinge_conf = round(min(lobe_conf, level_conf, names_conf), 2)
     for cusp, j in cusp_of.items():
         name = f"{cusp}_hinge"
-        points[name] = centre + hinge_radius * lobe_dir[j]
+        points[name] = centre + hinge_radius * hinge_dir.get(j, lobe_dir[j])
         confidence[name] = hinge_conf
         if hinge_conf < 0.7:
             reasons[name] = (
                 "faint sinus lobes"
                 if lobe_conf < 0.7
+                else CLOSED_VALVE_REASON
+                if closed is not None
                 else "uncertain annulus level"
                 if level_conf < 0.7
                 else reasons.get("cusp_names", "")
