@@ -63,8 +63,6 @@ ITERATIONS = 8
 #: A cup's flat bottom: sectors within this many of the deepest, at most this much higher (mm).
 FLAT_SECTORS = 5
 FLAT_MM = 1.0
-#: How far below a cup's lowest lumen voxel the leaflet's middle is looked for (mm).
-LEAFLET_SEARCH_MM = 1.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,8 +72,9 @@ class ClosedRing:
     Attributes
     ----------
     nadirs
-        ``(3, 3)`` LPS mm: the hinge of each cup (the middle of the leaflet under the cup's
-        lowest lumen point), in order of angle about the axis.
+        ``(3, 3)`` LPS mm: the lowest point of each contrast-filled cup (where a reader marks
+        the hinge in the double-oblique view: the bottom of the sinus contrast on the
+        leaflet), in order of angle about the axis.
     centre
         Their centroid (LPS mm).
     normal
@@ -310,20 +309,5 @@ def closed_valve_ring(
     middle = best[len(best) // 2]
     fraction, result = found[middle]
     assert not isinstance(result, str)
-    nadirs, _, n, settled = result
-    hinges = np.array([_leaflet_below(volume, p, n) for p in nadirs])
-    return ClosedRing(hinges, hinges.mean(axis=0), n, settled, fraction, len(best))
-
-
-def _leaflet_below(volume: Volume, nadir: FloatArray, normal: FloatArray) -> FloatArray:
-    """The middle of the leaflet under a cup's lowest lumen voxel: the darkest point of the HU
-    profile down the axis from it (0.25 mm steps, at most ``LEAFLET_SEARCH_MM``), where the
-    leaflet meets the wall. The lumen voxel itself lies above the leaflet by its half-thickness,
-    the blur and up to a voxel."""
-    steps = np.arange(0.0, LEAFLET_SEARCH_MM + 1e-9, 0.25)
-    line = nadir[None, :] - steps[:, None] * normal[None, :]
-    ijk = volume.lps_to_index(line)
-    hu = ndimage.map_coordinates(
-        np.asarray(volume.hu, dtype=np.float32), ijk[:, ::-1].T, order=1, mode="nearest"
-    )
-    return np.asarray(line[int(np.argmin(hu))], dtype=np.float64)
+    nadirs, centre, n, settled = result
+    return ClosedRing(nadirs, centre, n, settled, fraction, len(best))
