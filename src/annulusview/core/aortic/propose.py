@@ -237,7 +237,7 @@ def _propose_on(
     septum = leaflets_across_axis(volume, pool, origin, normal)
     closed: ClosedRing | None = None
     if septum is not None:
-        found = closed_valve_ring(
+        reading = closed_valve_ring(
             volume,
             pool.blood_hu,
             SOFT_TISSUE_HU,
@@ -245,15 +245,15 @@ def _propose_on(
             normal,
             origin + (septum - LVOT_BELOW_LEAFLETS_MM) * normal,
         )
-        if isinstance(found, str):
+        if isinstance(reading, str):
             raise InputError(
                 "The aortic valve is closed in this phase: its leaflets cross the root axis "
                 f"{abs(septum):.0f} mm {'below' if septum < 0 else 'above'} the widest sinus "
-                f"section, and its closed cusps could not be read ({found}): no confident "
+                f"section, and its closed cusps could not be read ({reading}): no confident "
                 "answer.",
                 CLOSED_VALVE_HINT,
             )
-        closed = found
+        closed = reading
         # the root axis is the closed ring's normal, through the ring's centre
         normal = closed.normal
         origin = closed.centre + float((origin - closed.centre) @ normal) * normal
