@@ -318,3 +318,94 @@ def test_root_in_results_summary_and_report(case_name):
         assert "no lumen to contour" in summary
         assert any("no lumen to contour" in c for c in cells)
     assert build_report_pdf(res, identity).startswith(b"%PDF")
+
+
+def _reference_lumen_mask(section, level_hu, calcium_hu, max_radius_mm):
+    """The lumen mask as first written: every step on the whole plane with scipy's own
+    morphology (closing by the 1 mm disc, fill holes, opening by the 2.5 mm disc)."""
+    from scipy import ndimage
+
+    def disc(r):
+        a = np.arange(-r, r + 1)
+        return np.hypot(a[:, None], a[None, :]) <= r
+
+    pixel = section.step_mm
+    size = section.values.shape[0]
+    axis = (np.arange(size) - (size - 1) / 2) * pixel
+    rr = np.hypot(axis[None, :], axis[:, None])
+    raw = section.inside & (section.values >= level_hu) & (section.values < calcium_hu)
+    raw &= rr <= max_radius_mm
+    bridge = max(1, round(1.0 / pixel))
+    dilated = ndimage.binary_dilation(raw, disc(bridge))
+    closed = ndimage.binary_erosion(dilated, disc(bridge), border_value=0) | raw
+    labels, _ = ndimage.label(closed)
+    c = (size - 1) // 2
+    near = labels[c - 4 : c + 5, c - 4 : c + 5]
+    hits = near[near > 0]
+    if hits.size == 0:
+        return None
+    filled = ndimage.binary_fill_holes(labels == np.bincount(hits).argmax())
+    cut = max(1, round(2.5 / pixel))
+    opened = ndimage.binary_dilation(
+        ndimage.binary_erosion(filled, disc(cut), border_value=0), disc(cut)
+    )
+    labels, count = ndimage.label(opened)
+    if count == 0:
+        return None
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == np.argmax(sizes)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 4, 6])
+def test_disc_morphology_equals_scipy(radius):
+    """Dilation and erosion by a disc (shifted copies for small discs, a distance transform
+    for larger ones) give scipy's binary_dilation / binary_erosion with that disc, and the
+    hole filling scipy's binary_fill_holes, on random blobs touching the image border."""
+    from scipy import ndimage
+
+    from annulusview.core.aortic.root import _dilate, _erode, _fill_holes
+
+    rng = np.random.default_rng(radius)
+    a = np.arange(-radius, radius + 1)
+    disc = np.hypot(a[:, None], a[None, :]) <= radius
+    for _ in range(5):
+        mask = ndimage.gaussian_filter(rng.random((41, 37)), 2.0) > 0.5
+        assert np.array_equal(_dilate(mask, radius), ndimage.binary_dilation(mask, disc))
+        assert np.array_equal(
+            _erode(mask, radius), ndimage.binary_erosion(mask, disc, border_value=0)
+        )
+        assert np.array_equal(_fill_holes(mask), ndimage.binary_fill_holes(mask))
+
+
+@pytest.mark.parametrize("h_mm", [LVOT_LEVEL_MM, 8.0, 12.0, 19.0, 30.0, ASCENDING_LEVEL_MM])
+@pytest.mark.parametrize("pixel_mm", [0.5, 0.75])
+def test_sampled_planes_and_lumen_mask_equal_the_whole_plane_method(contrast_case, h_mm, pixel_mm):
+    """The disc sampling of a batch of planes reads the same HU as sample_section on the disc
+    the contour reads, and the boxed lumen mask is the whole-plane mask, at the sweep's and the
+    reported planes' pixels, on the LVOT, sinus, STJ and aorta."""
+    from annulusview.core.aortic.root import _READ_MARGIN_MM, _lumen_mask, _sample_planes
+    from annulusview.core.aortic.root_lumen import sample_section
+
+    case = contrast_case
+    frame = AnnulusFrame.from_landmarks(case.landmarks)
+    rules = default_rules()
+    max_r = rules.number("annulus.max_radius_mm")
+    batch = _sample_planes(case.volume, frame, [h_mm - 1.0, h_mm], rules, pixel_mm)
+    section = batch[1]
+    whole = sample_section(
+        case.volume, frame.to_lps(h_mm, 0.0, 0.0), frame.normal_lps, frame.u_lps,
+        max_r + 4.0, pixel_mm,
+    )  # fmt: skip
+    size = whole.values.shape[0]
+    axis = (np.arange(size) - (size - 1) / 2) * pixel_mm
+    disc = np.hypot(axis[None, :], axis[:, None]) <= max_r + _READ_MARGIN_MM
+    assert section.values.shape == whole.values.shape
+    assert np.array_equal(section.values[disc], whole.values[disc])
+    assert np.array_equal(section.inside[disc], whole.inside[disc])
+    lumen_hu = float(np.median(whole.values[np.hypot(axis[None, :], axis[:, None]) <= 4.0]))
+    calcium_hu = lumen_hu + rules.number("threshold.lumen_plus_offset_hu")
+    for level in (0.5 * lumen_hu, 0.5 * (lumen_hu + 60.0)):
+        reference = _reference_lumen_mask(whole, level, calcium_hu, max_r)
+        assert reference is not None
+        assert np.array_equal(_lumen_mask(section, level, calcium_hu, max_r), reference)

@@ -18,10 +18,19 @@ sinus is searched below it.
 
 Numbers that cannot be measured (non-contrast scan, plane outside the volume, a failed contour)
 are None with a reason; never a guess.
+
+Cost (issue 11): the method above is computed with less work, not approximated. The planes of
+one sweep pass are sampled in one trilinear pass, and only on the disc a contour reads
+(:func:`_sample_planes`); the closing, hole filling, opening, tissue ring and volume-edge margin
+run on bounding boxes of the lumen instead of the whole plane, small discs as shifted copies of
+the mask, and the ray geometry is computed once per pixel size. Each step returns the same
+pixels as on the whole plane (the reasons are in the docstrings), so the contours are
+unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -34,7 +43,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from annulusview.core.aortic.annulus import polygon_calipers
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame
-from annulusview.core.aortic.root_lumen import Section, sample_section, trilinear
+from annulusview.core.aortic.root_lumen import Section, trilinear
 from annulusview.core.arrays import FloatArray
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.rules import Rules
@@ -79,6 +88,8 @@ _LEAFLET_BRIDGE_MM = 1.0
 _BRANCH_CUT_MM = 2.5
 _LUMEN_CORE_RADIUS_MM = 4.0
 _TISSUE_RING_MM = (1.0, 2.0)
+#: A plane's HU is read to this distance beyond ``annulus.max_radius_mm`` (:func:`_sample_planes`).
+_READ_MARGIN_MM = 3.0
 _ANGLES_RAD = np.radians(np.arange(RAYS) * 360.0 / RAYS)
 
 NON_CONTRAST_REASON = (
@@ -118,7 +129,7 @@ class PlaneContour:
             [self.radii_mm * np.cos(_ANGLES_RAD), self.radii_mm * np.sin(_ANGLES_RAD)], 1
         )
 
-    @property
+    @functools.cached_property
     def area_mm2(self) -> float:
         xy = self._xy
         x, y = xy[:, 0], xy[:, 1]
@@ -241,10 +252,55 @@ def _radius_px(radius_mm: float, pixel_mm: float) -> int:
     return max(1, round(radius_mm / pixel_mm))
 
 
+#: Discs up to this radius (pixels) are applied as shifted copies of the mask (29 copies for
+#: radius 3); larger ones through a distance transform. Both give the same set.
+_SHIFT_MAX_RADIUS = 3
+_FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _disc_offsets(r: int) -> tuple[tuple[int, int], ...]:
+    """The pixel offsets ``(dy, dx)`` of the Euclidean disc of radius ``r``: hypot <= r."""
+    return tuple(
+        (dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dy * dy + dx * dx <= r * r
+    )
+
+
+def _pad(mask: npt.NDArray[np.bool_], width: int) -> npt.NDArray[np.bool_]:
+    """``mask`` with ``width`` pixels of background around it (``np.pad``, without its
+    overhead on small images)."""
+    padded = np.zeros((mask.shape[0] + 2 * width, mask.shape[1] + 2 * width), dtype=bool)
+    padded[width : width + mask.shape[0], width : width + mask.shape[1]] = mask
+    return padded
+
+
+def _label(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int32], int]:
+    """4-connected components (``ndimage.label``'s default, with the structure made once)."""
+    labels, count = ndimage.label(mask, structure=_FOUR_CONNECTED)
+    return labels, int(count)
+
+
+def _shifted(mask: npt.NDArray[np.bool_], r: int, grow: bool) -> npt.NDArray[np.bool_]:
+    """Dilation (``grow``) or erosion by the disc of radius ``r``, outside the image counted as
+    background, as the union (intersection) of the mask shifted by every offset of the disc."""
+    rows, cols = mask.shape
+    padded = _pad(mask, r)
+    out = np.zeros_like(mask) if grow else np.ones_like(mask)
+    for dy, dx in _disc_offsets(r):
+        part = padded[r + dy : r + dy + rows, r + dx : r + dx + cols]
+        if grow:
+            out |= part
+        else:
+            out &= part
+    return out
+
+
 def _dilate(mask: npt.NDArray[np.bool_], r: int) -> npt.NDArray[np.bool_]:
-    """Dilation by the Euclidean disc of radius ``r`` pixels (offsets with hypot <= r), through one
-    distance transform: the pixels within ``r`` of the set. Exact, and much faster than
-    ``binary_dilation`` with a large disc."""
+    """Dilation by the Euclidean disc of radius ``r`` pixels (offsets with hypot <= r): the
+    pixels within ``r`` of the set. Small discs by shifted copies, larger ones through one
+    distance transform; exact, and much faster than ``binary_dilation`` with a large disc."""
+    if r <= _SHIFT_MAX_RADIUS:
+        return _shifted(mask, r, grow=True)
     if not mask.any():
         return mask.copy()
     return np.asarray(ndimage.distance_transform_edt(~mask) <= r)
@@ -252,10 +308,13 @@ def _dilate(mask: npt.NDArray[np.bool_], r: int) -> npt.NDArray[np.bool_]:
 
 def _erode(mask: npt.NDArray[np.bool_], r: int) -> npt.NDArray[np.bool_]:
     """Erosion by the same disc, outside the image counted as background (as scipy's default
-    ``border_value=0``): the pixels farther than ``r`` from any background pixel."""
-    padded = np.pad(mask, r + 1, constant_values=False)
-    far = ndimage.distance_transform_edt(padded) > r
-    return np.asarray(far[r + 1 : -(r + 1), r + 1 : -(r + 1)])
+    ``border_value=0``): the pixels farther than ``r`` from any background pixel. One pixel of
+    background around the image is enough: a background pixel beyond it is never nearer than
+    the pixel of that ring on the way to it."""
+    if r <= _SHIFT_MAX_RADIUS:
+        return _shifted(mask, r, grow=False)
+    far = ndimage.distance_transform_edt(_pad(mask, 1)) > r
+    return np.asarray(far[1:-1, 1:-1])
 
 
 def _low_pass(radii: FloatArray, harmonics: int = HARMONICS) -> FloatArray:
@@ -264,35 +323,124 @@ def _low_pass(radii: FloatArray, harmonics: int = HARMONICS) -> FloatArray:
     return np.asarray(np.fft.irfft(spectrum, n=len(radii)))
 
 
+@functools.lru_cache(maxsize=8)
+def _radius_grid(size: int, pixel_mm: float) -> FloatArray:
+    """Distance (mm) of each pixel of a ``size`` x ``size`` section from its centre (the same
+    for every plane of one pixel, so computed once; read-only)."""
+    axis = (np.arange(size) - (size - 1) / 2) * pixel_mm
+    rr = np.hypot(axis[None, :], axis[:, None])
+    rr.setflags(write=False)
+    return rr
+
+
+def _grown_box(
+    box: tuple[slice, slice], shape: tuple[int, ...], margin: int
+) -> tuple[slice, slice]:
+    """A bounding box grown by ``margin`` pixels, clipped to the image."""
+    rows, cols = (
+        slice(max(b.start - margin, 0), min(b.stop + margin, n))
+        for b, n in zip(box, shape, strict=True)
+    )
+    return rows, cols
+
+
+def _mask_box(mask: npt.NDArray[np.bool_], margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``mask`` grown by ``margin`` pixels (clipped)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    return _grown_box(box, mask.shape, margin)
+
+
+def _fill_holes(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """``ndimage.binary_fill_holes`` (4-connected background) through one labelling: the
+    background components that do not touch the image border are the holes."""
+    labels, count = _label(~mask)
+    if count == 0:
+        return mask.copy()
+    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    hole = np.ones(count + 1, dtype=bool)
+    hole[border] = False
+    hole[0] = False
+    return np.asarray(mask | hole[labels])
+
+
+def _within(outer: tuple[slice, slice], inner: tuple[slice, slice]) -> tuple[slice, slice]:
+    """``inner`` (image coordinates) relative to the box ``outer``, clipped to it."""
+    rows, cols = (
+        slice(max(i.start - o.start, 0), max(i.stop - o.start, 0))
+        for i, o in zip(inner, outer, strict=True)
+    )
+    return rows, cols
+
+
 def _lumen_mask(
     section: Section, level_hu: float, calcium_hu: float, max_radius_mm: float
 ) -> npt.NDArray[np.bool_]:
     """The root lumen at ``level_hu``: the component on the axis, leaflets bridged, holes
-    filled, coronary branches cut off."""
+    filled, coronary branches cut off.
+
+    The same set as the closing, labelling, hole filling and opening on the whole plane, with
+    less work: the closing runs on the bounding box of the contrast pixels grown by the bridge
+    radius plus one pixel (its dilation cannot reach farther), the hole filling and the
+    opening on the bounding box of the component on the axis grown by one pixel (the opening
+    never leaves the filled component).
+    """
     pixel = section.step_mm
     size = section.values.shape[0]
-    axis = (np.arange(size) - (size - 1) / 2) * pixel
-    rr = np.hypot(axis[None, :], axis[:, None])
     raw = section.inside & (section.values >= level_hu) & (section.values < calcium_hu)
-    raw &= rr <= max_radius_mm
+    raw &= _radius_grid(size, pixel) <= max_radius_mm
+    if not raw.any():
+        raise _PlaneFailed("the lumen does not reach the valve axis")
     bridge = _radius_px(_LEAFLET_BRIDGE_MM, pixel)
+    crop = _mask_box(raw, bridge + 1)
+    raw = raw[crop]
     closed = _erode(_dilate(raw, bridge), bridge) | raw
-    labels, _ = ndimage.label(closed)
+    labels, _ = _label(closed)
     c = (size - 1) // 2
-    near = labels[c - 4 : c + 5, c - 4 : c + 5]
+    near = labels[_within(crop, (slice(c - 4, c + 5), slice(c - 4, c + 5)))]
     hits = near[near > 0]
     if hits.size == 0:
         raise _PlaneFailed("the lumen does not reach the valve axis")
-    label = int(np.bincount(hits).argmax())
-    filled = ndimage.binary_fill_holes(labels == label)
+    component = labels == int(np.bincount(hits).argmax())
+    box = _mask_box(component, 1)
+    filled = _fill_holes(component[box])
     cut = _radius_px(_BRANCH_CUT_MM, pixel)
     opened = _dilate(_erode(filled, cut), cut)
-    labels, count = ndimage.label(opened)
+    labels, count = _label(opened)
     if count == 0:
         raise _PlaneFailed("the lumen is thinner than the coronary cut-off")
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    return np.asarray(labels == int(np.argmax(sizes)))
+    mask = np.zeros(section.values.shape, dtype=bool)
+    mask[crop][box] = labels == int(np.argmax(sizes))
+    return mask
+
+
+@functools.lru_cache(maxsize=8)
+def _ray_grid(size: int, pixel_mm: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Radii (mm) and the fractional (row, col) of the ray samples of :func:`_ray_radii` on a
+    ``size`` x ``size`` section: every half pixel from the axis to the section edge, on each
+    of the RAYS rays. The same for every plane of one pixel, so computed once."""
+    half = (size - 1) / 2 * pixel_mm
+    rho = np.arange(0.0, half, pixel_mm / 2)
+    x = rho[None, :] * np.cos(_ANGLES_RAD)[:, None]
+    y = rho[None, :] * np.sin(_ANGLES_RAD)[:, None]
+    col, row = (x + half) / pixel_mm, (y + half) / pixel_mm
+    for a in (rho, row, col):
+        a.setflags(write=False)
+    return rho, row, col
+
+
+@functools.lru_cache(maxsize=8)
+def _ray_pixels(size: int, pixel_mm: float) -> npt.NDArray[np.intp]:
+    """Flat index of the pixel nearest each ray sample of :func:`_ray_grid`."""
+    _, row, col = _ray_grid(size, pixel_mm)
+    rows = np.clip(np.rint(row).astype(int), 0, size - 1)
+    cols = np.clip(np.rint(col).astype(int), 0, size - 1)
+    flat = rows * size + cols
+    flat.setflags(write=False)
+    return flat
 
 
 def _ray_radii(section: Section, mask: npt.NDArray[np.bool_], level_hu: float) -> FloatArray:
@@ -300,16 +448,9 @@ def _ray_radii(section: Section, mask: npt.NDArray[np.bool_], level_hu: float) -
     of the image between the last inside and the first outside sample."""
     pixel = section.step_mm
     size = mask.shape[0]
-    half = (size - 1) / 2 * pixel
     step = pixel / 2
-    rho = np.arange(0.0, half, step)
-    x = rho[None, :] * np.cos(_ANGLES_RAD)[:, None]
-    y = rho[None, :] * np.sin(_ANGLES_RAD)[:, None]
-    col, row = (x + half) / pixel, (y + half) / pixel
-    inside = mask[
-        np.clip(np.rint(row).astype(int), 0, size - 1),
-        np.clip(np.rint(col).astype(int), 0, size - 1),
-    ]
+    rho, row, col = _ray_grid(size, pixel)
+    inside = mask.ravel()[_ray_pixels(size, pixel)]
     out = ~inside
     out[:, -1] = True
     first = np.argmax(out, axis=1)
@@ -373,6 +514,76 @@ def _edge_near(
     return np.asarray(np.where(found, radii + where[rays, best], radii))
 
 
+def _plane_pixels(rules: Rules, pixel_mm: float) -> tuple[float, float]:
+    """The contour pixel and the (coarser or equal) pixel the plane is sampled and segmented at,
+    mm, for a requested ``pixel_mm``."""
+    # A reported plane uses the annulus reformat pixel (at most 0.25 mm); the sweep its own.
+    reported = min(rules.number("annulus.reformat_pixel_mm"), PIXEL_MM)
+    pixel = reported if pixel_mm <= PIXEL_MM else pixel_mm
+    # The FWHM level is estimated on a plane sampled at LEVEL_PIXEL_MM at most (a median of the
+    # tissue ring, which a finer pixel does not change), the contour on the fine one.
+    return pixel, max(pixel, LEVEL_PIXEL_MM)
+
+
+def _sample_planes(
+    volume: Volume, frame: AnnulusFrame, heights: list[float], rules: Rules, pixel_mm: float
+) -> list[Section]:
+    """The sections ``h = heights`` (``sample_section`` of each: the same samples), through one
+    trilinear pass for all of them and only on the disc the contour reads.
+
+    A contour reads a plane's HU no farther than ``_READ_MARGIN_MM`` beyond the largest lumen
+    radius (``annulus.max_radius_mm``): the lumen lies within that radius and the tissue ring,
+    the volume-edge margin and the bilinear edge samples within 3 mm of the lumen. Outside that
+    disc a section holds -1000 HU and counts as outside the volume, and is never read.
+    """
+    max_r = rules.number("annulus.max_radius_mm")
+    half_mm = max_r + 4.0
+    n = np.asarray(frame.normal_lps, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    e1 = np.asarray(frame.u_lps, dtype=np.float64)
+    e1 = e1 - (e1 @ n) * n
+    e1 = e1 / np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    count = round(2 * half_mm / pixel_mm) + 1
+    axis = (np.arange(count) - (count - 1) / 2) * pixel_mm
+    # The plane maps linearly to voxel indices (as in sample_section, term by term).
+    to_index = np.linalg.inv(volume.affine)
+    step1, step2 = to_index[:3, :3] @ e1, to_index[:3, :3] @ e2
+    disc = _radius_grid(count, pixel_mm) <= max_r + _READ_MARGIN_MM
+    rows, cols = np.nonzero(disc)
+    flat = np.flatnonzero(disc)
+    along_x, along_y = axis[cols][:, None] * step1, axis[rows][:, None] * step2
+    # the disc's square, to test a whole plane against the volume at once (it is convex)
+    half = axis[-1]
+    corners = np.array([a * half * step1 + b * half * step2 for a in (-1, 1) for b in (-1, 1)])
+    bounds = np.array(volume.shape[::-1]) - 0.5  # (i, j, k) sizes
+    centres, points, kept = [], [], []
+    for h in heights:
+        centre = frame.to_lps(h, 0.0, 0.0)
+        origin = to_index[:3, :3] @ centre + to_index[:3, 3]
+        ijk = origin + along_x + along_y
+        square = origin + corners
+        if np.all((square >= -0.5) & (square <= bounds)):
+            ok = None
+        else:
+            ok = np.all((ijk >= -0.5) & (ijk <= bounds), axis=-1)
+            ijk = ijk[ok]
+        centres.append(centre)
+        points.append(ijk)
+        kept.append(ok)
+    samples = trilinear(volume.hu, np.concatenate(points)) if points else np.empty(0)
+    sections, start = [], 0
+    for centre, ok, ijk in zip(centres, kept, points, strict=True):
+        values = np.full((count, count), -1000.0)
+        inside = np.zeros((count, count), dtype=bool)
+        where = flat if ok is None else flat[ok]
+        values.ravel()[where] = samples[start : start + len(ijk)]
+        inside.ravel()[where] = True
+        start += len(ijk)
+        sections.append(Section(centre, n, e1, e2, pixel_mm, values, inside))
+    return sections
+
+
 def contour_plane(
     volume: Volume,
     frame: AnnulusFrame,
@@ -380,6 +591,7 @@ def contour_plane(
     rules: Rules,
     pixel_mm: float = PIXEL_MM,
     level_passes: int = 2,
+    section: Section | None = None,
 ) -> PlaneContour:
     """Contour the lumen on the plane ``h = height_mm`` (FWHM edge, no convex hull).
 
@@ -387,6 +599,7 @@ def contour_plane(
     plane; the level sweep that only picks the planes uses a coarser one). ``level_passes``:
     how often the FWHM level is re-estimated from the tissue around the lumen found at the
     previous level (2 for a reported plane; the sweep, which only compares areas, uses 1).
+    ``section``: the plane as sampled by :func:`_sample_planes` (sampled here when None).
 
     Raises
     ------
@@ -394,19 +607,11 @@ def contour_plane(
         The plane leaves the volume, has no contrast lumen on the axis, or the contour fails.
     """
     max_r = rules.number("annulus.max_radius_mm")
-    # A reported plane uses the annulus reformat pixel (at most 0.25 mm); the sweep its own.
-    reported = min(rules.number("annulus.reformat_pixel_mm"), PIXEL_MM)
-    pixel = reported if pixel_mm <= PIXEL_MM else pixel_mm
-    centre = frame.to_lps(height_mm, 0.0, 0.0)
-    # The FWHM level is estimated on a plane sampled at LEVEL_PIXEL_MM at most (a median of the
-    # tissue ring, which a finer pixel does not change), the contour on the fine one.
-    coarse_pixel = max(pixel, LEVEL_PIXEL_MM)
-    coarse = sample_section(
-        volume, centre, frame.normal_lps, frame.u_lps, max_r + 4.0, coarse_pixel
-    )
-    size = coarse.values.shape[0]
-    axis = (np.arange(size) - (size - 1) / 2) * coarse_pixel
-    rr = np.hypot(axis[None, :], axis[:, None])
+    pixel, coarse_pixel = _plane_pixels(rules, pixel_mm)
+    coarse = section
+    if coarse is None:
+        coarse = _sample_planes(volume, frame, [height_mm], rules, coarse_pixel)[0]
+    rr = _radius_grid(coarse.values.shape[0], coarse_pixel)
     core = coarse.inside & (rr <= _LUMEN_CORE_RADIUS_MM)
     if core.sum() < 0.9 * np.count_nonzero(rr <= _LUMEN_CORE_RADIUS_MM):
         raise _PlaneFailed(f"the plane h = {height_mm:+.1f} mm lies outside the CT volume")
@@ -417,21 +622,29 @@ def contour_plane(
         )
     calcium_hu = lumen_hu + rules.number("threshold.lumen_plus_offset_hu")
     level = 0.5 * lumen_hu
+    # The tissue ring and the 2 mm margin lie next to the lumen: both are computed on the
+    # lumen's bounding box grown by a little more than their width (the same pixels).
+    ring_margin = math.ceil(_TISSUE_RING_MM[1] / coarse_pixel) + 1
     for _ in range(level_passes):  # FWHM from the tissue just outside the wall
         mask = _lumen_mask(coarse, level, calcium_hu, max_r)
-        outside = ndimage.distance_transform_edt(~mask) * coarse_pixel
+        box = _mask_box(mask, ring_margin)
+        outside = ndimage.distance_transform_edt(~mask[box]) * coarse_pixel
+        values = coarse.values[box]
         ring = (
-            coarse.inside
+            coarse.inside[box]
             & (outside > _TISSUE_RING_MM[0])
             & (outside <= _TISSUE_RING_MM[1])
-            & (coarse.values < level)
+            & (values < level)
         )
         if not ring.any():
             raise _PlaneFailed("no tissue around the lumen")
-        level = 0.5 * (lumen_hu + float(np.median(coarse.values[ring])))
+        level = 0.5 * (lumen_hu + float(np.median(values[ring])))
     mask = _lumen_mask(coarse, level, calcium_hu, max_r)
-    grown = _dilate(mask, _radius_px(2.0, coarse_pixel))
-    if np.any(grown & ~coarse.inside):
+    margin = _radius_px(2.0, coarse_pixel)
+    box = _mask_box(mask, margin + 1)
+    inside = coarse.inside[box]
+    # (no pixel outside the volume near the lumen: nothing to grow into)
+    if not inside.all() and np.any(_dilate(mask[box], margin) & ~inside):
         raise _PlaneFailed(
             f"the lumen at h = {height_mm:+.1f} mm reaches the edge of the CT volume"
         )
@@ -453,9 +666,10 @@ def _try_contour(
     rules: Rules,
     pixel_mm: float = PIXEL_MM,
     level_passes: int = 2,
+    section: Section | None = None,
 ) -> tuple[PlaneContour | None, str]:
     try:
-        return contour_plane(volume, frame, h, rules, pixel_mm, level_passes), ""
+        return contour_plane(volume, frame, h, rules, pixel_mm, level_passes, section), ""
     except (_PlaneFailed, QhullError) as exc:
         return None, str(exc)
 
@@ -563,8 +777,14 @@ def measure_root(
     reasons: dict[float, str] = {}
 
     def sweep(at: set[float]) -> None:
-        for h in sorted(at):
-            c, why = _try_contour(volume, frame, h, rules, SWEEP_PIXEL_MM, SWEEP_LEVEL_PASSES)
+        heights = sorted(at)
+        sections = _sample_planes(
+            volume, frame, heights, rules, _plane_pixels(rules, SWEEP_PIXEL_MM)[1]
+        )
+        for h, section in zip(heights, sections, strict=True):
+            c, why = _try_contour(
+                volume, frame, h, rules, SWEEP_PIXEL_MM, SWEEP_LEVEL_PASSES, section
+            )
             if c is None:
                 reasons[h] = why
             else:
