@@ -5,11 +5,12 @@ Usage::
     .venv/bin/python benchmarks/bench_propose.py [--seeds 24] [--size demo] [--runs 3]
 
 Accuracy (issue 12 goals in brackets), over ``--seeds`` varied phantoms (root size, axis tilt,
-cusp turn, blood 250-550 HU): mean and worst hinge error [<= 1.5 / 3 mm], mean and worst normal
-error [4 / 8 deg], cusp names right [always], worst ostium error [<= 2.5 mm], worst annulus-area
-deviation of the proposal from the true landmarks [3 %]; refusals are counted and listed (an
-explicit refusal is not a wrong answer). Speed: median of ``--runs`` proposals and analyses of
-the full-size phantom, their ratio [<= 10x, < 15 s].
+cusp turn, blood 250-550 HU; scalloped sinuses whose lower border follows the crown of the
+leaflet attachment, lowest at the nadirs): mean and worst hinge error [<= 1.5 / 3 mm], mean
+and worst normal error [4 / 8 deg], cusp names right [always], worst ostium error [<= 2.5 mm],
+worst annulus-area deviation of the proposal from the true landmarks [3 %]; refusals are counted
+and listed (an explicit refusal is not a wrong answer). Speed: median of ``--runs`` proposals and
+analyses of the full-size phantom, their ratio [<= 10x, < 15 s].
 """
 
 from __future__ import annotations

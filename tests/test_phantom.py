@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy import ndimage, spatial
 
 from annulusview.core.landmarks import read_landmarks, write_landmarks
+from annulusview.core.volume import Volume
 from annulusview.phantom import BUILT_CASES, PhantomCase, PhantomCaseNotBuilt, make_case
+from annulusview.phantom.anatomy import ANATOMY, CONTRAST, CROWN_SCALLOP_MM, case_spec
 from annulusview.phantom.geometry import (
     blurred_ball_profile,
     distance_to_annular_wedge,
     ellipse_perimeter,
     iso_radius_ball,
 )
+from annulusview.phantom.render import SIZES, render
 from rule_ids import ALL_RULE_IDS as FLAG_IDS
 
 
@@ -299,3 +303,86 @@ def test_unbuilt_and_unknown_cases() -> None:
         make_case("nonsense")
     with pytest.raises(ValueError):
         make_case("tavr-contrast", size="huge")
+
+
+# --- scalloped sinus (the seeded phantoms' crown) ------------------------------------------
+
+SCALLOPED = replace(ANATOMY, sinus_scallop_mm=CROWN_SCALLOP_MM)
+
+
+@pytest.mark.parametrize(
+    ("theta", "border"),
+    [
+        # b = 1.5 + 13.5 (rho / 60)^2, rho = angle from the nearest cusp centre (0, 120, 240)
+        (0.0, 1.5),  # RCC nadir
+        (120.0, 1.5),  # LCC nadir
+        (240.0, 1.5),  # NCC nadir
+        (60.0, 15.0),  # RCC-LCC commissure: 1.5 + 13.5 = the commissure landmark height
+        (180.0, 15.0),
+        (300.0, 15.0),
+        (40.0, 7.5),  # rho = 40: 1.5 + 13.5 * 4 / 9
+        (100.0, 3.0),  # rho = -20: 1.5 + 13.5 / 9
+        (210.0, 1.5 + 13.5 / 4),  # rho = -30
+    ],
+)
+def test_crown_height_by_hand(theta: float, border: float) -> None:
+    assert float(SCALLOPED.crown_height(theta)) == pytest.approx(border, abs=1e-12)
+    assert float(ANATOMY.crown_height(theta)) == 1.5  # the standard cases: a flat border
+
+
+def test_scalloped_lumen_keeps_the_annulus_and_has_no_bulge_below_the_crown() -> None:
+    theta = np.arange(0.0, 360.0, 0.5)
+    # at and below the nadir level the lumen is the annulus ellipse for every angle
+    for h in (-4.0, 0.0, 1.0, 1.5):
+        assert np.array_equal(SCALLOPED.lumen_radius(theta, h), ANATOMY.lumen_radius(theta, h))
+    # theta = 40 (crown 7.5 mm), h = 7: by hand, no bulge: t = (7 - 1.5) / 18.5 = 0.297297,
+    # s(t) = t^2 (3 - 2t) = 0.212604, ellipse radius at 10 deg from the major axis
+    # 143 / sqrt(121 cos^2 10 + 169 sin^2 10) = 12.92295, base = 12.92295 + s (13.5 - 12.92295)
+    # = 13.0456. The flat border adds 4.5 sin^2(pi t) cos^2(60 deg) = 4.5 * 0.64642 / 4 = 0.7272.
+    assert float(SCALLOPED.lumen_radius(40.0, 7.0)) == pytest.approx(13.0456, abs=1e-4)
+    assert float(ANATOMY.lumen_radius(40.0, 7.0)) == pytest.approx(13.0456 + 0.7272, abs=1e-4)
+    # over the cusp centres the sinus is the flat-border one (its border is the nadir there)
+    h = np.arange(0.0, 30.0, 0.25)
+    for cusp in (0.0, 120.0, 240.0):
+        assert np.allclose(SCALLOPED.lumen_radius(cusp, h), ANATOMY.lumen_radius(cusp, h))
+    # at each commissure there is no bulge at all: the base (ellipse to ascending blend) only
+    for commissure in (60.0, 180.0, 300.0):
+        assert np.allclose(
+            SCALLOPED.lumen_radius(commissure, h), ANATOMY.lumen_radius(commissure, h)
+        )
+    with pytest.raises(ValueError, match="sinus_scallop_mm"):
+        replace(ANATOMY, sinus_scallop_mm=20.0)  # the crown would pass the STJ
+
+
+def _edge_radius(case_hu: np.ndarray, affine: np.ndarray, theta: float, h: float) -> float:
+    """Radius (mm) where the blood-to-wall profile crosses its half level along the ray at
+    ``(theta, h)``, averaged over +-1 deg and +-0.3 mm (noise)."""
+    f = SCALLOPED.frame
+    r = np.arange(10.0, 15.5, 0.02)
+    volume = Volume(case_hu, affine)
+    profiles = []
+    for dt in (-1.0, 0.0, 1.0):
+        for dh in (-0.3, 0.0, 0.3):
+            pts = f.point(h + dh, r[:, None], theta + dt)
+            ijk = volume.lps_to_index(pts.reshape(-1, 3))
+            coords = [ijk[:, 2], ijk[:, 1], ijk[:, 0]]
+            profiles.append(ndimage.map_coordinates(case_hu.astype(np.float32), coords, order=1))
+    profile = np.mean(profiles, axis=0)
+    half = (CONTRAST.blood + CONTRAST.wall) / 2
+    k = int(np.flatnonzero((profile[:-1] >= half) & (profile[1:] < half))[-1])
+    return float(r[k] + (profile[k] - half) / (profile[k] - profile[k + 1]) * 0.02)
+
+
+def test_rendered_scalloped_sinus_follows_the_crown() -> None:
+    """The voxelised lumen of the scalloped root has no bulge below the crown: at theta = 40
+    (crown 7.5 mm) its wall sits at the base radius, 0.727 mm inside the flat-border sinus."""
+    hu, affine = render(case_spec("normal"), SIZES["small"], 3, anatomy=SCALLOPED)
+    edge = _edge_radius(hu, affine, 40.0, 7.0)
+    assert edge == pytest.approx(13.0456, abs=0.25)  # by hand, see the test above
+    # above the crown the sinus bulges: theta = 40, h = 12 (t_b = 4.5 / 12.5)
+    high = _edge_radius(hu, affine, 40.0, 12.0)
+    assert high == pytest.approx(float(SCALLOPED.lumen_radius(40.0, 12.0)), abs=0.25)
+    # the annulus plane is untouched: the leaflets attach along the crown, never below 1.5 mm
+    for theta in (0.0, 40.0, 60.0, 120.0):
+        edge0 = _edge_radius(hu, affine, theta, 0.0)
+        assert edge0 == pytest.approx(float(ANATOMY.lumen_radius(theta, 0.0)), abs=0.25)

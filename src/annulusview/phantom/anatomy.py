@@ -32,6 +32,12 @@ NOISE_SD_HU = 15.0
 HALO_MM = 2.0  # tissue shell around each lesion: its blurred edge sees one background only
 
 
+#: Height (mm) of the commissure landmarks: the tops of the crown-shaped leaflet attachment.
+COMMISSURE_H_MM = 15.0
+#: Rise (mm) of the scalloped sinus border from each cusp nadir to the commissures in the
+#: seeded phantoms: from ``sinus_start_mm`` (1.5) up to the commissure height (15).
+CROWN_SCALLOP_MM = 13.5
+
 MS_SUPERIOR_H_MM = 3.0  # superior border of the membranous septum, above the annulus
 # The membranous septum lies beneath the NCC-RCC interleaflet triangle, here a little to the NCC
 # side of the commissure (300 deg).
@@ -61,8 +67,13 @@ class Anatomy:
 
     The annulus lumen at h = 0 is the ellipse (``a_mm``, ``b_mm``, major axis at ``phi_deg``
     from u); below it the LVOT is the same elliptic tube; above it the root bulges into three
-    sinuses from ``sinus_start_mm`` (so the plane h = 0 and its blur neighbourhood see only the
-    ellipse) and blends into the round ascending aorta at the sinotubular junction.
+    sinuses and blends into the round ascending aorta at the sinotubular junction (see
+    :meth:`lumen_radius`). Each sinus's lower border is the crown-shaped leaflet attachment
+    (:meth:`crown_height`): ``sinus_start_mm`` at the cusp nadirs (so the plane h = 0 and its
+    blur neighbourhood see only the ellipse), rising by ``sinus_scallop_mm`` to the
+    commissures; ``sinus_scallop_mm = 0`` is a flat border at ``sinus_start_mm`` for every
+    angle (the standard cases), :data:`CROWN_SCALLOP_MM` brings the crown up to the commissure
+    landmarks at :data:`COMMISSURE_H_MM` (the seeded cases).
     """
 
     origin: tuple[float, float, float] = (14.2, 21.7, -163.4)
@@ -72,6 +83,7 @@ class Anatomy:
     b_mm: float = 11.0
     phi_deg: float = 30.0
     sinus_start_mm: float = 1.5
+    sinus_scallop_mm: float = 0.0
     stj_mm: float = 20.0
     sinus_bulge_mm: float = 4.5
     ascending_radius_mm: float = 13.5
@@ -94,6 +106,14 @@ class Anatomy:
     mitral_tilt: float = 0.66  # n_m = unit(0.75 n + tilt * e_mitral)
     mitral_ring_radius_mm: float = 2.5
     trigone_angle_deg: float = 35.0  # trigones at +-35 deg of the ellipse from MV_anterior
+
+    def __post_init__(self) -> None:
+        top = self.sinus_start_mm + self.sinus_scallop_mm
+        if self.sinus_scallop_mm < 0 or top >= self.stj_mm:
+            raise ValueError(
+                f"sinus_scallop_mm {self.sinus_scallop_mm} must be >= 0 and keep the crown "
+                f"(up to {top} mm) below the sinotubular junction stj_mm {self.stj_mm}"
+            )
 
     @cached_property
     def frame(self) -> AnnulusFrame:
@@ -119,8 +139,34 @@ class Anatomy:
         return self.perimeter_mm / (2 * math.pi)
 
     # --- lumen radius as a function of (theta, h) --------------------------------------------
+    def crown_height(self, theta_deg: npt.ArrayLike) -> FloatArray:
+        """Height (mm) of the leaflet attachment at ``theta``: the sinus's lower border.
+
+        ``b(theta) = sinus_start_mm + sinus_scallop_mm * (rho / 60)^2`` with ``rho`` the angle
+        (deg, in [-60, 60)) from the nearest cusp centre (0, 120, 240): a parabolic scallop per
+        cusp, lowest at the nadir (``rho = 0``: ``b = sinus_start_mm``, 1.5 mm) and pointed at
+        the commissures (``rho = +-60``: ``b = sinus_start_mm + sinus_scallop_mm``, 15 mm with
+        :data:`CROWN_SCALLOP_MM`). For example ``rho = 40`` gives ``1.5 + 13.5 * 4 / 9 = 7.5``.
+        """
+        theta = np.asarray(theta_deg, dtype=np.float64)
+        rho = (theta + 60.0) % 120.0 - 60.0
+        return np.asarray(self.sinus_start_mm + self.sinus_scallop_mm * (rho / 60.0) ** 2)
+
     def lumen_radius(self, theta_deg: npt.ArrayLike, h_mm: npt.ArrayLike) -> FloatArray:
-        """Radius (mm) of the aortic lumen at ``(theta, h)`` for ``h >= -lvot_depth``."""
+        """Radius (mm) of the aortic lumen at ``(theta, h)`` for ``h >= -lvot_depth``.
+
+        With ``h0 = sinus_start_mm``, ``h1 = stj_mm``, ``ell`` the annulus ellipse's radius at
+        theta and ``rho`` the angle from the nearest cusp centre:
+
+        - ``h <= h0``: ``ell`` (LVOT and annulus);
+        - above: ``base + bulge``. ``base = (1 - s(t)) ell + s(t) ascending_radius_mm`` with
+          ``t = clip((h - h0) / (h1 - h0), 0, 1)`` and the smoothstep ``s(t) = t^2 (3 - 2t)``;
+          ``bulge = sinus_bulge_mm sin^2(pi t_b) cos^2(1.5 rho)`` with
+          ``t_b = clip((h - b) / (h1 - b), 0, 1)`` and ``b = crown_height(theta)``: at each
+          angle the sinus runs from its lower border b up to the STJ, deepest over the cusp
+          centres and nil at the commissures. No bulge below the crown (``t_b = 0``); with a
+          flat border (``sinus_scallop_mm = 0``) ``t_b = t``.
+        """
         theta = np.asarray(theta_deg, dtype=np.float64)
         h = np.asarray(h_mm, dtype=np.float64)
         ell = ellipse_radius(theta, self.a_mm, self.b_mm, self.phi_deg)
@@ -130,7 +176,9 @@ class Anatomy:
         base = (1 - blend) * ell + blend * self.ascending_radius_mm
         rel = (theta + 60.0) % 120.0 - 60.0  # angle from the nearest cusp centre
         lobe = np.cos(np.radians(1.5 * rel)) ** 2
-        bulge = self.sinus_bulge_mm * np.sin(np.pi * t) ** 2 * lobe
+        border = self.crown_height(theta)
+        t_b = np.clip((h - border) / (h1 - border), 0.0, 1.0)
+        bulge = self.sinus_bulge_mm * np.sin(np.pi * t_b) ** 2 * lobe
         return np.asarray(np.where(h <= h0, ell, base + bulge), dtype=np.float64)
 
     def wall_thickness(self, h_mm: npt.ArrayLike) -> FloatArray:
@@ -139,9 +187,18 @@ class Anatomy:
         t = np.clip((h - 3.0) / 5.0, 0.0, 1.0)
         return np.asarray(self.lvot_wall_mm + t * (self.root_wall_mm - self.lvot_wall_mm))
 
-    def leaflet_radius(self, h_mm: npt.ArrayLike) -> FloatArray:
+    def leaflet_radius(self, h_mm: npt.ArrayLike, theta_deg: npt.ArrayLike = 0.0) -> FloatArray:
+        """Radius (mm) of the leaflet surface at ``(theta, h)``.
+
+        Every meridian of a leaflet starts on the crown (its attachment, at
+        ``b = crown_height(theta)``) at ``leaflet_r0_mm`` and runs inward as the cone
+        generator ``r = leaflet_r0_mm - leaflet_slope (h - b)`` up to the free edge at
+        ``leaflet_h_mm[1]``. At the nadirs (and everywhere with a flat border) ``b`` is
+        ``leaflet_h_mm[0]`` = ``sinus_start_mm``: the plain cone.
+        """
         h = np.asarray(h_mm, dtype=np.float64)
-        return np.asarray(self.leaflet_r0_mm - self.leaflet_slope * (h - self.leaflet_h_mm[0]))
+        border = np.maximum(self.crown_height(theta_deg), self.leaflet_h_mm[0])
+        return np.asarray(self.leaflet_r0_mm - self.leaflet_slope * (h - border))
 
     # --- mitral --------------------------------------------------------------------------------
     @cached_property
@@ -168,7 +225,7 @@ class Anatomy:
         for cusp, theta in CUSP_ANGLES_DEG.items():
             pts[f"{cusp}_hinge"] = f.point(0.0, R, theta)
         for name, theta in COMMISSURE_ANGLES_DEG.items():
-            h = 15.0
+            h = COMMISSURE_H_MM
             pts[f"{name}_commissure"] = f.point(h, float(self.lumen_radius(theta, h)), theta)
         for name, theta, h in (
             ("LCA_ostium", 120.0, self.lca_height_mm),

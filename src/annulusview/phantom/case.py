@@ -12,7 +12,14 @@ import numpy as np
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.progress import ProgressCallback
 from annulusview.core.volume import Volume
-from annulusview.phantom.anatomy import ANATOMY, BUILT_CASES, CASES, CONTRAST, case_spec
+from annulusview.phantom.anatomy import (
+    ANATOMY,
+    BUILT_CASES,
+    CASES,
+    CONTRAST,
+    CROWN_SCALLOP_MM,
+    case_spec,
+)
 from annulusview.phantom.render import SIZES, render
 from annulusview.phantom.truth import PATIENT_SEX, build_truth
 
@@ -135,7 +142,10 @@ VARIATION_BLOOD_HU = (250.0, 550.0)
 
 def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
     """The contrast TAVR phantom with a seeded anatomy: root size, axis tilt, cusp rotation and
-    contrast (blood 250-550 HU) drawn from ``seed``; noise as :func:`make_case`.
+    contrast (blood 250-550 HU) drawn from ``seed``; noise as :func:`make_case`. The sinuses are
+    scalloped (``sinus_scallop_mm`` = :data:`~annulusview.phantom.anatomy.CROWN_SCALLOP_MM`):
+    their lower border follows the crown-shaped leaflet attachment from the nadirs (1.5 mm) up
+    to the commissures (15 mm), the cues a proposal must find on a real root.
 
     The truth document holds the drawn parameters (the expected analysis numbers of
     :func:`make_case` are derived for the standard anatomy only); the landmarks are exact.
@@ -158,6 +168,7 @@ def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
         b_mm=ANATOMY.b_mm * scale,
         ascending_radius_mm=ANATOMY.ascending_radius_mm * scale,
         sinus_bulge_mm=ANATOMY.sinus_bulge_mm * scale,
+        sinus_scallop_mm=CROWN_SCALLOP_MM,
         stj_mm=ANATOMY.stj_mm * scale,
         lca_height_mm=ANATOMY.lca_height_mm * scale,
         rca_height_mm=ANATOMY.rca_height_mm * scale,
@@ -179,6 +190,7 @@ def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
         "scale": scale,
         "tilt_deg": math.degrees(tilt),
         "u_rotation_deg": anatomy.u_rotation_deg,
+        "sinus_scallop_mm": anatomy.sinus_scallop_mm,
         "blood_hu": blood,
     }
     volume = Volume(

@@ -405,7 +405,10 @@ def render(
         )
     # The tubes started on the axis; restore the leaflets' lumen side by painting leaflets last.
 
-    # Leaflets: three thin cone segments, gaps of +-3 deg at the commissures.
+    # Leaflets: three thin shells, gaps of +-3 deg at the commissures, attached along the
+    # crown: at each angle from the sinus's lower border (Anatomy.crown_height, >= 1.5 mm, the
+    # lowest at the cusp nadirs) up to the free edge at 14 mm, on the surface
+    # Anatomy.leaflet_radius (a cone with a flat border).
     h0, h1 = A.leaflet_h_mm
     half_t = A.leaflet_thickness_mm / 2
 
@@ -413,9 +416,9 @@ def render(
         h, r, theta = f.cylindrical(X, Y, Z)
         rel = (theta + 60.0) % 120.0 - 60.0
         return np.asarray(
-            (h >= h0)
+            (h >= np.maximum(h0, A.crown_height(theta)))
             & (h <= h1)
-            & (np.abs(r - A.leaflet_radius(h)) <= half_t)
+            & (np.abs(r - A.leaflet_radius(h, theta)) <= half_t)
             & (np.abs(rel) <= 57.0)
             & (r <= A.lumen_radius(theta, h) - 0.3)
         )

@@ -94,7 +94,12 @@ def root_truth(contrast: bool, lesions: tuple[SphereLesion, ...] = ()) -> dict[s
       lowest plane within 2 % of that smallest area (0.05 mm steps); its diameter is the
       area-derived ``2 sqrt(area / pi)``. Sinus heights: STJ height minus each hinge's (0).
     - Ascending aorta at +40 mm: the profile is round there (the blend is complete and the
-      bulge ``sin(pi t)^2`` is 0), diameter ``2 ascending_radius_mm``.
+      bulge ``sin(pi t_b)^2`` is 0), diameter ``2 ascending_radius_mm``.
+
+    Every value above the annulus is read from ``lumen_radius``, so it follows the sinus's
+    lower border (``Anatomy.crown_height``): flat in the standard cases; with a scalloped
+    border the LVOT, the ascending aorta, the ostium radii (over the cusp centres, where the
+    crown is at its nadir) and the commissure radii (no bulge there) stay the same.
 
     Without contrast nothing is measured (no lumen to contour): every value is None.
     """

@@ -1,7 +1,8 @@
 """Straight-axis sections of the aortic root: the polar radius profile ``r(h, theta)``.
 
-Sections perpendicular to the root axis are re-centred on the lumen (an ellipse fit that
-leaves out dents and branches); the lumen with its coronary branches cut off (an opening)
+Sections perpendicular to the root axis are re-centred on the lumen (the first harmonic of a
+low-order Fourier fit of its outline that leaves out dents and branches, see
+:func:`section_centre`); the lumen with its coronary branches cut off (an opening)
 gives the wall, the raw lumen the coronary tubes. From the profile: the sinus signature (the
 three-fold harmonic of the outer envelope), the sinus onset, the three lobes and the ostia.
 """
@@ -18,7 +19,6 @@ from annulusview.core.aortic.root_lumen import (
     BloodPool,
     central_lumen,
     circular_median,
-    ellipse_fit,
     in_plane_basis,
     lobe_amplitude,
     outer_envelope,
@@ -120,7 +120,7 @@ def sample_profile(
             if comp is not None:
                 core = without_branches(comp, SECTION_STEP_MM)
                 r = ray_radii(section, core, pool.lumen_min_hu, ANGLES)
-                cx, cy, _, _ = ellipse_fit(r, ANGLES)
+                cx, cy = section_centre(r)
                 if math.hypot(cx, cy) <= 3.0:  # a centre that jumps is a chamber, not the root
                     fit = (comp, core, cx, cy)
             if fit is None:
@@ -145,6 +145,37 @@ def sample_profile(
             )
             neighbour = k
     return RootProfile(np.asarray(heights), centres, raw, smooth, e1, e2, normal)
+
+
+def section_centre(radii: FloatArray) -> tuple[float, float]:
+    """In-plane offset (mm) of a root section's centre from the point its rays start at.
+
+    The outline is modelled as a low-order Fourier series of the ray lengths,
+    ``r(theta) = c0 + x cos(theta) + y sin(theta) + (2nd harmonic: the oval) + (3rd: the three
+    sinus lobes)``. For an offset small against the radius the first harmonic ``(x, y)`` is the
+    offset of the outline's centre whatever its oval and its lobes (the harmonics are
+    orthogonal). The fit is by least squares without the rays that leave the model: branches
+    (more than 2 mm beyond it, or far longer than the median: a coronary, a chamber) and dents
+    (more than 1 mm inside it: calcium and its tissue rim), found by refitting.
+
+    A least-squares ellipse through the ray ends is no centre for a three-lobed sinus section:
+    there it was pulled up to 3 mm toward a lobe, and, carried to the next section, that error
+    lost the lumen for every section beyond it.
+    """
+    median = float(np.median(radii))
+    keep = radii <= median + max(3.0, 0.25 * median)
+    design = np.stack(
+        [np.ones_like(ANGLES)] + [f(k * ANGLES) for k in (1, 2, 3) for f in (np.cos, np.sin)],
+        axis=1,
+    )
+    coef: FloatArray = np.zeros(design.shape[1])
+    for _ in range(4):
+        if np.count_nonzero(keep) < 2 * design.shape[1]:
+            break
+        coef = np.asarray(np.linalg.lstsq(design[keep], radii[keep], rcond=None)[0], np.float64)
+        residual = radii - design @ coef
+        keep = (residual >= -1.0) & (residual <= 2.0)
+    return float(coef[1]), float(coef[2])
 
 
 def leaflets_across_axis(
