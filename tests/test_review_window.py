@@ -110,3 +110,39 @@ def test_import_keeps_proposed_marks(main_window, qtbot, contrast_study, tmp_pat
     assert window.review.list.count() == 2
     window.undo_stack.undo()  # one step
     assert not window.landmarks.points
+
+
+REAL_CTA = (
+    __import__("pathlib").Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "real"
+    / "aortic_root_cta"
+    / "ct_cropped.nii.gz"
+)
+
+
+def test_real_diastolic_cta_is_proposed_with_the_closed_valve_reason(
+    proposing_window, qtbot, artifacts_dir
+):
+    """The real CTA (diastolic: the valve is closed) opens with proposed hinges read from the
+    closed cusps; the review panel shows each hinge's low confidence and says why, and the
+    analysis runs on the proposal with its flags unconfirmed."""
+    from annulusview.core.aortic.propose import CLOSED_VALVE_REASON
+
+    window = proposing_window
+    window.open_path(REAL_CTA)
+    qtbot.waitUntil(lambda: window.volume is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "RCC_hinge" in window.landmarks.proposed, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.results is not None, timeout=TIMEOUT_MS)
+    assert any(f.inputs_unconfirmed for f in window.results.flags)
+    review = window.review
+    shown = []
+    for _ in range(review.list.count()):
+        name = review.current_name()
+        if name.endswith("_hinge"):
+            shown.append(name)
+            assert CLOSED_VALVE_REASON in review.detail.text(), review.detail.text()
+            window.grab().save(str(artifacts_dir / f"real-cta-proposal-{name}.png"))
+        review.skip_button.click()
+    assert sorted(shown) == ["LCC_hinge", "NCC_hinge", "RCC_hinge"]

@@ -75,6 +75,9 @@ CLOSED_VALVE_REASON = (
 #: A closed valve's ring section is read this far below the cups' bottoms (mm), clear of
 #: the leaflets that the plane of the bottoms crosses.
 CLOSED_RING_READ_BELOW_MM = 1.5
+#: The closed leaflets' crossing of the ring's axis (their coaptation) is looked for up to
+#: this height (mm); ostia are looked for only above it, or above this height if none is found.
+COAPTATION_SEARCH_MM = 14.0
 #: The LVOT is looked for this far below where the closed leaflets cross the axis (mm).
 LVOT_BELOW_LEAFLETS_MM = 10.0
 
@@ -356,8 +359,16 @@ def _propose_on(
                 CLOSED_VALVE_HINT,
             )
         level_conf = min(level_conf, CLOSED_VALVE_CONFIDENCE)
-    # Ostia in the sinus band, from the basal ring to above the commissures.
-    ostium_band = (heights > 2.0) & (heights < half_above + 6.0)
+    # Ostia in the sinus band, from the basal ring to above the commissures; with a closed
+    # valve only above where the leaflets cross the axis (below it the rays end on the closed
+    # leaflets, and a ray through a gap between them is no coronary).
+    lowest = 2.0
+    if closed is not None:
+        coapt = leaflets_across_axis(
+            volume, pool, closed.centre, normal, below_mm=2.0, above_mm=COAPTATION_SEARCH_MM
+        )
+        lowest = max(lowest, (coapt if coapt is not None else COAPTATION_SEARCH_MM) + 1.0)
+    ostium_band = (heights > lowest) & (heights < half_above + 6.0)
     ostia = find_ostia(profile, ostium_band)
     # Assign each tube to its nearest lobe; keep the largest tube per lobe.
     per_lobe: dict[int, tuple[float, float, float, int]] = {}
