@@ -174,7 +174,12 @@ def sample_section(
     step1, step2 = to_index[:3, :3] @ e1, to_index[:3, :3] @ e2
     ijk = origin_ijk + axis[None, :, None] * step1 + axis[:, None, None] * step2  # [y, x, 3]
     shape = np.array(volume.shape[::-1])  # (i, j, k) sizes
-    inside = np.all((ijk >= -0.5) & (ijk <= shape - 0.5), axis=-1)
+    # the plane maps to a parallelogram of indices: inside the volume's box when its corners are
+    corners = ijk[[0, 0, -1, -1], [0, -1, 0, -1]]
+    if np.all((corners >= -0.5) & (corners <= shape - 0.5)):
+        inside = np.ones(ijk.shape[:2], dtype=bool)
+    else:
+        inside = np.all((ijk >= -0.5) & (ijk <= shape - 0.5), axis=-1)
     if inside.all():
         values = trilinear(volume.hu, ijk.reshape(-1, 3)).reshape(inside.shape)
     else:
@@ -276,24 +281,45 @@ def ray_radii(
     half = section.half_mm
     step = section.step_mm / 2
     rho = np.arange(0.0, 2 * half, step)
-    cos, sin = np.cos(angles_rad)[:, None], np.sin(angles_rad)[:, None]
-    x = origin_xy[0] + rho[None, :] * cos
-    y = origin_xy[1] + rho[None, :] * sin
-    col = (x + half) / section.step_mm
-    row = (y + half) / section.step_mm
+    cos, sin = np.cos(angles_rad), np.sin(angles_rad)
     size = component.shape[0]
-    valid = (col >= 0) & (col <= size - 1) & (row >= 0) & (row <= size - 1)
-    ci = np.clip(np.rint(col).astype(int), 0, size - 1)
-    ri = np.clip(np.rint(row).astype(int), 0, size - 1)
-    inside = component[ri, ci] & valid
-    out = ~inside
-    out[:, -1] = True
-    first_out = np.argmax(out, axis=1)
-    # HU only at the last inside and first outside sample of each ray.
+
+    def grid(rays: npt.NDArray[np.intp], samples: slice) -> tuple[FloatArray, FloatArray]:
+        """Fractional (column, row) of the samples of these rays."""
+        r = rho[samples][None, :]
+        col = (origin_xy[0] + r * cos[rays, None] + half) / section.step_mm
+        row = (origin_xy[1] + r * sin[rays, None] + half) / section.step_mm
+        return col, row
+
+    def outside(col: FloatArray, row: FloatArray) -> npt.NDArray[np.bool_]:
+        valid = (col >= 0) & (col <= size - 1) & (row >= 0) & (row <= size - 1)
+        ci = np.clip(np.rint(col).astype(int), 0, size - 1)
+        ri = np.clip(np.rint(row).astype(int), 0, size - 1)
+        return np.asarray(~(component[ri, ci] & valid))
+
+    # The first exit of every ray: first over the samples nearer than the section's half width
+    # (where almost every lumen ends), then the rest of the rays that had not left it there.
     rays = np.arange(len(angles_rad))
+    near = min(len(rho), int(half / step))
+    first_out = np.zeros(len(rays), dtype=np.intp)
+    out = outside(*grid(rays, slice(0, near)))
+    left = out.any(axis=1)
+    first_out[left] = np.argmax(out[left], axis=1)
+    stay = rays[~left]
+    if stay.size:
+        out = outside(*grid(stay, slice(near, len(rho))))
+        out[:, -1] = True  # a ray that reaches the end reads the last sample
+        first_out[stay] = near + np.argmax(out, axis=1)
+    # HU only at the last inside and first outside sample of each ray.
     before = np.maximum(first_out - 1, 0)
-    pick_rows = np.concatenate([row[rays, before], row[rays, first_out]])
-    pick_cols = np.concatenate([col[rays, before], col[rays, first_out]])
+    pick_rows = np.concatenate(
+        [origin_xy[1] + rho[before] * sin, origin_xy[1] + rho[first_out] * sin]
+    )
+    pick_cols = np.concatenate(
+        [origin_xy[0] + rho[before] * cos, origin_xy[0] + rho[first_out] * cos]
+    )
+    pick_rows = (pick_rows + half) / section.step_mm
+    pick_cols = (pick_cols + half) / section.step_mm
     vals = ndimage.map_coordinates(section.values, [pick_rows, pick_cols], order=1, mode="nearest")
     v0, v1 = vals[: len(rays)], vals[len(rays) :]
     crossing = (v0 > threshold_hu) & (threshold_hu > v1)
