@@ -130,6 +130,8 @@ def test_varied_phantoms(varied_runs):
     assert max(ostia) <= 2.5, ostia
     blood = [case.truth["blood_hu"] for case, _ in varied_runs]
     assert min(blood) >= 250 and max(blood) <= 550
+    noise = [case.truth["noise_sd_hu"] for case, _ in varied_runs]
+    assert min(noise) >= 10 and max(noise) <= 35 and max(noise) - min(noise) >= 10
     assert all(case.truth["sinus_scallop_mm"] == 13.5 for case, _ in varied_runs)  # 15 - 1.5
 
 
@@ -192,10 +194,10 @@ def test_real_cta_proposal_meets_the_plane_goal():
     proposal within 10 % of the mask's own cross-section on its plane. The hinges say they were
     read on a closed valve, at a capped confidence.
 
-    Measured: 1.7 deg, 0.2 mm, area 418 vs 440 mm2 (-5 %). Against the analysis run on hinges
-    built on the mask's plane (471 mm2) it is -11 %: on this scan the annulus contour changes
+    Measured: 1.9 deg, 0.4 mm, area 407 vs 440 mm2 (-8 %). Against the analysis run on hinges
+    built on the mask's plane (471 mm2) it is -14 %: on this scan the annulus contour changes
     by 58 mm2 for a 0.25 mm shift of the plane (the closed leaflets meet the plane there), so
-    the stricter comparison is within the measurement's own instability and is not asserted."""
+    that stricter comparison is not met and is not asserted (issue 12 stays open on it)."""
     from annulusview.core.aortic.propose import CLOSED_VALVE_CONFIDENCE, CLOSED_VALVE_REASON
     from test_analysis_realcta import real_case
 

@@ -138,11 +138,13 @@ VARIATION_SCALE = (0.9, 1.1)
 VARIATION_TILT_DEG = 10.0
 VARIATION_TURN_DEG = 25.0
 VARIATION_BLOOD_HU = (250.0, 550.0)
+#: Image noise (SD, HU) of the seeded cases: a low-dose to a standard-dose CTA.
+VARIATION_NOISE_SD_HU = (10.0, 35.0)
 
 
 def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
     """The contrast TAVR phantom with a seeded anatomy: root size, axis tilt, cusp rotation and
-    contrast (blood 250-550 HU) drawn from ``seed``; noise as :func:`make_case`. The sinuses are
+    contrast (blood 250-550 HU) and image noise (SD 10-35 HU) drawn from ``seed``. The sinuses are
     scalloped (``sinus_scallop_mm`` = :data:`~annulusview.phantom.anatomy.CROWN_SCALLOP_MM`):
     their lower border follows the crown-shaped leaflet attachment from the nadirs (1.5 mm) up
     to the commissures (15 mm), the cues a proposal must find on a real root.
@@ -174,6 +176,7 @@ def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
         rca_height_mm=ANATOMY.rca_height_mm * scale,
     )
     blood = float(rng.uniform(*VARIATION_BLOOD_HU))
+    noise_sd = float(rng.uniform(*VARIATION_NOISE_SD_HU))  # drawn last: the others as before
     spec = case_spec("tavr-contrast")
     hu, affine = render(
         spec,
@@ -181,6 +184,7 @@ def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
         seed,
         anatomy=anatomy,
         materials=replace(CONTRAST, blood=blood),
+        noise_sd_hu=noise_sd,
     )
     landmarks = Landmarks(anatomy.landmarks(spec.ms_length_mm), f"phantom:varied:{seed}")
     truth = {
@@ -192,6 +196,7 @@ def make_varied_case(seed: int, size: str = "small") -> PhantomCase:
         "u_rotation_deg": anatomy.u_rotation_deg,
         "sinus_scallop_mm": anatomy.sinus_scallop_mm,
         "blood_hu": blood,
+        "noise_sd_hu": noise_sd,
     }
     volume = Volume(
         hu=hu,

@@ -291,11 +291,13 @@ def render(
     *,
     anatomy: Anatomy = ANATOMY,
     materials: Materials | None = None,
+    noise_sd_hu: float = NOISE_SD_HU,
 ) -> tuple[npt.NDArray[np.int16], FloatArray]:
     """HU volume ``[k, j, i]`` (int16) and its affine for ``spec`` on ``grid``.
 
-    ``anatomy`` and ``materials`` replace the standard anatomy and the case's attenuations
-    (the seeded variations of :func:`annulusview.phantom.case.make_varied_case`).
+    ``anatomy``, ``materials`` and ``noise_sd_hu`` replace the standard anatomy, the case's
+    attenuations and the noise level (the seeded variations of
+    :func:`annulusview.phantom.case.make_varied_case`).
     """
     A = anatomy
     f = A.frame
@@ -464,7 +466,7 @@ def render(
     for k0 in range(0, blurred.shape[0], step):
         slab = blurred[k0 : k0 + step]
         noise = rng.standard_normal(slab.shape, dtype=np.float32)
-        noisy = slab + np.float32(NOISE_SD_HU) * noise
+        noisy = slab + np.float32(noise_sd_hu) * noise
         out[k0 : k0 + step] = np.clip(np.rint(noisy), HU_MIN, HU_MAX).astype(np.int16)
     report(progress, 1.0, "volume done")
     return out, aff

@@ -78,6 +78,8 @@ CLOSED_RING_READ_BELOW_MM = 1.5
 #: The closed leaflets' crossing of the ring's axis (their coaptation) is looked for up to
 #: this height (mm); ostia are looked for only above it, or above this height if none is found.
 COAPTATION_SEARCH_MM = 14.0
+#: Closed leaflets are probed along the axis and along four lines this far off it (mm).
+CLOSED_PROBE_MM = 3.0
 #: The LVOT is looked for this far below where the closed leaflets cross the axis (mm).
 LVOT_BELOW_LEAFLETS_MM = 10.0
 
@@ -112,6 +114,26 @@ def _about(profile: RootProfile, centre: FloatArray, point: FloatArray) -> float
     in-plane basis (the angle of its rays)."""
     rel = point - centre
     return math.atan2(float(rel @ profile.e2), float(rel @ profile.e1)) % (2 * math.pi)
+
+
+def _closed_leaflets(
+    volume: Volume, pool: BloodPool, origin: FloatArray, normal: FloatArray
+) -> float | None:
+    """Where closed leaflets cross the root (mm along ``normal`` from ``origin``), or None.
+
+    Closed leaflets span the whole lumen, so every line along the root crosses them: the axis
+    and four lines parallel to it ``CLOSED_PROBE_MM`` off it are probed, so that an axis a
+    little off the true one (a noisy or thick-sliced scan) still finds them. An open valve's
+    leaflets lie along the wall, far from these lines.
+    """
+    e1 = np.cross(normal, [0.0, 0.0, 1.0] if abs(normal[2]) < 0.9 else [1.0, 0.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(normal, e1)
+    for offset in (np.zeros(3), e1, -e1, e2, -e2):
+        found = leaflets_across_axis(volume, pool, origin + CLOSED_PROBE_MM * offset, normal)
+        if found is not None:
+            return found
+    return None
 
 
 def _angle_gap(a: float, b: float) -> float:
@@ -237,7 +259,7 @@ def _propose_on(
     # The straight-axis reading of the basal ring needs an open valve: closed leaflets split
     # the root lumen into three pockets at the very level the ring is read from.
     # With a closed valve the ring is read from its three cups instead (closed_valve.py).
-    septum = leaflets_across_axis(volume, pool, origin, normal)
+    septum = _closed_leaflets(volume, pool, origin, normal)
     closed: ClosedRing | None = None
     if septum is not None:
         reading = closed_valve_ring(
