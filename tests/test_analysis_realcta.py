@@ -40,6 +40,18 @@ def _mask_points(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ijk @ affine[:3, :3].T + affine[:3, 3], data, affine
 
 
+def _mask_on_plane(mask, affine, centre, u, v) -> tuple[np.ndarray, np.ndarray]:
+    """A mask sampled (nearest voxel) at 0.25 mm on the plane ``centre + x u + y v``, |x|, |y|
+    <= 25 mm: the sample offsets and ``section[y, x]``."""
+    axis = np.arange(-25.0, 25.0 + 1e-9, 0.25)
+    x, y = np.meshgrid(axis, axis, indexing="xy")
+    plane = centre + x[..., None] * u + y[..., None] * v
+    inv = np.linalg.inv(affine)
+    ijk = plane @ inv[:3, :3].T + inv[:3, 3]
+    section = ndimage.map_coordinates(mask.astype(np.uint8), np.moveaxis(ijk, -1, 0), order=0)
+    return axis, section > 0
+
+
 def real_case():
     """Volume, the mask's own cross-section geometry, and the analysis result."""
     volume = annulusview.load(DATA / "ct_cropped.nii.gz")
@@ -51,13 +63,8 @@ def real_case():
     u = vt[0]
     v = np.cross(n, u)
     # The mask's cross-section in the plane, sampled (nearest voxel) at 0.25 mm.
-    axis = np.arange(-25.0, 25.0 + 1e-9, 0.25)
-    x, y = np.meshgrid(axis, axis, indexing="xy")
-    plane = centre + x[..., None] * u + y[..., None] * v
-    inv = np.linalg.inv(mask_affine)
-    ijk = plane @ inv[:3, :3].T + inv[:3, 3]
-    section = ndimage.map_coordinates(mask.astype(np.uint8), np.moveaxis(ijk, -1, 0), order=0)
-    section = ndimage.binary_fill_holes(section > 0)
+    axis, section = _mask_on_plane(mask, mask_affine, centre, u, v)
+    section = ndimage.binary_fill_holes(section)
     # Hinges: where rays from the section centroid at 0/120/240 deg leave the section.
     cy, cx = (np.argwhere(section).mean(axis=0) - len(axis) // 2) * 0.25
     points = {}
@@ -138,13 +145,8 @@ def _section_diameter(name: str, centre, u, v) -> float:
     """Area-derived diameter (mm) of a mask's cross-section on the plane (centre, u, v),
     sampled at 0.25 mm (nearest voxel), the component at the centre, holes filled."""
     _, mask, affine = _mask_points(name)
-    axis = np.arange(-25.0, 25.0 + 1e-9, 0.25)
-    x, y = np.meshgrid(axis, axis, indexing="xy")
-    plane = centre + x[..., None] * u + y[..., None] * v
-    inv = np.linalg.inv(affine)
-    ijk = plane @ inv[:3, :3].T + inv[:3, 3]
-    section = ndimage.map_coordinates(mask.astype(np.uint8), np.moveaxis(ijk, -1, 0), order=0)
-    labels, _ = ndimage.label(section > 0)
+    axis, section = _mask_on_plane(mask, affine, centre, u, v)
+    labels, _ = ndimage.label(section)
     middle = labels[len(axis) // 2, len(axis) // 2]
     assert middle, f"{name} does not cross the centre of the plane"
     area = float(ndimage.binary_fill_holes(labels == middle).sum() * 0.0625)

@@ -43,7 +43,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from annulusview.core.aortic.annulus import polygon_calipers
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame
-from annulusview.core.aortic.root_lumen import Section, trilinear
+from annulusview.core.aortic.root_lumen import Section, plane_grid, trilinear
 from annulusview.core.arrays import FloatArray
 from annulusview.core.landmarks import Landmarks
 from annulusview.core.rules import Rules
@@ -538,17 +538,16 @@ def _sample_planes(
     """
     max_r = rules.number("annulus.max_radius_mm")
     half_mm = max_r + 4.0
-    n = np.asarray(frame.normal_lps, dtype=np.float64)
-    n = n / np.linalg.norm(n)
-    e1 = np.asarray(frame.u_lps, dtype=np.float64)
-    e1 = e1 - (e1 @ n) * n
-    e1 = e1 / np.linalg.norm(e1)
-    e2 = np.cross(n, e1)
-    count = round(2 * half_mm / pixel_mm) + 1
-    axis = (np.arange(count) - (count - 1) / 2) * pixel_mm
     # The plane maps linearly to voxel indices (as in sample_section, term by term).
+    n, e1, e2, axis, step1, step2 = plane_grid(
+        volume,
+        np.asarray(frame.normal_lps, dtype=np.float64),
+        np.asarray(frame.u_lps, dtype=np.float64),
+        half_mm,
+        pixel_mm,
+    )
+    count = len(axis)
     to_index = np.linalg.inv(volume.affine)
-    step1, step2 = to_index[:3, :3] @ e1, to_index[:3, :3] @ e2
     disc = _radius_grid(count, pixel_mm) <= max_r + _READ_MARGIN_MM
     rows, cols = np.nonzero(disc)
     flat = np.flatnonzero(disc)

@@ -153,6 +153,31 @@ class Section:
         return np.asarray(self.centre + x_mm * self.e1 + y_mm * self.e2)
 
 
+def plane_grid(
+    volume: Volume, normal: FloatArray, e1: FloatArray, half_mm: float, step_mm: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """A square plane's frame and grid: unit ``n``, in-plane ``e1`` (made normal to ``n``) and
+    ``e2 = n x e1``, the sample offsets ``axis`` (mm, centred) and the voxel-index steps of
+    ``e1`` and ``e2`` (the plane maps linearly to indices)."""
+    n = normal / np.linalg.norm(normal)
+    e1 = e1 - (e1 @ n) * n
+    e1 = e1 / np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    count = round(2 * half_mm / step_mm) + 1
+    axis = (np.arange(count) - (count - 1) / 2) * step_mm
+    to_index = np.linalg.inv(volume.affine)
+    step1 = np.asarray(to_index[:3, :3] @ e1, dtype=np.float64)
+    step2 = np.asarray(to_index[:3, :3] @ e2, dtype=np.float64)
+    return (
+        np.asarray(n, dtype=np.float64),
+        np.asarray(e1, dtype=np.float64),
+        np.asarray(e2, dtype=np.float64),
+        np.asarray(axis, dtype=np.float64),
+        step1,
+        step2,
+    )
+
+
 def sample_section(
     volume: Volume,
     centre: FloatArray,
@@ -162,16 +187,10 @@ def sample_section(
     step_mm: float,
 ) -> Section:
     """Trilinear samples of the volume on the plane through ``centre`` normal to ``normal``."""
-    n = normal / np.linalg.norm(normal)
-    e1 = e1 - (e1 @ n) * n
-    e1 = e1 / np.linalg.norm(e1)
-    e2 = np.cross(n, e1)
-    count = round(2 * half_mm / step_mm) + 1
-    axis = (np.arange(count) - (count - 1) / 2) * step_mm
+    n, e1, e2, axis, step1, step2 = plane_grid(volume, normal, e1, half_mm, step_mm)
     # The plane maps linearly to voxel indices: index of the centre plus the in-plane steps.
     to_index = np.linalg.inv(volume.affine)
     origin_ijk = to_index[:3, :3] @ np.asarray(centre, dtype=np.float64) + to_index[:3, 3]
-    step1, step2 = to_index[:3, :3] @ e1, to_index[:3, :3] @ e2
     ijk = origin_ijk + axis[None, :, None] * step1 + axis[:, None, None] * step2  # [y, x, 3]
     shape = np.array(volume.shape[::-1])  # (i, j, k) sizes
     # the plane maps to a parallelogram of indices: inside the volume's box when its corners are
