@@ -364,7 +364,9 @@ def test_disc_morphology_equals_scipy(radius):
     hole filling scipy's binary_fill_holes, on random blobs touching the image border."""
     from scipy import ndimage
 
-    from annulusview.core.aortic.root import _dilate, _erode, _fill_holes
+    from annulusview.core.aortic.plane_masks import dilate as _dilate
+    from annulusview.core.aortic.plane_masks import erode as _erode
+    from annulusview.core.aortic.plane_masks import fill_holes as _fill_holes
 
     rng = np.random.default_rng(radius)
     a = np.arange(-radius, radius + 1)

@@ -43,6 +43,16 @@ from scipy.spatial import ConvexHull, QhullError
 
 from annulusview.core.aortic.annulus import polygon_calipers
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame
+from annulusview.core.aortic.plane_masks import (
+    dilate,
+    erode,
+    fill_holes,
+    label4,
+    mask_box,
+    radius_grid,
+    radius_px,
+    within,
+)
 from annulusview.core.aortic.root_lumen import Section, plane_grid, trilinear
 from annulusview.core.arrays import FloatArray
 from annulusview.core.landmarks import Landmarks
@@ -248,130 +258,10 @@ def not_assessed(reason: str = NON_CONTRAST_REASON) -> RootMeasurements:
     )
 
 
-def _radius_px(radius_mm: float, pixel_mm: float) -> int:
-    return max(1, round(radius_mm / pixel_mm))
-
-
-#: Discs up to this radius (pixels) are applied as shifted copies of the mask (29 copies for
-#: radius 3); larger ones through a distance transform. Both give the same set.
-_SHIFT_MAX_RADIUS = 3
-_FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
-
-
-@functools.lru_cache(maxsize=8)
-def _disc_offsets(r: int) -> tuple[tuple[int, int], ...]:
-    """The pixel offsets ``(dy, dx)`` of the Euclidean disc of radius ``r``: hypot <= r."""
-    return tuple(
-        (dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dy * dy + dx * dx <= r * r
-    )
-
-
-def _pad(mask: npt.NDArray[np.bool_], width: int) -> npt.NDArray[np.bool_]:
-    """``mask`` with ``width`` pixels of background around it (``np.pad``, without its
-    overhead on small images)."""
-    padded = np.zeros((mask.shape[0] + 2 * width, mask.shape[1] + 2 * width), dtype=bool)
-    padded[width : width + mask.shape[0], width : width + mask.shape[1]] = mask
-    return padded
-
-
-def _label(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int32], int]:
-    """4-connected components (``ndimage.label``'s default, with the structure made once)."""
-    labels, count = ndimage.label(mask, structure=_FOUR_CONNECTED)
-    return labels, int(count)
-
-
-def _shifted(mask: npt.NDArray[np.bool_], r: int, grow: bool) -> npt.NDArray[np.bool_]:
-    """Dilation (``grow``) or erosion by the disc of radius ``r``, outside the image counted as
-    background, as the union (intersection) of the mask shifted by every offset of the disc."""
-    rows, cols = mask.shape
-    padded = _pad(mask, r)
-    out = np.zeros_like(mask) if grow else np.ones_like(mask)
-    for dy, dx in _disc_offsets(r):
-        part = padded[r + dy : r + dy + rows, r + dx : r + dx + cols]
-        if grow:
-            out |= part
-        else:
-            out &= part
-    return out
-
-
-def _dilate(mask: npt.NDArray[np.bool_], r: int) -> npt.NDArray[np.bool_]:
-    """Dilation by the Euclidean disc of radius ``r`` pixels (offsets with hypot <= r): the
-    pixels within ``r`` of the set. Small discs by shifted copies, larger ones through one
-    distance transform; exact, and much faster than ``binary_dilation`` with a large disc."""
-    if r <= _SHIFT_MAX_RADIUS:
-        return _shifted(mask, r, grow=True)
-    if not mask.any():
-        return mask.copy()
-    return np.asarray(ndimage.distance_transform_edt(~mask) <= r)
-
-
-def _erode(mask: npt.NDArray[np.bool_], r: int) -> npt.NDArray[np.bool_]:
-    """Erosion by the same disc, outside the image counted as background (as scipy's default
-    ``border_value=0``): the pixels farther than ``r`` from any background pixel. One pixel of
-    background around the image is enough: a background pixel beyond it is never nearer than
-    the pixel of that ring on the way to it."""
-    if r <= _SHIFT_MAX_RADIUS:
-        return _shifted(mask, r, grow=False)
-    far = ndimage.distance_transform_edt(_pad(mask, 1)) > r
-    return np.asarray(far[1:-1, 1:-1])
-
-
 def _low_pass(radii: FloatArray, harmonics: int = HARMONICS) -> FloatArray:
     spectrum = np.fft.rfft(radii)
     spectrum[harmonics + 1 :] = 0.0
     return np.asarray(np.fft.irfft(spectrum, n=len(radii)))
-
-
-@functools.lru_cache(maxsize=8)
-def _radius_grid(size: int, pixel_mm: float) -> FloatArray:
-    """Distance (mm) of each pixel of a ``size`` x ``size`` section from its centre (the same
-    for every plane of one pixel, so computed once; read-only)."""
-    axis = (np.arange(size) - (size - 1) / 2) * pixel_mm
-    rr = np.hypot(axis[None, :], axis[:, None])
-    rr.setflags(write=False)
-    return rr
-
-
-def _grown_box(
-    box: tuple[slice, slice], shape: tuple[int, ...], margin: int
-) -> tuple[slice, slice]:
-    """A bounding box grown by ``margin`` pixels, clipped to the image."""
-    rows, cols = (
-        slice(max(b.start - margin, 0), min(b.stop + margin, n))
-        for b, n in zip(box, shape, strict=True)
-    )
-    return rows, cols
-
-
-def _mask_box(mask: npt.NDArray[np.bool_], margin: int) -> tuple[slice, slice]:
-    """The bounding box of ``mask`` grown by ``margin`` pixels (clipped)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    return _grown_box(box, mask.shape, margin)
-
-
-def _fill_holes(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """``ndimage.binary_fill_holes`` (4-connected background) through one labelling: the
-    background components that do not touch the image border are the holes."""
-    labels, count = _label(~mask)
-    if count == 0:
-        return mask.copy()
-    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    hole = np.ones(count + 1, dtype=bool)
-    hole[border] = False
-    hole[0] = False
-    return np.asarray(mask | hole[labels])
-
-
-def _within(outer: tuple[slice, slice], inner: tuple[slice, slice]) -> tuple[slice, slice]:
-    """``inner`` (image coordinates) relative to the box ``outer``, clipped to it."""
-    rows, cols = (
-        slice(max(i.start - o.start, 0), max(i.stop - o.start, 0))
-        for i, o in zip(inner, outer, strict=True)
-    )
-    return rows, cols
 
 
 def _lumen_mask(
@@ -389,25 +279,25 @@ def _lumen_mask(
     pixel = section.step_mm
     size = section.values.shape[0]
     raw = section.inside & (section.values >= level_hu) & (section.values < calcium_hu)
-    raw &= _radius_grid(size, pixel) <= max_radius_mm
+    raw &= radius_grid(size, pixel) <= max_radius_mm
     if not raw.any():
         raise _PlaneFailed("the lumen does not reach the valve axis")
-    bridge = _radius_px(_LEAFLET_BRIDGE_MM, pixel)
-    crop = _mask_box(raw, bridge + 1)
+    bridge = radius_px(_LEAFLET_BRIDGE_MM, pixel)
+    crop = mask_box(raw, bridge + 1)
     raw = raw[crop]
-    closed = _erode(_dilate(raw, bridge), bridge) | raw
-    labels, _ = _label(closed)
+    closed = erode(dilate(raw, bridge), bridge) | raw
+    labels, _ = label4(closed)
     c = (size - 1) // 2
-    near = labels[_within(crop, (slice(c - 4, c + 5), slice(c - 4, c + 5)))]
+    near = labels[within(crop, (slice(c - 4, c + 5), slice(c - 4, c + 5)))]
     hits = near[near > 0]
     if hits.size == 0:
         raise _PlaneFailed("the lumen does not reach the valve axis")
     component = labels == int(np.bincount(hits).argmax())
-    box = _mask_box(component, 1)
-    filled = _fill_holes(component[box])
-    cut = _radius_px(_BRANCH_CUT_MM, pixel)
-    opened = _dilate(_erode(filled, cut), cut)
-    labels, count = _label(opened)
+    box = mask_box(component, 1)
+    filled = fill_holes(component[box])
+    cut = radius_px(_BRANCH_CUT_MM, pixel)
+    opened = dilate(erode(filled, cut), cut)
+    labels, count = label4(opened)
     if count == 0:
         raise _PlaneFailed("the lumen is thinner than the coronary cut-off")
     sizes = np.bincount(labels.ravel())
@@ -548,7 +438,7 @@ def _sample_planes(
     )
     count = len(axis)
     to_index = np.linalg.inv(volume.affine)
-    disc = _radius_grid(count, pixel_mm) <= max_r + _READ_MARGIN_MM
+    disc = radius_grid(count, pixel_mm) <= max_r + _READ_MARGIN_MM
     rows, cols = np.nonzero(disc)
     flat = np.flatnonzero(disc)
     along_x, along_y = axis[cols][:, None] * step1, axis[rows][:, None] * step2
@@ -610,7 +500,7 @@ def contour_plane(
     coarse = section
     if coarse is None:
         coarse = _sample_planes(volume, frame, [height_mm], rules, coarse_pixel)[0]
-    rr = _radius_grid(coarse.values.shape[0], coarse_pixel)
+    rr = radius_grid(coarse.values.shape[0], coarse_pixel)
     core = coarse.inside & (rr <= _LUMEN_CORE_RADIUS_MM)
     if core.sum() < 0.9 * np.count_nonzero(rr <= _LUMEN_CORE_RADIUS_MM):
         raise _PlaneFailed(f"the plane h = {height_mm:+.1f} mm lies outside the CT volume")
@@ -626,7 +516,7 @@ def contour_plane(
     ring_margin = math.ceil(_TISSUE_RING_MM[1] / coarse_pixel) + 1
     for _ in range(level_passes):  # FWHM from the tissue just outside the wall
         mask = _lumen_mask(coarse, level, calcium_hu, max_r)
-        box = _mask_box(mask, ring_margin)
+        box = mask_box(mask, ring_margin)
         outside = ndimage.distance_transform_edt(~mask[box]) * coarse_pixel
         values = coarse.values[box]
         ring = (
@@ -639,11 +529,11 @@ def contour_plane(
             raise _PlaneFailed("no tissue around the lumen")
         level = 0.5 * (lumen_hu + float(np.median(values[ring])))
     mask = _lumen_mask(coarse, level, calcium_hu, max_r)
-    margin = _radius_px(2.0, coarse_pixel)
-    box = _mask_box(mask, margin + 1)
+    margin = radius_px(2.0, coarse_pixel)
+    box = mask_box(mask, margin + 1)
     inside = coarse.inside[box]
     # (no pixel outside the volume near the lumen: nothing to grow into)
-    if not inside.all() and np.any(_dilate(mask[box], margin) & ~inside):
+    if not inside.all() and np.any(dilate(mask[box], margin) & ~inside):
         raise _PlaneFailed(
             f"the lumen at h = {height_mm:+.1f} mm reaches the edge of the CT volume"
         )
