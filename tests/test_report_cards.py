@@ -99,3 +99,25 @@ def test_report_lists_the_ten_largest_lesions(phantom_results) -> None:
     listed = [(int(row[0]), float(row[1].split()[0])) for row in table._cellvalues[1:]]
     assert [v for _, v in listed] == [v for v in volumes if v >= 5.0]  # id order kept
     assert sorted(v for _, v in listed) == [5.0 + k for k in range(10)]
+
+
+def test_first_page_says_the_landmarks_are_proposed(phantom_results) -> None:
+    """Results that rest on proposed (unconfirmed) landmarks say so in the case table at the
+    top of the report, naming them; confirmed landmarks add no such row."""
+    from dataclasses import replace
+
+    def case_rows(res) -> list[str]:
+        story = report_story(res, CaseIdentity("AV-1"), ())
+        tables = [item for item in story if isinstance(item, Table)][:2]
+        return [
+            " ".join(c.getPlainText() if isinstance(c, Paragraph) else str(c) for c in row)
+            for t in tables
+            for row in t._cellvalues
+        ]
+
+    assert not any(r.startswith("Landmarks") for r in case_rows(phantom_results))
+    proposed = replace(phantom_results, landmarks_proposed=("RCC_hinge", "LCA_ostium"))
+    rows = [r for r in case_rows(proposed) if r.startswith("Landmarks")]
+    assert len(rows) == 1
+    assert "2 proposed by the program and not yet confirmed" in rows[0]
+    assert "RCC_hinge, LCA_ostium" in rows[0]

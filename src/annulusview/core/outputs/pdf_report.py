@@ -140,7 +140,28 @@ def report_story(
         ]
         for k in range(0, len(pairs), 2)
     ]
-    wide = [
+    wide: list[list[Any]] = []
+    if res.landmarks_proposed:
+        # on the first page, not only among the warnings: the numbers rest on them
+        wide.append(
+            [
+                "Landmarks",
+                Paragraph(
+                    "<b>"
+                    + _esc(
+                        f"{len(res.landmarks_proposed)} proposed by the program and not yet "
+                        "confirmed by a person"
+                    )
+                    + "</b>"
+                    + _esc(
+                        f" ({', '.join(res.landmarks_proposed)}): every number and rule that "
+                        "uses them is unconfirmed until they are reviewed."
+                    ),
+                    st["cell"],
+                ),
+            ]
+        )
+    wide += [
         ["Series", res.series_instance_uid or EMPTY],
         ["Series description", series_description or EMPTY],
         ["Calcium", Paragraph(_esc(calcium), st["cell"])],
