@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from annulusview.core.aortic.root_lumen import in_plane_basis
 from annulusview.core.arrays import FloatArray
 from annulusview.core.volume import Volume
 
@@ -119,19 +120,12 @@ def _crop(volume: Volume, centre: FloatArray, radius: float) -> tuple[tuple[slic
     return (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0])), inside
 
 
-def _basis(normal: FloatArray) -> tuple[FloatArray, FloatArray]:
-    helper = np.array([0.0, 0.0, 1.0]) if abs(normal[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    u = np.cross(normal, helper)
-    u /= np.linalg.norm(u)
-    return u, np.cross(normal, u)
-
-
 def _lowest_cups(points: FloatArray, centre: FloatArray, normal: FloatArray) -> FloatArray | None:
     """The lowest point (along ``normal``) of each of the three deepest sectors about the axis
     through ``centre``, the sectors at least ``MIN_CUP_GAP_DEG`` apart; None if fewer."""
     rel = points - centre
     h = rel @ normal
-    u, v = _basis(normal)
+    u, v = in_plane_basis(normal)
     x, y = rel @ u, rel @ v
     keep = (h > BAND_MM[0]) & (h < BAND_MM[1]) & (np.hypot(x, y) < BAND_RADIUS_MM)
     if np.count_nonzero(keep) < 3 * SECTORS:

@@ -34,6 +34,7 @@ from annulusview.core.aortic.root_lumen import (
     check_volume,
     ellipse_fit,
     ellipse_perimeter,
+    in_plane_basis,
     outer_envelope,
 )
 from annulusview.core.aortic.root_profile import (
@@ -126,9 +127,7 @@ def _closed_leaflets(
     little off the true one (a noisy or thick-sliced scan) still finds them. An open valve's
     leaflets lie along the wall, far from these lines.
     """
-    e1 = np.cross(normal, [0.0, 0.0, 1.0] if abs(normal[2]) < 0.9 else [1.0, 0.0, 0.0])
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(normal, e1)
+    e1, e2 = in_plane_basis(normal)
     for offset in (np.zeros(3), e1, -e1, e2, -e2):
         found = leaflets_across_axis(volume, pool, origin + CLOSED_PROBE_MM * offset, normal)
         if found is not None:
