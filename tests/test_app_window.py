@@ -58,6 +58,12 @@ def test_pick_series_place_move_undo_and_analysis_updates(qtbot, main_window, tw
     perimeter = window.results_panel.annulus_labels["perimeter_mm"]
     before = perimeter.text()
     assert before.endswith("mm") and before != "—"
+    # the plane check: the area's range with the plane moved, around the area shown
+    plane = window.results_panel.annulus_labels["plane_range"].text()
+    low, high = (float(x) for x in plane.split(" ")[0].split("-"))
+    area = float(window.results_panel.annulus_labels["area_mm2"].text().split(" ")[0])
+    # (the range is shown to the mm^2, the area to a tenth)
+    assert low - 0.5 <= area <= high + 0.5 and "plane moved \u00b10.5 mm" in plane
 
     # place a landmark with the mouse: LCA ostium, clicked in the axial view
     window.landmark_panel.select("LCA_ostium")

@@ -194,10 +194,13 @@ def test_real_cta_proposal_meets_the_plane_goal():
     proposal within 10 % of the mask's own cross-section on its plane. The hinges say they were
     read on a closed valve, at a capped confidence.
 
-    Measured: 1.9 deg, 0.4 mm, area 407 vs 440 mm2 (-8 %). Against the analysis run on hinges
-    built on the mask's plane (471 mm2) it is -14 %: on this scan the annulus contour changes
-    by 58 mm2 for a 0.25 mm shift of the plane (the closed leaflets meet the plane there), so
-    that stricter comparison is not met and is not asserted (issue 12 stays open on it)."""
+    Measured: 1.9 deg, 0.4 mm, area 403 vs 440 mm2 (-8 %). Against the analysis run on hinges
+    built on the mask's plane (474 mm2) it is -15 %: on this scan the annulus area rises by
+    about 170 mm2 per mm of plane height (the plane check: 360-532 mm2 within 0.5 mm of the
+    proposal's plane, 389-580 mm2 of the mask's), so that stricter comparison needs the two
+    planes within about 0.2 mm, a seventh of a voxel; it is not met and not asserted. What is
+    asserted instead is that the program says so: the steep-plane warning, each area inside
+    the other plane's check range, and a SAPIEN 3 size marked borderline."""
     from annulusview.core.aortic.propose import CLOSED_VALVE_CONFIDENCE, CLOSED_VALVE_REASON
     from test_analysis_realcta import real_case
 
@@ -209,9 +212,17 @@ def test_real_cta_proposal_meets_the_plane_goal():
     assert abs(float((centre - frame.origin_lps) @ frame.normal_lps)) <= 2.5
     result = analyze(volume, proposal.landmarks)
     assert float(np.linalg.norm(np.asarray(result.annulus.center_lps) - centre)) <= 2.5
-    _, mask_section, _ = real_case()
+    _, mask_section, on_mask_plane = real_case()
     got, truth = result.annulus.area_mm2, mask_section["area_mm2"]
     assert got is not None and abs(got - truth) / truth <= 0.10, (got, truth)
+    # The plane check: each reading lies inside the other's range, and the program warns.
+    low, high = result.annulus.area_plane_range_mm2
+    assert low <= on_mask_plane.annulus.area_mm2 <= high
+    low, high = on_mask_plane.annulus.area_plane_range_mm2
+    assert low <= got <= high
+    assert any("depends steeply on the plane" in w for w in result.warnings)
+    sapien = next(row for row in result.sizing if row["family"] == "sapien3")
+    assert sapien["borderline"] and len(sapien["sizes_within_plane_check"]) >= 2
     for cusp in ("RCC", "LCC", "NCC"):
         name = f"{cusp}_hinge"
         assert proposal.confidence[name] <= CLOSED_VALVE_CONFIDENCE

@@ -146,3 +146,11 @@ def test_real_diastolic_cta_is_proposed_with_the_closed_valve_reason(
             window.grab().save(str(artifacts_dir / f"real-cta-proposal-{name}.png"))
         review.skip_button.click()
     assert sorted(shown) == ["LCC_hinge", "NCC_hinge", "RCC_hinge"]
+    # On this scan the area depends steeply on the plane: the panel shows the plane check's
+    # range (more than a fifth of the area wide) and the warning says why.
+    panel = window.results_panel
+    low, high = (float(x) for x in panel.annulus_labels["plane_range"].text().split()[0].split("-"))
+    area = float(panel.annulus_labels["area_mm2"].text().split()[0])
+    assert low < area < high and high - low > 0.2 * area
+    assert "depends steeply on the plane" in panel.warnings.text()
+    window.grab().save(str(artifacts_dir / "real-cta-plane-check.png"))

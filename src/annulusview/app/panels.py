@@ -42,6 +42,7 @@ from annulusview.core.presentation import (
     flag_word,
     fluoro_rows,
     fmt,
+    plane_range,
     root_rows,
     sizing_rows,
 )
@@ -233,6 +234,7 @@ class ResultsPanel(QWidget):
             ("d_max_mm", "Max diameter"),
             ("d_perimeter_mm", "Perimeter-derived diameter"),
             ("d_area_mm", "Area-derived diameter"),
+            ("plane_range", "Area over the plane check"),
             ("method", "Method"),
             ("threshold", "Calcium threshold"),
             ("lumen", "Lumen attenuation"),
@@ -343,6 +345,14 @@ class ResultsPanel(QWidget):
             ("d_area_mm", "mm"),
         ):
             self.annulus_labels[key].setText(fmt(getattr(ann, key), 1, unit))
+        plane = plane_range(ann.area_plane_range_mm2, "mm2")
+        if ann.plane_check_mm is not None:
+            plane += f" (plane moved \u00b1{ann.plane_check_mm:g} mm)"
+        self.annulus_labels["plane_range"].setText(plane)
+        self.annulus_labels["plane_range"].setToolTip(
+            "The annulus area with the hinge plane where it is and moved either way: a wide "
+            "range means the size depends on exactly where the plane lies."
+        )
         self.annulus_labels["method"].setText(
             ann.method if ann.sized else f"{ann.method} (not sized: needs a contrast CTA)"
         )

@@ -31,7 +31,7 @@ REGIONS = ("leaflet", "annulus", "lvot", "conduction", "other")
 CUSPS = ("RCC", "LCC", "NCC")
 
 #: (column, type, path into the results JSON) for the measurement columns.
-_MEASURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+_MEASURES: tuple[tuple[str, str, tuple[str | int, ...]], ...] = (
     ("series_instance_uid", STR, ("series_instance_uid",)),
     ("contrast_state", STR, ("contrast_state",)),
     ("calcium_assessed", BOOL, ("calcium_assessed",)),
@@ -46,6 +46,8 @@ _MEASURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("annulus_d_perimeter_mm", FLOAT, ("annulus", "d_perimeter_mm")),
     ("annulus_eccentricity", FLOAT, ("annulus", "eccentricity")),
     ("annulus_method", STR, ("annulus", "method")),
+    ("annulus_area_plane_min_mm2", FLOAT, ("annulus", "area_plane_range_mm2", 0)),
+    ("annulus_area_plane_max_mm2", FLOAT, ("annulus", "area_plane_range_mm2", 1)),
     ("coronary_height_lca_mm", FLOAT, ("coronary_heights_mm", "LCA")),
     ("coronary_height_rca_mm", FLOAT, ("coronary_heights_mm", "RCA")),
     ("ms_length_mm", FLOAT, ("ms_length_mm",)),
@@ -144,12 +146,17 @@ class CohortTable:
         return sum(1 for row in self.rows if row["status"] == status)
 
 
-def _at(doc: Mapping[str, Any], path: Sequence[str]) -> Any:
+def _at(doc: Mapping[str, Any], path: Sequence[str | int]) -> Any:
     value: Any = doc
     for key in path:
-        if not isinstance(value, Mapping):
+        if isinstance(key, int):  # an item of a list ([smallest, largest] ranges)
+            if not isinstance(value, list | tuple) or not -len(value) <= key < len(value):
+                return None
+            value = value[key]
+        elif not isinstance(value, Mapping):
             return None
-        value = value.get(key)
+        else:
+            value = value.get(key)
     return value
 
 

@@ -12,6 +12,7 @@ from annulusview.core.presentation import (
     flag_word,
     fluoro_rows,
     fmt,
+    plane_range,
     root_rows,
 )
 
@@ -43,6 +44,9 @@ def format_summary(r: Results) -> str:
         f"  perimeter {fmt(a.perimeter_mm)} mm   area {fmt(a.area_mm2)} mm^2",
         f"  diameters min {fmt(a.d_min_mm)}  max {fmt(a.d_max_mm)}  "
         f"area-derived {fmt(a.d_area_mm)}  perimeter-derived {fmt(a.d_perimeter_mm)} mm",
+        f"  with the plane moved {fmt(a.plane_check_mm)} mm either way: area "
+        f"{plane_range(a.area_plane_range_mm2, 'mm2')}, perimeter "
+        f"{plane_range(a.perimeter_plane_range_mm, 'mm')}",
         f"  coronary heights LCA {fmt(r.coronary_heights_mm.get('LCA'))} mm, "
         f"RCA {fmt(r.coronary_heights_mm.get('RCA'))} mm; "
         f"infra-annular membranous septum {fmt(r.ms_length_mm)} mm",

@@ -215,6 +215,13 @@ def root_rows(
     return rows
 
 
+def plane_range(values: Sequence[float] | None, unit: str) -> str:
+    """``"lo-hi unit"`` of a value over the annulus plane check, or the empty mark."""
+    if values is None:
+        return EMPTY
+    return f"{values[0]:.0f}-{values[1]:.0f} {unit_text(unit)}"
+
+
 def sizing_rows(sizing: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str, str, str]]:
     """The valve-sizing table (clinical-model.md 7.1) as ``(family, sized by, measured,
     suggested, oversizing per size or the reason)`` rows, for the report and the window alike.
@@ -231,9 +238,13 @@ def sizing_rows(sizing: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str
         over = ", ".join(
             f"{key} mm {fmt(pct, 0, 'pct')}" for key, pct in row["oversizing_pct"].items()
         )
-        rows.append(
-            (row["name"], row["sizing"], fmt(row["measured"], 1, row["unit"]), suggested, over)
-        )
+        measured = fmt(row["measured"], 1, row["unit"])
+        across = row.get("sizes_within_plane_check") or []
+        if across and across != [size]:
+            # the size depends on the plane: say which sizes the plane check reaches
+            measured += f" ({plane_range(row['measured_within_plane_check'], row['unit'])})"
+            suggested += "; plane check reaches " + ", ".join(f"{a:g}" for a in across) + " mm"
+        rows.append((row["name"], row["sizing"], measured, suggested, over))
     return rows
 
 

@@ -142,6 +142,8 @@ NUMBERS: Mapping[str, Number] = {
     "annulus.calcium_exclusion_mm": _mm(0.0, 5.0, "a halo around wall calcium"),
     "annulus.min_area_ratio": Number(0.1, 1.0, "", "contour / hinge-circle area"),
     "annulus.max_area_ratio": Number(1.0, 10.0, "", "contour / hinge-circle area"),
+    "annulus.plane_check_mm": _mm(0.1, 3.0, "how far the plane is moved to check the area"),
+    "annulus.plane_change_warn_pct": Number(1.0, 100.0, "%", "a change of the annulus area"),
     # Regions in the annulus frame (section 6)
     "regions.radial_margin_mm": _mm(0.0, 20.0, "beyond the annulus radius"),
     "regions.leaflet_h_min_mm": _mm(0.0, 10.0, "the leaflet band starts at the annulus"),

@@ -10,7 +10,7 @@ contrast, or when the contour fails, the circle through the hinges is used and a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
 from annulusview.core.aortic.frame import AnnulusFrame
+from annulusview.core.aortic.ring_path import RingPathFailed, ring_edge_points
 from annulusview.core.arrays import FloatArray
 from annulusview.core.rules import Rules
 from annulusview.core.volume import Volume
@@ -54,6 +55,10 @@ class AnnulusMeasurement:
         Closed contour, counter-clockwise about ``n``, shape (N, 3), LPS mm (for drawing).
     lumen_hu, tissue_hu, edge_hu
         In-plane lumen and tissue attenuation and the FWHM edge level (None for the circle).
+    area_plane_range_mm2, perimeter_plane_range_mm
+        The smallest and largest contour area and perimeter with the plane at ``h = 0`` and
+        moved ``plane_check_mm`` (``annulus.plane_check_mm``) either way (None when not sized
+        or not traced there).
     """
 
     perimeter_mm: float | None
@@ -67,6 +72,9 @@ class AnnulusMeasurement:
     lumen_hu: float | None = None
     tissue_hu: float | None = None
     edge_hu: float | None = None
+    area_plane_range_mm2: tuple[float, float] | None = None
+    perimeter_plane_range_mm: tuple[float, float] | None = None
+    plane_check_mm: float | None = None
 
     @property
     def sized(self) -> bool:
@@ -105,6 +113,17 @@ class AnnulusMeasurement:
             "lumen_hu": self.lumen_hu,
             "tissue_hu": self.tissue_hu,
             "edge_hu": self.edge_hu,
+            "area_plane_range_mm2": (
+                None
+                if self.area_plane_range_mm2 is None
+                else [float(a) for a in self.area_plane_range_mm2]
+            ),
+            "plane_check_mm": self.plane_check_mm,
+            "perimeter_plane_range_mm": (
+                None
+                if self.perimeter_plane_range_mm is None
+                else [float(a) for a in self.perimeter_plane_range_mm]
+            ),
             "contour_lps": [[round(float(c), 3) for c in p] for p in self.contour_lps],
         }
 
@@ -287,61 +306,6 @@ def _lumen_edge_points(
     return pts, lumen_hu, tissue_hu, edge_hu, near_calcium
 
 
-def _ray_edge_points(
-    image: npt.NDArray[np.float32],
-    axis: FloatArray,
-    edge_hu: float,
-    near_calcium: npt.NDArray[np.bool_],
-    hinge_radius_mm: float,
-    rules: Rules,
-) -> FloatArray:
-    """Edge points along rays from O: the first FWHM crossing on each ray, in plane mm.
-
-    Used when the lumen connected to O leaks through a thin wall that partial volume has
-    bridged (contrast in every cavity around a real root). A ray stops at the first drop below
-    the edge level or at excluded calcium; rays that escape through a gap in the wall are
-    outward outliers against their neighbours and are dropped.
-    """
-    pixel = float(axis[1] - axis[0])
-    centre = (len(axis) - 1) / 2.0
-    max_r = rules.number("annulus.max_radius_mm")
-    angles = np.radians(np.arange(0.0, 360.0, 1.0))
-    steps = np.arange(0.0, max_r + pixel / 4, pixel / 2)
-    xs = np.cos(angles)[:, None] * steps[None, :]
-    ys = np.sin(angles)[:, None] * steps[None, :]
-    coords = np.stack([ys / pixel + centre, xs / pixel + centre])
-    values = ndimage.map_coordinates(
-        np.nan_to_num(image, nan=-1024.0), coords, order=1, mode="nearest"
-    )
-    blocked = ndimage.map_coordinates(near_calcium.astype(np.uint8), coords, order=0) > 0
-    outside = (values < edge_hu) | blocked
-    outside[:, -1] = True
-    # Leaflet lines cross the lumen nearer the centre: search each ray from 60 % of the hinge
-    # radius, from its first lumen sample on.
-    start = np.searchsorted(steps, 0.6 * hinge_radius_mm)
-    lumen_seen = np.maximum.accumulate(~outside & (np.arange(len(steps)) >= start), axis=1)
-    outside &= lumen_seen
-    outside[:, -1] = True
-    first = np.argmax(outside, axis=1)
-    prev = np.maximum(first - 1, 0)
-    rows = np.arange(len(angles))
-    v0, v1 = values[rows, prev], values[rows, first]
-    frac = np.where(
-        ~blocked[rows, first] & (v0 > v1) & (first > 0),
-        np.clip((v0 - edge_hu) / np.maximum(v0 - v1, 1e-6), 0.0, 1.0),
-        0.5,
-    )
-    radius = steps[prev] + frac * (steps[first] - steps[prev])
-    # Outward outliers: a ray reaching > 20 % beyond the median of the rays within +-20 deg.
-    window = 20
-    padded = np.concatenate([radius[-window:], radius, radius[:window]])
-    local = np.array([np.median(padded[i : i + 2 * window + 1]) for i in range(len(radius))])
-    keep = (radius <= 1.2 * local) & (radius > 0)
-    if keep.sum() < 36:
-        raise _ContourFailed("too few rays reach a lumen edge")
-    return np.stack([radius[keep] * np.cos(angles[keep]), radius[keep] * np.sin(angles[keep])], 1)
-
-
 def hinge_circle(frame: AnnulusFrame, points: int = 180) -> AnnulusMeasurement:
     """The circle through the hinges, kept only to place the regions (non-contrast CT or a
     failed contour): it is not a measurement, so no size is reported (section 4.1)."""
@@ -365,6 +329,11 @@ def measure_annulus(
 ) -> tuple[AnnulusMeasurement, tuple[str, ...]]:
     """Measure the annulus; returns the measurement and any warnings.
 
+    The contour is also traced ``annulus.plane_check_mm`` above and below the hinge plane: the
+    areas there are ``area_plane_range_mm2``, and a warning says when the area moves by more
+    than ``annulus.plane_change_warn_pct`` (the plane crosses steep anatomy, such as the closed
+    leaflets or the floor of a sinus, and the size is only as good as the hinge plane).
+
     Parameters
     ----------
     volume
@@ -372,7 +341,8 @@ def measure_annulus(
     frame
         The annulus frame from the hinges.
     rules
-        ``annulus.*`` (pixel size, max radius, calcium exclusion) and ``contrast.*``.
+        ``annulus.*`` (pixel size, max radius, calcium exclusion, plane check) and
+        ``contrast.*``.
     contrast
         Whether the study is contrast-enhanced (section 5); without contrast the lumen edge is
         invisible and the hinge circle is used.
@@ -382,6 +352,48 @@ def measure_annulus(
             "The annulus was not sized: sizing needs a contrast CT angiogram (the lumen edge is "
             "not visible here). The circle through the hinges only places the regions.",
         )
+    measured, warnings = _measure_on_plane(volume, frame, rules)
+    if not measured.sized or measured.area_mm2 is None:
+        return measured, warnings
+    step = rules.number("annulus.plane_check_mm")
+    areas, perimeters = [measured.area_mm2], [measured.perimeter_mm or 0.0]
+    for h in (-step, step):
+        moved = replace(frame, origin_lps=frame.origin_lps + h * frame.normal_lps)
+        other, _ = _measure_on_plane(volume, moved, rules)
+        if not other.sized or other.area_mm2 is None or other.perimeter_mm is None:
+            return measured, (
+                *warnings,
+                f"The annulus contour could not be traced {step:g} mm "
+                f"{'below' if h < 0 else 'above'} the hinge plane, so how much the area depends "
+                "on the plane is unknown. Check the hinges in the double-oblique views.",
+            )
+        areas.append(other.area_mm2)
+        perimeters.append(other.perimeter_mm)
+    low, high = min(areas), max(areas)
+    change = 100.0 * max(abs(a - measured.area_mm2) for a in areas) / measured.area_mm2
+    measured = replace(
+        measured,
+        area_plane_range_mm2=(low, high),
+        perimeter_plane_range_mm=(min(perimeters), max(perimeters)),
+        plane_check_mm=step,
+    )
+    limit = rules.number("annulus.plane_change_warn_pct")
+    if change > limit:
+        warnings = (
+            *warnings,
+            f"The annulus area depends steeply on the plane here: {low:.0f}-{high:.0f} mm^2 "
+            f"within {step:g} mm of the hinge plane (up to {change:.0f} % from "
+            f"{measured.area_mm2:.0f} mm^2, more than {limit:g} %), as where the plane crosses "
+            "closed leaflets or a sinus floor. The size is only as good as the hinge plane: "
+            "check the hinges in the double-oblique views (and size on a systolic phase).",
+        )
+    return measured, warnings
+
+
+def _measure_on_plane(
+    volume: Volume, frame: AnnulusFrame, rules: Rules
+) -> tuple[AnnulusMeasurement, tuple[str, ...]]:
+    """The lumen contour in the plane ``h = 0`` of ``frame`` (the hinge circle on failure)."""
     pixel = min(rules.number("annulus.reformat_pixel_mm"), 0.25)
     half = rules.number("annulus.max_radius_mm") + 1.0
     image, axis = sample_plane(volume, frame, half, pixel)
@@ -392,15 +404,25 @@ def measure_annulus(
         pts, lumen_hu, tissue_hu, edge_hu, near_calcium = _lumen_edge_points(image, axis, rules)
         hull = ConvexHull(pts)
         # The hinges lie on the annulus, so an area far above the hinge circle's means the
-        # lumen leaked into a neighbouring cavity: find the edge along rays from O instead.
+        # lumen leaked into a neighbouring cavity: trace the closed edge through the hinges.
         if hull.volume / circle_area > high:
-            pts = _ray_edge_points(image, axis, edge_hu, near_calcium, frame.hinge_radius_mm, rules)
+            pts = ring_edge_points(
+                image,
+                axis,
+                edge_hu,
+                lumen_hu,
+                tissue_hu,
+                near_calcium,
+                frame.hinge_radius_mm,
+                tuple(frame.hinge_angles_deg.values()),
+                rules.number("annulus.max_radius_mm"),
+            )
             hull = ConvexHull(pts)
             warnings.append(
-                "The annulus lumen leaked into a neighbouring cavity; its edge was found along "
-                "rays from the annulus centre (first FWHM crossing). Check the contour."
+                "The annulus lumen leaked into a neighbouring cavity; its edge was traced as "
+                "the smooth closed lumen edge through the hinges instead. Check the contour."
             )
-    except (_ContourFailed, QhullError) as exc:
+    except (_ContourFailed, RingPathFailed, QhullError) as exc:
         return hinge_circle(frame), (
             f"The annulus lumen contour failed ({exc}); the circle through the hinges is used "
             "to place the regions and the annulus was not sized. Check the hinge landmarks and "

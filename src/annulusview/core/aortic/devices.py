@@ -4,7 +4,10 @@ Families and their CT ranges live in ``resources/devices.toml`` with the instruc
 they come from. Oversizing follows each family's convention: area-sized families
 ``(pi (size/2)^2 / area - 1) x 100``, perimeter-sized ``(pi size / perimeter - 1) x 100``. For every
 family the sizing lists the size whose range holds the measured annulus, and ``borderline`` when
-the value lies within 3 % of a range edge of the family or inside two ranges.
+the value lies within 3 % of a range edge of the family or inside two ranges, or when the
+value the annulus takes within ``annulus.plane_check_mm`` of the hinge plane reaches another
+size (the plane check of annulus.py: a size that depends on where exactly the plane lies is
+borderline however central the value at the plane itself).
 """
 
 from __future__ import annotations
@@ -57,6 +60,14 @@ class Device:
             return None
         return annulus.area_mm2 if self.sizing == AREA else annulus.perimeter_mm
 
+    def measured_range(self, annulus: AnnulusMeasurement) -> tuple[float, float] | None:
+        """That value's range over the plane check (None when not sized or not checked)."""
+        if not annulus.sized:
+            return None
+        if self.sizing == AREA:
+            return annulus.area_plane_range_mm2
+        return annulus.perimeter_plane_range_mm
+
     def oversizing_pct(self, size_mm: float, annulus: AnnulusMeasurement) -> float | None:
         """Oversizing of ``size_mm`` by this family's convention, %."""
         value = self.measured(annulus)
@@ -93,6 +104,8 @@ class Device:
                 suggested_size_mm=None,
                 borderline=None,
                 candidates=[],
+                sizes_within_plane_check=[],
+                measured_within_plane_check=None,
                 oversizing_pct={},
             )
             return out
@@ -110,12 +123,25 @@ class Device:
             )
         else:
             suggested, rule = None, "outside every range of this family"
+        span = self.measured_range(annulus)
+        across: list[float] = []
+        if span is not None:
+            across = [s.nominal_mm for s in self.sizes if s.min <= span[1] and s.max >= span[0]]
+            if across and across != [suggested]:
+                rule += (
+                    f"; within the plane check the value spans {span[0]:.0f}-{span[1]:.0f} "
+                    f"{self.unit}, which reaches size{'s' if len(across) > 1 else ''} "
+                    + ", ".join(f"{a:g}" for a in across)
+                    + " mm"
+                )
         out.update(
             status="assessed",
             reason="",
             suggested_size_mm=suggested,
-            borderline=bool(near_edge or len(holding) > 1),
+            borderline=bool(near_edge or len(holding) > 1 or (across and across != [suggested])),
             candidates=[s.nominal_mm for s in holding],
+            sizes_within_plane_check=across,
+            measured_within_plane_check=None if span is None else [span[0], span[1]],
             rule=rule,
             oversizing_pct={
                 f"{s.nominal_mm:g}": self.oversizing_pct(s.nominal_mm, annulus) for s in self.sizes

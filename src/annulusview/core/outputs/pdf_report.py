@@ -50,6 +50,7 @@ from annulusview.core.outputs.report_sections import (
 from annulusview.core.presentation import (
     EMPTY,
     fmt,
+    plane_range,
 )
 from annulusview.core.results import Results
 
@@ -186,11 +187,18 @@ def report_story(
     # annulus
     a = res.annulus
     heights = res.coronary_heights_mm
+    check = "check" if a.plane_check_mm is None else f"\u00b1{a.plane_check_mm:g} mm"
     ann = [
         ["Annulus", "Value", "Annulus", "Value"],
         ["Area", fmt(a.area_mm2, 1, "mm2"), "Perimeter", _mm(a.perimeter_mm)],
         ["D min", _mm(a.d_min_mm), "D max", _mm(a.d_max_mm)],
         ["D area-derived", _mm(a.d_area_mm), "D perimeter-derived", _mm(a.d_perimeter_mm)],
+        [
+            f"Area, plane {check}",
+            plane_range(a.area_plane_range_mm2, "mm2"),
+            f"Perimeter, plane {check}",
+            plane_range(a.perimeter_plane_range_mm, "mm"),
+        ],
         ["LCA height", _mm(heights.get("LCA")), "RCA height", _mm(heights.get("RCA"))],
         ["Infra-annular MS", _mm(res.ms_length_mm), "Method", a.method],
     ]

@@ -331,8 +331,15 @@ def _sizing_story(res: Results, st: dict[str, Any], width: float) -> list[Any]:
     """Every device family's suggested size with its convention and oversizing."""
     rows: list[list[Any]] = [["Family", "Sized by", "Measured", "Suggested", "Oversizing per size"]]
     for family, by, measured, suggested, detail in sizing_rows(res.sizing):
-        # the last column wraps inside its cell (oversizing list or the reason)
-        rows.append([family, by, measured, suggested, Paragraph(_esc(detail), st["cell"])])
+        # the last three columns wrap inside their cells (the plane check's range and sizes,
+        # the oversizing list or the reason)
+        rows.append(
+            [
+                family,
+                by,
+                *(Paragraph(_esc(text), st["cell"]) for text in (measured, suggested, detail)),
+            ]
+        )
     if len(rows) == 1:
         return []
     sources = "; ".join(f"{row['name']}: {row['source']}" for row in res.sizing)
