@@ -164,6 +164,12 @@ def test_every_row_has_its_status_and_reason(batch_run, cohort):
         )  # fmt: skip
         assert (out / case_id / "results.json").is_file()
         assert 300 < float(row["annulus_area_mm2"]) < 700
+        # the plane check's range, read from the case's own results file
+        with (out / case_id / "results.json").open() as fh:
+            low, high = json.load(fh)["annulus"]["area_plane_range_mm2"]
+        assert float(row["annulus_area_plane_min_mm2"]) == pytest.approx(low)
+        assert float(row["annulus_area_plane_max_mm2"]) == pytest.approx(high)
+        assert low - 1e-3 <= float(row["annulus_area_mm2"]) <= high + 1e-3  # CSV: 4 decimals
         assert row["pvl.lvot_calcium.status"] in ("met", "not_met", "not_assessed")
         assert float(row["analysis_s"]) > 0 and float(row["case_s"]) > 0
         assert row["app_version"] and row["resumed"] == "false"
