@@ -322,7 +322,8 @@ def test_root_in_results_summary_and_report(case_name):
 
 def _reference_lumen_mask(section, level_hu, calcium_hu, max_radius_mm):
     """The lumen mask as first written: every step on the whole plane with scipy's own
-    morphology (closing by the 1 mm disc, fill holes, opening by the 2.5 mm disc)."""
+    morphology (closing by the 1 mm disc, fill holes, opening by the 2.5 mm disc, the opened
+    piece on the axis)."""
     from scipy import ndimage
 
     def disc(r):
@@ -352,6 +353,11 @@ def _reference_lumen_mask(section, level_hu, calcium_hu, max_radius_mm):
     labels, count = ndimage.label(opened)
     if count == 0:
         return None
+    # the opened piece on the axis, else the largest
+    near = labels[c - 4 : c + 5, c - 4 : c + 5]
+    hits = near[near > 0]
+    if hits.size:
+        return labels == np.bincount(hits).argmax()
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     return labels == np.argmax(sizes)
@@ -411,3 +417,46 @@ def test_sampled_planes_and_lumen_mask_equal_the_whole_plane_method(contrast_cas
         reference = _reference_lumen_mask(whole, level, calcium_hu, max_r)
         assert reference is not None
         assert np.array_equal(_lumen_mask(section, level, calcium_hu, max_r), reference)
+
+
+def test_lvot_that_leaks_into_a_larger_cavity_is_measured_on_the_axis():
+    """A round LVOT (radius 10 mm, 314.2 mm^2) joined by a 3 mm neck to a larger contrast
+    cavity wrapped around it (a 200 deg crescent 15-24 mm out, 612 mm^2: the left atrium
+    behind the mitral leaflet, as on the real diastolic CTA). The opening that cuts
+    coronary branches also cuts the neck, and the LVOT is the piece on the axis, not the
+    larger cavity; extruded along z, so every plane shows the same section."""
+    from scipy import ndimage
+
+    from annulusview.core.landmarks import Landmarks
+    from annulusview.core.volume import Volume
+
+    pixel, n = 0.5, 161
+    axis = (np.arange(n) - (n - 1) / 2) * pixel
+    x, y = np.meshgrid(axis, axis, indexing="xy")
+    r = np.hypot(x, y)
+    angle = np.degrees(np.arctan2(y, x)) % 360.0
+    img = np.full(x.shape, 40.0)
+    img[r <= 10.0] = 400.0
+    img[(r >= 15.0) & (r <= 24.0) & (angle >= 80.0) & (angle <= 280.0)] = 400.0
+    img[(np.abs(y) <= 1.5) & (x <= -9.0) & (x >= -16.0)] = 400.0  # the neck, at 180 deg
+    img = ndimage.gaussian_filter(img, 0.5 / pixel)
+    hu = np.repeat(img[None], 40, axis=0).astype(np.int16)
+    affine = np.diag([pixel, pixel, 1.0, 1.0])
+    affine[:2, 3] = -(n - 1) / 2 * pixel
+    volume = Volume(hu, affine)
+    z0 = 25.0
+    landmarks = Landmarks(
+        {
+            name: np.array([10.0 * math.cos(math.radians(t)), 10.0 * math.sin(math.radians(t)), z0])
+            for name, t in (("RCC_hinge", 0.0), ("LCC_hinge", 120.0), ("NCC_hinge", 240.0))
+        }
+    )
+    frame = AnnulusFrame.from_landmarks(landmarks)
+    root, _ = measure_root(volume, frame, landmarks, default_rules(), True)
+    assert root.lvot.status == "measured", root.lvot.reason
+    lvot = root.lvot.values
+    assert lvot["area_mm2"] == pytest.approx(math.pi * 10.0**2, rel=0.03)
+    assert lvot["d_min_mm"] == pytest.approx(20.0, abs=0.5)
+    # the opening leaves the stub where the neck was cut (as at a coronary ostium): the
+    # largest caliper runs into it, by at most the 2.5 mm cut radius
+    assert 19.5 <= lvot["d_max_mm"] <= 22.5

@@ -149,7 +149,8 @@ def _root_plane_notes(state: SceneState, view: str) -> list[str]:
     """The plane's height and numbers, or why it was not measured."""
     part = _root_part(state, view)
     h = _root_plane_height(state, view)
-    notes = [f"h = {h:+.1f} mm above the annulus (parallel to it)"]
+    where = "above" if h >= 0 else "below"
+    notes = [f"h = {h:+.1f} mm: {abs(h):.1f} mm {where} the annulus (parallel to it)"]
     if part is None:
         return [*notes, "no analysis"]
     if part.status != "measured":

@@ -300,10 +300,21 @@ def _lumen_mask(
     labels, count = label4(opened)
     if count == 0:
         raise _PlaneFailed("the lumen is thinner than the coronary cut-off")
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
+    # The piece on the axis: the opening can split a lumen that leaked through a neck into a
+    # neighbouring cavity (the LVOT into the left atrium across a thin mitral leaflet), and
+    # the cavity is then the larger piece. Off the axis (a leaflet over it), the largest.
+    whole = np.zeros(closed.shape, dtype=np.int32)
+    whole[box] = labels
+    near = whole[within(crop, (slice(c - 4, c + 5), slice(c - 4, c + 5)))]
+    hits = near[near > 0]
+    if hits.size:
+        keep = int(np.bincount(hits).argmax())
+    else:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        keep = int(np.argmax(sizes))
     mask = np.zeros(section.values.shape, dtype=bool)
-    mask[crop][box] = labels == int(np.argmax(sizes))
+    mask[crop][box] = labels == keep
     return mask
 
 
