@@ -3,7 +3,10 @@
 On contrast CT the contour is the lumen boundary in the plane ``h = 0``: the plane is reformatted
 at <= 0.25 mm, the lumen connected to ``O`` is found with its edge half-way between lumen and
 surrounding tissue (FWHM), sub-pixel, and the convex hull of the edge is the contour (the
-annulus is a convex ring; leaflets, calcium and leaks cut into or out of the lumen). Without
+annulus is a convex ring; leaflets, calcium and leaks cut into or out of the lumen). A lumen that
+leaks into a neighbouring cavity is traced as the closed edge through the hinges instead
+(ring_path.py). The contour is traced again with the plane moved a little either way (the plane
+check): the range of areas says how far the size depends on where exactly the plane lies. Without
 contrast, or when the contour fails, the circle through the hinges is used and a warning says so.
 """
 
