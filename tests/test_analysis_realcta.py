@@ -178,3 +178,33 @@ def test_real_stj_diameter_on_the_stj_label_plane(real):
         "aorta", frame.to_lps(sinus["height_mm"], 0.0, 0.0), frame.u_lps, frame.v_lps
     )
     assert d_sinus == pytest.approx(d_mask, abs=2.0)
+
+
+def test_real_cta_noise_lesions_meet_no_rule(real):
+    """The real CTA's LVOT lumen is 485 HU with an SD of 35 HU: the calcium threshold (585 HU)
+    is under 3 SD above it, and the lesions found in the LVOT and the conduction zone are one to
+    three voxels whose brightest voxel is at most 650 HU, below the noise floor (about 645 HU
+    here: lumen + 4.6 SD). The rules they alone would meet are indeterminate, with the reason."""
+    _, _, res = real
+    noise = res.calcium_noise
+    assert noise is not None and 600 < noise["floor_hu"] < 700
+    faint = set(noise["faint_lesion_ids"])
+    near_valve = [les for les in res.lesions if les.region in ("lvot", "annulus")]
+    assert near_valve and all(les.id in faint for les in near_valve)
+    assert all(les.max_hu < noise["floor_hu"] for les in near_valve)
+    for rule_id, region in (
+        ("pvl.lvot_calcium", "lvot"),
+        ("conduction.zone_calcium", "conduction"),
+    ):
+        flag = next(f for f in res.flags if f.id == rule_id)
+        # calcium in the rule's region from lesions above the floor
+        bright = sum(
+            les.volume_by_region_mm3.get(region, 0.0) for les in res.lesions if les.id not in faint
+        )
+        if bright > 0:  # (here: one voxel of a 368 mm3, 810 HU structure outside the valve)
+            assert flag.status == "met", (rule_id, flag.status)
+        else:
+            assert flag.status in ("indeterminate", "not_met"), (rule_id, flag.status)
+            if flag.value:
+                assert flag.status == "indeterminate"
+                assert "image noise alone could make" in flag.reason

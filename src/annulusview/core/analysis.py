@@ -42,6 +42,7 @@ from annulusview.core.aortic.calcium import (
 from annulusview.core.aortic.coronary import coronary_inputs
 from annulusview.core.aortic.devices import parse_valve_option, sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
+from annulusview.core.aortic.noise_floor import above_floor, downgrade, noise_floor
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
 from annulusview.core.aortic.root import measure_root
@@ -604,6 +605,43 @@ def analyze(
             coronary=coronary,
         )
         flags = evaluate_flags(inputs, rules)
+        noise = None
+        if contrast and not calcium_reason:
+            noise = noise_floor(
+                lesions,
+                lumen_hu,
+                lumen_sd,
+                region.volume_mm3,
+                voxel_volume,
+                rules.number("calcium_noise.expected_noise_voxels"),
+            )
+        if noise is not None and noise.faint:
+            # The rules again without the faint lesions: met only through them = indeterminate.
+            clear = above_floor(lesions, noise)
+            low_clear = [
+                les for les in clear if les.h_range_mm[0] <= geometry.annulus_half_height_mm
+            ]
+            clear_grade = lvot_calcium_grade(tuple(clear), rules)
+            clear_inputs = dataclasses.replace(
+                inputs,
+                lvot_calcium_mm3=sum(les.volume_by_region_mm3.get("lvot", 0.0) for les in clear),
+                lvot_grade=str(clear_grade["grade"]),
+                protrusion_mm=max(
+                    (les.inward_extent_mm for les in low_clear
+                     if les.inward_extent_mm >= les.tangential_length_mm),
+                    default=0.0,
+                ),
+                adherent_inward_mm=max(
+                    (les.inward_extent_mm for les in low_clear
+                     if les.inward_extent_mm < les.tangential_length_mm),
+                    default=0.0,
+                ),
+                conduction_calcium_mm3=sum(
+                    les.volume_by_region_mm3.get("conduction", 0.0) for les in clear
+                ),
+            )  # fmt: skip
+            flags = downgrade(flags, evaluate_flags(clear_inputs, rules), noise)
+            warnings.append(noise.warning(thr.hu))
         if not contrast and sex_used is None:
             warnings.append("Patient sex unknown: the Agatston AS rule is not assessed.")
         if ms_length is None:
@@ -682,6 +720,7 @@ def analyze(
         contrast_state=state,
         calcium_not_assessed_reason=calcium_reason,
         lumen_hu_sd=lumen_sd,
+        calcium_noise=None if noise is None else noise.to_dict(),
         threshold_hu=thr.hu,
         threshold_method=thr.method,
         threshold_reference=thr.reference,

@@ -206,6 +206,9 @@ class Results:
         empty when calcium was assessed. Every calcium number is then None.
     lumen_hu_sd
         Standard deviation of the lumen attenuation sample, HU.
+    calcium_noise
+        The contrast-CT noise floor and the lesions below it (core/aortic/noise_floor.py);
+        None on non-contrast CT or without a lumen sample.
     threshold_hu, threshold_method, threshold_reference
         Calcium threshold T and how it was chosen.
     lumen_hu
@@ -281,6 +284,7 @@ class Results:
     scan: ScanQuality | None = None
     vtc_mm: Mapping[str, float | None] = field(default_factory=dict)
     fluoroscopy: FluoroPlan | None = None
+    calcium_noise: Mapping[str, Any] | None = None
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
@@ -333,6 +337,7 @@ class Results:
             "calcium_assessed": not self.calcium_not_assessed_reason,
             "calcium_not_assessed_reason": self.calcium_not_assessed_reason or None,
             "lumen_hu_sd": self.lumen_hu_sd,
+            "calcium_noise": None if self.calcium_noise is None else dict(self.calcium_noise),
             "threshold_hu": self.threshold_hu,
             "threshold_method": self.threshold_method,
             "threshold_reference": self.threshold_reference,

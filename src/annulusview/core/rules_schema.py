@@ -130,6 +130,9 @@ NUMBERS: Mapping[str, Number] = {
     "threshold.min_margin_above_lumen_hu": _hu(
         20.0, 500.0, "a smaller margin counts noisy contrast blood as calcium"
     ),
+    "calcium_noise.expected_noise_voxels": Number(
+        1e-4, 1.0, "voxels", "how many noise voxels may pass the noise floor"
+    ),
     # Analysis cylinder around the annulus
     "analysis_region.radial_margin_mm": _mm(1.0, 30.0, "the cylinder around the annulus"),
     "analysis_region.h_min_mm": _mm(-50.0, -1.0, "the cylinder must reach into the LVOT"),

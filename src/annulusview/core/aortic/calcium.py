@@ -241,6 +241,11 @@ class AnalysisRegion:
     hi_kji: tuple[int, int, int]
     clipped: bool
 
+    @property
+    def volume_mm3(self) -> float:
+        """The cylinder's volume, mm^3 (inside the CT or not)."""
+        return float(math.pi * self.radius_mm**2 * (self.h_max_mm - self.h_min_mm))
+
     @classmethod
     def around(
         cls, volume: Volume, frame: AnnulusFrame, annulus_radius_mm: float, rules: Rules

@@ -1,0 +1,160 @@
+"""Calcium that image noise alone could make (contrast CT).
+
+On a contrast CTA the calcium threshold lies a fixed ``threshold.lumen_plus_offset_hu`` (100 HU)
+above the lumen. Where the lumen's noise is large against that margin (on the real 1.5 mm CTA
+the LVOT lumen reads 485 HU with an SD of 35 HU: 100 HU is 2.9 SD), single voxels of contrast
+blood pass the threshold by noise alone, and among the tens of thousands of lumen voxels of the
+analysis region a few dozen will: "lesions" of one to three voxels whose brightest voxel is
+barely above the threshold, scattered through the lumen. Counted as calcium they meet the LVOT
+and conduction rules by themselves.
+
+The noise floor is the attenuation that Gaussian noise of the lumen's SD reaches in fewer than
+``calcium_noise.expected_noise_voxels`` (0.05) of the region's voxels:
+``lumen + z SD`` with ``z`` the standard normal quantile of ``1 - expected / N`` (N voxels in
+the analysis cylinder; a Bonferroni bound, so a floor no noise voxel is expected to reach).
+A lesion whose brightest voxel lies below it is *faint*: noise alone could make it.
+
+Faint lesions are kept and counted (dropping them could hide real calcium that partial volume
+has dimmed: a wrong "not met"). Instead the rules are evaluated again without them, and a rule
+met with them but not without them is ``indeterminate``, with the reason: the criterion rests
+on calcium that cannot be told from noise. A rule met on lesions above the floor stays met.
+Only contrast CT: on non-contrast CT the Agatston 130 HU threshold and its minimum area are the
+validated method and are left as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
+
+from scipy.stats import norm
+
+from annulusview.core.flags import INDETERMINATE, MET, Flag
+
+
+class LesionLike(Protocol):
+    """What the noise floor reads of a lesion (``results.Lesion``; the aortic models sit
+    below the results in core's layers, so the type is not imported)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def max_hu(self) -> float: ...
+
+    @property
+    def volume_mm3(self) -> float: ...
+
+
+L = TypeVar("L", bound=LesionLike)
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The noise floor of one analysis and the lesions below it.
+
+    Attributes
+    ----------
+    floor_hu
+        ``lumen_hu + z * lumen_sd``, HU.
+    z
+        The normal quantile used.
+    lumen_hu, lumen_sd
+        The lumen's attenuation and noise, HU.
+    region_voxels
+        Voxels of the analysis cylinder (N).
+    faint
+        Ids of the lesions whose brightest voxel is below the floor.
+    faint_mm3
+        Their total volume, mm^3.
+    """
+
+    floor_hu: float
+    z: float
+    lumen_hu: float
+    lumen_sd: float
+    region_voxels: int
+    faint: tuple[int, ...]
+    faint_mm3: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "floor_hu": self.floor_hu,
+            "z": self.z,
+            "lumen_hu": self.lumen_hu,
+            "lumen_sd_hu": self.lumen_sd,
+            "region_voxels": self.region_voxels,
+            "faint_lesion_ids": list(self.faint),
+            "faint_volume_mm3": self.faint_mm3,
+        }
+
+    def reason(self) -> str:
+        """Why a rule met only through faint lesions is indeterminate."""
+        return (
+            f"the criterion is met only through calcium that image noise alone could make: "
+            f"{len(self.faint)} lesion(s), {self.faint_mm3:.1f} mm^3 in all, whose brightest "
+            f"voxel is below the noise floor of {self.floor_hu:.0f} HU (lumen "
+            f"{self.lumen_hu:.0f} HU + {self.z:.1f} x its SD of {self.lumen_sd:.0f} HU); "
+            "without them it is not met. Check those lesions in the images"
+        )
+
+    def warning(self, threshold_hu: float) -> str:
+        """What the reader is told when faint lesions were found."""
+        margin = (threshold_hu - self.lumen_hu) / self.lumen_sd
+        return (
+            f"{len(self.faint)} calcium lesion(s) ({self.faint_mm3:.1f} mm^3) do not rise above "
+            f"the lumen's noise: their brightest voxel is below the noise floor of "
+            f"{self.floor_hu:.0f} HU, while the calcium threshold ({threshold_hu:.0f} HU) is "
+            f"only {margin:.1f} SD above the lumen ({self.lumen_hu:.0f} HU, SD "
+            f"{self.lumen_sd:.0f} HU). They are counted, but a rule met only through them is "
+            "indeterminate. Check them in the images; a less noisy reconstruction would tell."
+        )
+
+
+def noise_floor(
+    lesions: Sequence[LesionLike],
+    lumen_hu: float | None,
+    lumen_sd: float | None,
+    region_volume_mm3: float,
+    voxel_volume_mm3: float,
+    expected_noise_voxels: float,
+) -> NoiseFloor | None:
+    """The noise floor and the faint lesions (None without a measured lumen noise)."""
+    if lumen_hu is None or lumen_sd is None or not math.isfinite(lumen_sd) or lumen_sd <= 0:
+        return None
+    voxels = max(1, round(region_volume_mm3 / voxel_volume_mm3))
+    z = float(norm.isf(expected_noise_voxels / voxels))
+    floor = lumen_hu + z * lumen_sd
+    faint = tuple(les.id for les in lesions if les.max_hu < floor)
+    faint_mm3 = float(sum(les.volume_mm3 for les in lesions if les.max_hu < floor))
+    return NoiseFloor(floor, z, lumen_hu, lumen_sd, voxels, faint, faint_mm3)
+
+
+def above_floor(lesions: Sequence[L], floor: NoiseFloor) -> list[L]:
+    """The lesions that noise alone is not expected to make."""
+    faint = set(floor.faint)
+    return [les for les in lesions if les.id not in faint]
+
+
+def downgrade(
+    flags: Sequence[Flag], without_faint: Sequence[Flag], floor: NoiseFloor
+) -> tuple[Flag, ...]:
+    """``flags`` with every rule that is met but not met without the faint lesions made
+    ``indeterminate`` (same value and threshold, the reason said)."""
+    by_id = {flag.id: flag for flag in without_faint}
+    out = []
+    for flag in flags:
+        other = by_id.get(flag.id)
+        if flag.status == MET and other is not None and other.status != MET:
+            reason = floor.reason()
+            flag = replace(
+                flag,
+                status=INDETERMINATE,
+                level=None,
+                message=f"Indeterminate: {reason}.",
+                reason=reason,
+            )
+        out.append(flag)
+    return tuple(out)

@@ -1,0 +1,107 @@
+"""Calcium that noise alone could make (core/aortic/noise_floor.py), on synthetic roots.
+
+The synthetic root (tests/synthetic_aortic.py: an elliptic lumen of 400 HU in 50 HU tissue) on
+1.5 mm voxels, as the real CTA, with white Gaussian noise of SD 35 HU added everywhere: the
+contrast threshold (lumen + 100 HU) is then 2.9 SD above the lumen, and noise voxels pass it
+all through the lumen, in the LVOT and the conduction zone too. The noise floor is lumen + z SD
+with z the normal quantile of 1 - 0.05 / N (N voxels in the analysis cylinder): no noise voxel
+is expected to reach it, so noise alone must leave every rule that it met indeterminate, never
+met; real calcium (a 1000 HU sphere) keeps its rule met.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from annulusview.core.analysis import analyze
+from annulusview.core.volume import Volume
+from synthetic_aortic import Sphere, make_synthetic
+
+NOISE_SD = 35.0
+#: 1.5 mm voxels (3.4 mm^3: one voxel passes the 1 mm^3 minimum lesion), a 66 mm cube
+GRID = {"spacing_mm": (1.5, 1.5, 1.5), "shape": (44, 44, 44)}
+
+
+def _noisy(case, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    hu = case.volume.hu.astype(np.float64) + rng.normal(0.0, NOISE_SD, case.volume.hu.shape)
+    return Volume(
+        np.round(hu).astype(np.int16),
+        case.volume.affine,
+        series_instance_uid="1.2.3.4",
+        metadata=dict(case.volume.metadata),
+    )
+
+
+def _flag(result, rule_id):
+    return next(f for f in result.flags if f.id == rule_id)
+
+
+@pytest.fixture(scope="module")
+def noise_only():
+    case = make_synthetic(**GRID)
+    return analyze(_noisy(case), case.landmarks)
+
+
+def test_noise_floor_is_the_bonferroni_quantile(noise_only):
+    noise = noise_only.calcium_noise
+    region = noise_only.parameters["analysis_region"]
+    cylinder = math.pi * region["r_le_mm"] ** 2 * (region["h_le_mm"] - region["h_ge_mm"])
+    voxels = round(cylinder / 1.5**3)
+    assert noise["region_voxels"] == voxels
+    z = norm.isf(0.05 / voxels)
+    assert noise["z"] == pytest.approx(z)
+    assert 4.4 < z < 4.8  # about 20 000 voxels: p = 2.5e-6
+    assert noise["lumen_sd_hu"] == pytest.approx(NOISE_SD, rel=0.1)
+    assert noise["floor_hu"] == pytest.approx(noise["lumen_hu"] + z * noise["lumen_sd_hu"])
+
+
+def test_noise_alone_meets_no_rule(noise_only):
+    res = noise_only
+    noise = res.calcium_noise
+    # the threshold (lumen + 100) lets noise through: lesions in the LVOT, counted as calcium
+    lvot = res.calcium.by_region["lvot"].volume_mm3
+    assert lvot > 0
+    # ... but none of them reaches the floor (none is expected to: 0.05 voxels)
+    assert all(les.max_hu < noise["floor_hu"] for les in res.lesions)
+    assert set(noise["faint_lesion_ids"]) == {les.id for les in res.lesions}
+    assert noise["faint_volume_mm3"] == pytest.approx(sum(les.volume_mm3 for les in res.lesions))
+    # every rule the noise would have met (any calcium in its region: limit 0) is
+    # indeterminate, says why, and still shows the measured value
+    for rule_id in ("pvl.lvot_calcium", "conduction.zone_calcium"):
+        flag = _flag(res, rule_id)
+        if flag.value:
+            assert flag.status == "indeterminate", (rule_id, flag.status)
+            assert flag.level is None and "image noise alone could make" in flag.reason
+        else:
+            assert flag.status == "not_met"
+    assert _flag(res, "pvl.lvot_calcium").status == "indeterminate"
+    assert not [f for f in res.flags if f.status == "met" and f.id.startswith(("pvl", "cond"))]
+    assert any("do not rise above the lumen's noise" in w for w in res.warnings)
+
+
+def test_real_calcium_in_noise_keeps_its_rule_met():
+    """A 1.5 mm sphere of 1000 HU in the LVOT region (h = -5 mm, on the wall): far above the
+    floor, so pvl.lvot_calcium stays met though noise lesions lie around it."""
+    sphere = Sphere(h=-5.0, r=11.0, theta_deg=100.0, radius_mm=1.5)
+    case = make_synthetic(**GRID, spheres=(sphere,))
+    res = analyze(_noisy(case), case.landmarks)
+    noise = res.calcium_noise
+    bright = [les for les in res.lesions if les.max_hu >= noise["floor_hu"]]
+    assert len(bright) == 1 and bright[0].region == "lvot"
+    assert bright[0].id not in noise["faint_lesion_ids"]
+    assert _flag(res, "pvl.lvot_calcium").status == "met"
+
+
+def test_quiet_scan_has_no_faint_lesions():
+    """Without noise the sphere is the only lesion, above the floor: nothing changes."""
+    sphere = Sphere(h=-5.0, r=11.0, theta_deg=100.0, radius_mm=1.5)
+    case = make_synthetic(**GRID, spheres=(sphere,))
+    res = analyze(case.volume, case.landmarks)
+    assert res.calcium_noise is None or res.calcium_noise["faint_lesion_ids"] == []
+    assert _flag(res, "pvl.lvot_calcium").status == "met"
+    assert not any("lumen's noise" in w for w in res.warnings)
