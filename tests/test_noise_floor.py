@@ -80,6 +80,9 @@ def test_noise_alone_meets_no_rule(noise_only):
         else:
             assert flag.status == "not_met"
     assert _flag(res, "pvl.lvot_calcium").status == "indeterminate"
+    # the LVOT calcium grade counts the noise nodules, and says what is left above the floor
+    assert res.lvot_calcium_grade["grade"] != "none"
+    assert res.lvot_calcium_grade["grade_above_noise_floor"] == "none"
     assert not [f for f in res.flags if f.status == "met" and f.id.startswith(("pvl", "cond"))]
     assert any("do not rise above the lumen's noise" in w for w in res.warnings)
 

@@ -69,6 +69,11 @@ _MEASURES: tuple[tuple[str, str, tuple[str | int, ...]], ...] = (
         for cusp in CUSPS
     ),
     ("lvot_calcium_grade", STR, ("lvot_calcium_grade", "grade")),
+    (
+        "lvot_calcium_grade_above_noise_floor",
+        STR,
+        ("lvot_calcium_grade", "grade_above_noise_floor"),
+    ),
     ("mac_score_total", INT, ("mitral", "mac", "score", "total")),
     ("mac_score_grade", STR, ("mitral", "mac", "score", "grade")),
     ("neo_lvot_area_mm2", FLOAT, ("mitral", "neo_lvot", "area_mm2")),

@@ -642,6 +642,8 @@ def analyze(
             )  # fmt: skip
             flags = downgrade(flags, evaluate_flags(clear_inputs, rules), noise)
             warnings.append(noise.warning(thr.hu))
+            if grade is not None:
+                grade = {**grade, "grade_above_noise_floor": clear_grade["grade"]}
         if not contrast and sex_used is None:
             warnings.append("Patient sex unknown: the Agatston AS rule is not assessed.")
         if ms_length is None:

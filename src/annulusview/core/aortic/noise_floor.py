@@ -91,13 +91,12 @@ class NoiseFloor:
         }
 
     def reason(self) -> str:
-        """Why a rule met only through faint lesions is indeterminate."""
+        """Why a rule met only through faint lesions is indeterminate (the warning says more)."""
         return (
-            f"the criterion is met only through calcium that image noise alone could make: "
-            f"{len(self.faint)} lesion(s), {self.faint_mm3:.1f} mm^3 in all, whose brightest "
-            f"voxel is below the noise floor of {self.floor_hu:.0f} HU (lumen "
-            f"{self.lumen_hu:.0f} HU + {self.z:.1f} x its SD of {self.lumen_sd:.0f} HU); "
-            "without them it is not met. Check those lesions in the images"
+            f"met only through calcium that image noise alone could make ({len(self.faint)} "
+            f"lesion(s), {self.faint_mm3:.1f} mm^3, brightest voxel below the noise floor of "
+            f"{self.floor_hu:.0f} HU = lumen + {self.z:.1f} SD); without them not met. Check "
+            "those lesions in the images"
         )
 
     def warning(self, threshold_hu: float) -> str:

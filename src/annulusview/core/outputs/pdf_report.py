@@ -229,7 +229,11 @@ def report_story(
     if ca.leaflet_volume_850_mm3 is not None:
         right.append(["Leaflet at 850 HU", fmt(ca.leaflet_volume_850_mm3, 1, "mm3"), EMPTY])
     if res.lvot_calcium_grade is not None:
-        right.append(["LVOT calcium grade", str(res.lvot_calcium_grade["grade"]), EMPTY])
+        grade = str(res.lvot_calcium_grade["grade"])
+        above = res.lvot_calcium_grade.get("grade_above_noise_floor")
+        if above is not None and above != grade:
+            grade += f" ({above} above the noise floor)"
+        right.append(["LVOT calcium grade", grade, EMPTY])
     n = max(len(left), len(right))
     left += [["", "", ""]] * (n - len(left))
     right += [["", "", ""]] * (n - len(right))
