@@ -108,3 +108,35 @@ def test_quiet_scan_has_no_faint_lesions():
     assert res.calcium_noise is None or res.calcium_noise["faint_lesion_ids"] == []
     assert _flag(res, "pvl.lvot_calcium").status == "met"
     assert not any("lumen's noise" in w for w in res.warnings)
+
+
+def _mac_flag():
+    from annulusview.core.flags import Evidence, Flag
+
+    return Flag("mitral.mac_score", "met", None, 3.0, None, "MAC CT score 3", Evidence("r"), "pts")
+
+
+def _mac_lesion(lesion_id: int, max_hu: float):
+    from annulusview.core.mitral.mac import MacLesion
+
+    return MacLesion(lesion_id, 6.75, max_hu, (0.0, 0.0, 0.0), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("peaks", "status", "warned"),
+    [
+        ((580.0, 590.0), "indeterminate", True),  # every MAC lesion below the 600 HU floor
+        ((580.0, 900.0), "met", True),  # one real: the score stands, the faint one is named
+        ((700.0, 900.0), "met", False),  # none faint: nothing changes
+    ],
+)
+def test_mac_score_read_only_from_faint_lesions_is_indeterminate(peaks, status, warned):
+    from annulusview.core.aortic.noise_floor import NoiseFloor, descriptor_on_faint
+
+    floor = NoiseFloor(600.0, 4.5, 450.0, 33.3, 20000, (), 0.0)
+    lesions = [_mac_lesion(i + 1, hu) for i, hu in enumerate(peaks)]
+    flags, warning = descriptor_on_faint([_mac_flag()], "mitral.mac_score", lesions, floor)
+    assert flags[0].status == status
+    assert (warning is not None) == warned
+    if status == "indeterminate":
+        assert flags[0].level is None and "could be image noise" in flags[0].reason

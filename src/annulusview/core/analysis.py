@@ -42,7 +42,12 @@ from annulusview.core.aortic.calcium import (
 from annulusview.core.aortic.coronary import coronary_inputs
 from annulusview.core.aortic.devices import parse_valve_option, sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
-from annulusview.core.aortic.noise_floor import above_floor, downgrade, noise_floor
+from annulusview.core.aortic.noise_floor import (
+    above_floor,
+    descriptor_on_faint,
+    downgrade,
+    noise_floor,
+)
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
 from annulusview.core.aortic.root import measure_root
@@ -676,6 +681,12 @@ def analyze(
         )
         flags = (*flags, *mitral.flags)
         warnings.extend(mitral.warnings)
+        if noise is not None and mitral.mac is not None and mitral.mac.lesions:
+            flags, mac_warning = descriptor_on_faint(
+                flags, "mitral.mac_score", mitral.mac.lesions, noise
+            )
+            if mac_warning:
+                warnings.append(mac_warning)
     check(cancel)
     flags = _mark_unconfirmed(flags, landmarks.proposed, geometry.conduction_estimated)
 

@@ -157,3 +157,35 @@ def downgrade(
             )
         out.append(flag)
     return tuple(out)
+
+
+def descriptor_on_faint(
+    flags: Sequence[Flag], rule_id: str, lesions: Sequence[LesionLike], floor: NoiseFloor
+) -> tuple[tuple[Flag, ...], str | None]:
+    """A descriptor rule (the MAC CT score, met with no level) read from ``lesions``: when every
+    one of them is faint it is ``indeterminate``; when some are, a warning says the descriptor
+    counts them. Returns the flags and that warning (None when no lesion is faint)."""
+    faint = [les for les in lesions if les.max_hu < floor.floor_hu]
+    if not faint:
+        return tuple(flags), None
+    volume = sum(les.volume_mm3 for les in faint)
+    if len(faint) < len(lesions):
+        return tuple(flags), (
+            f"{len(faint)} of the {len(lesions)} lesions read by {rule_id} ({volume:.1f} mm^3) "
+            f"do not rise above the lumen's noise (brightest voxel below {floor.floor_hu:.0f} "
+            "HU); it counts them. Check them in the images."
+        )
+    reason = (
+        f"every lesion it reads ({len(faint)}, {volume:.1f} mm^3) could be image noise: "
+        f"brightest voxel below the noise floor of {floor.floor_hu:.0f} HU (lumen + "
+        f"{floor.z:.1f} SD). Check them in the images"
+    )
+    out = []
+    for flag in flags:
+        if flag.id == rule_id and flag.status == MET:
+            flag = replace(
+                flag, status=INDETERMINATE, level=None, message=f"Indeterminate: {reason}.",
+                reason=reason,
+            )  # fmt: skip
+        out.append(flag)
+    return tuple(out), f"{rule_id}: {reason}."
