@@ -151,9 +151,14 @@ def test_toggles_layers_and_distance_lines(phantom_case, phantom_results) -> Non
             assert name in handles.actors, name
         labels = {t.label for t in handles.teaching}
         assert {"RCC", "LCC", "NCC", "LVOT", "Conduction zone", "Membranous septum"} <= labels
-        # one line per lesion within 10 mm, from the lesion to the region
+        # one line per lesion within 10 mm, from the lesion to the region (none from faint
+        # lesions, below the noise floor)
         res = phantom_results.to_dict()
-        n_near = sum(les["distance_to_conduction_mm"] <= 10 for les in res["lesions"])
+        faint = set((res["calcium_noise"] or {}).get("faint_lesion_ids", []))
+        n_near = sum(
+            les["distance_to_conduction_mm"] <= 10 and les["id"] not in faint
+            for les in res["lesions"]
+        )
         lines = handles.actors["distance_lines"].mapper.dataset
         assert lines.n_lines == n_near
         bare = SceneState(
@@ -292,5 +297,30 @@ def test_scene_is_cheap_to_draw(phantom_case, phantom_results) -> None:
         assert parts.GetNumberOfItems() >= 3
         texts = {parts.GetItemAsObject(n).GetMapper().GetInput() for n in range(len(parts))}
         assert "RCC_hinge" in texts
+    finally:
+        plotter.close()
+
+
+def test_no_distance_lines_from_faint_lesions() -> None:
+    """On a noisy synthetic root (1.5 mm voxels, SD 35 HU: tests/test_noise_floor.py) the noise
+    lesions near the conduction zone get no distance line; the real calcium sphere does."""
+    from annulusview.core.analysis import analyze
+    from synthetic_aortic import Sphere, make_synthetic
+    from test_noise_floor import GRID, _noisy
+
+    sphere = Sphere(h=-5.0, r=11.0, theta_deg=300.0, radius_mm=1.5)
+    case = make_synthetic(**GRID, spheres=(sphere,))
+    volume = _noisy(case)
+    res = analyze(volume, case.landmarks)
+    faint = set(res.calcium_noise["faint_lesion_ids"])
+    near = [les for les in res.lesions if les.distance_to_conduction_mm <= CALCIUM_CLIM_MM[1]]
+    assert any(les.id in faint for les in near)  # noise lesions lie near the zone
+    kept = [les for les in near if les.id not in faint]
+    state = SceneState(volume=volume, results=res, landmarks=case.landmarks)
+    plotter = offscreen_plotter(SIZE)
+    try:
+        handles = build_scene(plotter, state)
+        lines = handles.actors["distance_lines"].mapper.dataset
+        assert lines.n_lines == len(kept) >= 1
     finally:
         plotter.close()

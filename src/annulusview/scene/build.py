@@ -435,13 +435,18 @@ def add_text_labels(
 def _add_distance_lines(
     plotter: BasePlotter, state: SceneState, res: Results, handles: SceneHandles
 ) -> None:
-    """A line with its length from each lesion near the chosen region to that region."""
+    """A line with its length from each lesion near the chosen region to that region; none
+    from faint lesions (below the noise floor: they may be noise, and on a noisy scan their
+    dozens of labels hide the rest)."""
     target = state.color_by
     field_name = COLOR_BY_FIELD[target]
+    faint = set(res.calcium_noise["faint_lesion_ids"]) if res.calcium_noise else set()
     pts: list[npt.NDArray[np.float64]] = []
     texts: list[str] = []
     mids: list[npt.NDArray[np.float64]] = []
     for lesion in res.lesions:
+        if lesion.id in faint:
+            continue
         dist = float(getattr(lesion, field_name))
         if not np.isfinite(dist) or dist > CALCIUM_CLIM_MM[1]:
             continue
