@@ -153,4 +153,11 @@ def test_real_diastolic_cta_is_proposed_with_the_closed_valve_reason(
     area = float(panel.annulus_labels["area_mm2"].text().split()[0])
     assert low < area < high and high - low > 0.2 * area
     assert "depends steeply on the plane" in panel.warnings.text()
+    # noise lesions are marked in the lesion table (below the noise floor), real ones are not
+    column = [key for key, _, _ in panel.LESION_COLUMNS].index("max_hu")
+    faint = set(window.results.calcium_noise["faint_lesion_ids"])
+    for row in range(panel.lesion_table.rowCount()):
+        item = panel.lesion_table.item(row, column)
+        lesion_id = item.data(Qt.ItemDataRole.UserRole)
+        assert item.text().endswith("(faint)") == (lesion_id in faint)
     window.grab().save(str(artifacts_dir / "real-cta-plane-check.png"))

@@ -384,6 +384,7 @@ class ResultsPanel(QWidget):
         self.calcium_table.resizeColumnsToContents()
 
         self._lesions = {les.id: les for les in res.lesions}
+        faint = set(res.calcium_noise["faint_lesion_ids"]) if res.calcium_noise else set()
         table = self.lesion_table
         table.setSortingEnabled(False)
         table.blockSignals(True)
@@ -398,6 +399,14 @@ class ResultsPanel(QWidget):
                     else QTableWidgetItem(value)
                 )
                 item.setData(Qt.ItemDataRole.UserRole, les.id)
+                if key == "max_hu" and les.id in faint:
+                    # below the noise floor: noise alone could make it
+                    item.setText(f"{item.text()} (faint)")
+                    item.setToolTip(
+                        f"Below the noise floor of {res.calcium_noise['floor_hu']:.0f} HU: image "
+                        "noise alone could make this lesion; a rule met only through such "
+                        "lesions is indeterminate."
+                    )
                 table.setItem(r, c, item)
         table.blockSignals(False)
         table.setSortingEnabled(True)

@@ -248,12 +248,13 @@ def report_story(
     shown = sorted(res.lesions, key=lambda les: -les.volume_mm3)[:REPORT_LESIONS]
     shown.sort(key=lambda les: les.id)
     rows = [["#", "Volume", "Max HU", "Region", "Cusp", "To LVOT", "To conduction", "Inward"]]
+    faint = set(res.calcium_noise["faint_lesion_ids"]) if res.calcium_noise else set()
     for les in shown:
         rows.append(
             [
                 str(les.id),
                 fmt(les.volume_mm3, 1, "mm3"),
-                fmt(les.max_hu, 0),
+                fmt(les.max_hu, 0) + (" (faint)" if les.id in faint else ""),
                 les.region,
                 les.cusp,
                 _mm(les.distance_to_lvot_mm),
