@@ -42,12 +42,7 @@ from annulusview.core.aortic.calcium import (
 from annulusview.core.aortic.coronary import coronary_inputs
 from annulusview.core.aortic.devices import parse_valve_option, sizing_table
 from annulusview.core.aortic.frame import CUSPS, AnnulusFrame, check_landmarks
-from annulusview.core.aortic.noise_floor import (
-    above_floor,
-    descriptor_on_faint,
-    downgrade,
-    noise_floor,
-)
+from annulusview.core.aortic.noise_floor import descriptor_on_faint, noise_floor
 from annulusview.core.aortic.regions import DISJOINT_REGIONS, OTHER, REGIONS, RegionGeometry
 from annulusview.core.aortic.risk import RiskInputs, evaluate_flags
 from annulusview.core.aortic.root import measure_root
@@ -56,6 +51,7 @@ from annulusview.core.arrays import FloatArray, IntArray
 from annulusview.core.flags import Flag
 from annulusview.core.fluoro import plan_fluoro
 from annulusview.core.landmarks import AORTIC_REQUIRED, Landmarks
+from annulusview.core.lesion_inputs import lvot_calcium_grade, wall_extents, without_faint
 from annulusview.core.mitral import MitralResults, analyze_mitral
 from annulusview.core.mitral.common import median_hu_in_sphere
 from annulusview.core.mitral.neo_lvot import VirtualValve
@@ -122,41 +118,6 @@ def _leaflet_850_gap(
             "contrast blood would be counted as leaflet calcium."
         )
     return ""
-
-
-def lvot_calcium_grade(lesions: tuple[Lesion, ...], rules: Rules) -> dict[str, object]:
-    """The LVOT calcium grade (section 6, after Okuno et al. 2020) from the nodules below the
-    hinges: ``none``, ``mild``, ``moderate`` or ``severe``, with each nodule's extension along
-    ``n`` and its share of the circumference."""
-    nodules = [les for les in lesions if les.lvot_extension_mm is not None]
-    ext = [float(les.lvot_extension_mm or 0.0) for les in nodules]
-    cov = [float(les.lvot_coverage_pct or 0.0) for les in nodules]
-    num = rules.number
-    if not nodules:
-        grade = "none"
-    elif (
-        len(nodules) >= num("lvot_grade.severe_min_nodules")
-        or max(ext) >= num("lvot_grade.severe_extension_mm")
-        or max(cov) >= num("lvot_grade.severe_coverage_pct")
-    ):
-        grade = "severe"
-    elif (
-        len(nodules) >= num("lvot_grade.moderate_min_nodules")
-        or max(ext) >= num("lvot_grade.moderate_extension_mm")
-        or max(cov) >= num("lvot_grade.moderate_coverage_pct")
-    ):
-        grade = "moderate"
-    else:
-        grade = "mild"
-    return {
-        "grade": grade,
-        "nodules": [
-            {"lesion_id": les.id, "extension_mm": e, "coverage_pct": c}
-            for les, e, c in zip(nodules, ext, cov, strict=True)
-        ],
-        "reference": str(rules.get("lvot_grade.reference")),
-        "verified": bool(rules.get("lvot_grade.verified")),
-    }
 
 
 def _arc_coverage_deg(theta_deg: npt.NDArray[np.floating], bin_deg: float = 1.0) -> float:
@@ -576,9 +537,7 @@ def analyze(
     with timer.stage("flags"):
         report(progress, 0.9, "Risk rules")
         sex_used, sex_source = _normalise_sex(sex, volume)
-        low = [les for les in lesions if les.h_range_mm[0] <= geometry.annulus_half_height_mm]
-        protruding = [les for les in low if les.inward_extent_mm >= les.tangential_length_mm]
-        adherent = [les for les in low if les.inward_extent_mm < les.tangential_length_mm]
+        protrusion, adherent = wall_extents(lesions, geometry.annulus_half_height_mm)
         kvp = volume.metadata.get("kvp")
         coronary = coronary_inputs(
             landmarks,
@@ -596,10 +555,8 @@ def analyze(
             lvot_grade=None if grade is None else str(grade["grade"]),
             leaflet_calcium_850_mm3=leaflet_850,
             leaflet_850_reason=leaflet_850_reason,
-            protrusion_mm=None
-            if calcium_reason
-            else max((les.inward_extent_mm for les in protruding), default=0.0),
-            adherent_inward_mm=max((les.inward_extent_mm for les in adherent), default=0.0),
+            protrusion_mm=None if calcium_reason else protrusion,
+            adherent_inward_mm=adherent,
             conduction_calcium_mm3=by_region["conduction"].volume_mm3,
             iams_mm=ms_length,
             valve_agatston=calcium_summary.valve_agatston,
@@ -621,34 +578,10 @@ def analyze(
                 rules.number("calcium_noise.expected_noise_voxels"),
             )
         if noise is not None and noise.faint:
-            # The rules again without the faint lesions: met only through them = indeterminate.
-            clear = above_floor(lesions, noise)
-            low_clear = [
-                les for les in clear if les.h_range_mm[0] <= geometry.annulus_half_height_mm
-            ]
-            clear_grade = lvot_calcium_grade(tuple(clear), rules)
-            clear_inputs = dataclasses.replace(
-                inputs,
-                lvot_calcium_mm3=sum(les.volume_by_region_mm3.get("lvot", 0.0) for les in clear),
-                lvot_grade=str(clear_grade["grade"]),
-                protrusion_mm=max(
-                    (les.inward_extent_mm for les in low_clear
-                     if les.inward_extent_mm >= les.tangential_length_mm),
-                    default=0.0,
-                ),
-                adherent_inward_mm=max(
-                    (les.inward_extent_mm for les in low_clear
-                     if les.inward_extent_mm < les.tangential_length_mm),
-                    default=0.0,
-                ),
-                conduction_calcium_mm3=sum(
-                    les.volume_by_region_mm3.get("conduction", 0.0) for les in clear
-                ),
-            )  # fmt: skip
-            flags = downgrade(flags, evaluate_flags(clear_inputs, rules), noise)
+            flags, grade = without_faint(
+                flags, grade, inputs, lesions, noise, geometry.annulus_half_height_mm, rules
+            )
             warnings.append(noise.warning(thr.hu))
-            if grade is not None:
-                grade = {**grade, "grade_above_noise_floor": clear_grade["grade"]}
         if not contrast and sex_used is None:
             warnings.append("Patient sex unknown: the Agatston AS rule is not assessed.")
         if ms_length is None:
