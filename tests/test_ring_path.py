@@ -227,3 +227,15 @@ def test_plane_check_distance_comes_from_the_rules():
     low, high = measured.area_plane_range_mm2
     assert low == pytest.approx(math.pi * 10.7**2, rel=0.02)
     assert high == pytest.approx(math.pi * 13.7**2, rel=0.02)
+
+
+def test_plane_check_that_leaves_the_volume_says_so():
+    """Hinges on the last slice: the plane 0.5 mm above lies outside the CT, so the range is
+    unknown (None) and a warning says so; the area at the hinges is still measured."""
+    volume, _ = _cone(12.2, 0.0)
+    top = (volume.shape[0] - 1) * 0.25
+    frame = AnnulusFrame.from_landmarks(_circle_hinges(12.2, top))
+    measured, warnings = measure_annulus(volume, frame, load_rules(), contrast=True)
+    assert measured.area_mm2 == pytest.approx(math.pi * 12.2**2, rel=0.02)
+    assert measured.area_plane_range_mm2 is None
+    assert any("could not be traced 0.5 mm above the hinge plane" in w for w in warnings)
