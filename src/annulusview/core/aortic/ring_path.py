@@ -12,6 +12,10 @@ at each hinge (the hinges lie on the annulus by definition: SCCT 2019, Blanke et
 a gap, where no sample is a candidate, the path carries on from its neighbours; a streak
 inside the lumen loses to the wall, which is darker and joins up with the hinges.
 
+The trace relies on the hinges lying on the lumen edge: a hinge placed well inside or outside
+it moves the path with it (on the real CTA, hinges moved 1-2 mm outward let the path run through
+the wall into the next cavity), so the leak warning asks the reader to check the contour.
+
 The search is dynamic programming over (angle, radius), one start per radius allowed at the
 first hinge and the path closed on that start: exact for this cost, and a few milliseconds.
 """
