@@ -392,14 +392,14 @@ def test_sampled_planes_and_lumen_mask_equal_the_whole_plane_method(contrast_cas
     """The disc sampling of a batch of planes reads the same HU as sample_section on the disc
     the contour reads, and the boxed lumen mask is the whole-plane mask, at the sweep's and the
     reported planes' pixels, on the LVOT, sinus, STJ and aorta."""
-    from annulusview.core.aortic.root import _READ_MARGIN_MM, _lumen_mask, _sample_planes
+    from annulusview.core.aortic.root_contour import READ_MARGIN_MM, lumen_mask, sample_planes
     from annulusview.core.aortic.root_lumen import sample_section
 
     case = contrast_case
     frame = AnnulusFrame.from_landmarks(case.landmarks)
     rules = default_rules()
     max_r = rules.number("annulus.max_radius_mm")
-    batch = _sample_planes(case.volume, frame, [h_mm - 1.0, h_mm], rules, pixel_mm)
+    batch = sample_planes(case.volume, frame, [h_mm - 1.0, h_mm], rules, pixel_mm)
     section = batch[1]
     whole = sample_section(
         case.volume, frame.to_lps(h_mm, 0.0, 0.0), frame.normal_lps, frame.u_lps,
@@ -407,7 +407,7 @@ def test_sampled_planes_and_lumen_mask_equal_the_whole_plane_method(contrast_cas
     )  # fmt: skip
     size = whole.values.shape[0]
     axis = (np.arange(size) - (size - 1) / 2) * pixel_mm
-    disc = np.hypot(axis[None, :], axis[:, None]) <= max_r + _READ_MARGIN_MM
+    disc = np.hypot(axis[None, :], axis[:, None]) <= max_r + READ_MARGIN_MM
     assert section.values.shape == whole.values.shape
     assert np.array_equal(section.values[disc], whole.values[disc])
     assert np.array_equal(section.inside[disc], whole.inside[disc])
@@ -416,7 +416,7 @@ def test_sampled_planes_and_lumen_mask_equal_the_whole_plane_method(contrast_cas
     for level in (0.5 * lumen_hu, 0.5 * (lumen_hu + 60.0)):
         reference = _reference_lumen_mask(whole, level, calcium_hu, max_r)
         assert reference is not None
-        assert np.array_equal(_lumen_mask(section, level, calcium_hu, max_r), reference)
+        assert np.array_equal(lumen_mask(section, level, calcium_hu, max_r), reference)
 
 
 def test_lvot_that_leaks_into_a_larger_cavity_is_measured_on_the_axis():

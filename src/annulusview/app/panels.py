@@ -384,7 +384,7 @@ class ResultsPanel(QWidget):
         self.calcium_table.resizeColumnsToContents()
 
         self._lesions = {les.id: les for les in res.lesions}
-        faint = set(res.calcium_noise["faint_lesion_ids"]) if res.calcium_noise else set()
+        faint = res.faint_lesion_ids
         table = self.lesion_table
         table.setSortingEnabled(False)
         table.blockSignals(True)

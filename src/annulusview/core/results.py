@@ -288,6 +288,13 @@ class Results:
     lesion_voxels_kji: IntArray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.intp))
     lesion_voxel_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
+    @property
+    def faint_lesion_ids(self) -> frozenset[int]:
+        """Ids of the lesions below the contrast-CT noise floor (empty without one)."""
+        if not self.calcium_noise:
+            return frozenset()
+        return frozenset(int(i) for i in self.calcium_noise["faint_lesion_ids"])
+
     def lesion_label_crop(self, margin: int = 1) -> LabelCrop:
         """Lesion ids painted into the smallest box that holds every lesion voxel.
 

@@ -440,7 +440,7 @@ def _add_distance_lines(
     dozens of labels hide the rest)."""
     target = state.color_by
     field_name = COLOR_BY_FIELD[target]
-    faint = set(res.calcium_noise["faint_lesion_ids"]) if res.calcium_noise else set()
+    faint = res.faint_lesion_ids
     pts: list[npt.NDArray[np.float64]] = []
     texts: list[str] = []
     mids: list[npt.NDArray[np.float64]] = []

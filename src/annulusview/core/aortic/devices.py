@@ -127,18 +127,19 @@ class Device:
         across: list[float] = []
         if span is not None:
             across = [s.nominal_mm for s in self.sizes if s.min <= span[1] and s.max >= span[0]]
-            if across and across != [suggested]:
-                rule += (
-                    f"; within the plane check the value spans {span[0]:.0f}-{span[1]:.0f} "
-                    f"{self.unit}, which reaches size{'s' if len(across) > 1 else ''} "
-                    + ", ".join(f"{a:g}" for a in across)
-                    + " mm"
-                )
+        plane_sensitive = bool(across) and across != [suggested]
+        if span is not None and plane_sensitive:
+            rule += (
+                f"; within the plane check the value spans {span[0]:.0f}-{span[1]:.0f} "
+                f"{self.unit}, which reaches size{'s' if len(across) > 1 else ''} "
+                + ", ".join(f"{a:g}" for a in across)
+                + " mm"
+            )
         out.update(
             status="assessed",
             reason="",
             suggested_size_mm=suggested,
-            borderline=bool(near_edge or len(holding) > 1 or (across and across != [suggested])),
+            borderline=bool(near_edge or len(holding) > 1 or plane_sensitive),
             candidates=[s.nominal_mm for s in holding],
             sizes_within_plane_check=across,
             measured_within_plane_check=None if span is None else [span[0], span[1]],

@@ -126,9 +126,11 @@ def noise_floor(
     voxels = max(1, round(region_volume_mm3 / voxel_volume_mm3))
     z = float(norm.isf(expected_noise_voxels / voxels))
     floor = lumen_hu + z * lumen_sd
-    faint = tuple(les.id for les in lesions if les.max_hu < floor)
-    faint_mm3 = float(sum(les.volume_mm3 for les in lesions if les.max_hu < floor))
-    return NoiseFloor(floor, z, lumen_hu, lumen_sd, voxels, faint, faint_mm3)
+    faint = [les for les in lesions if les.max_hu < floor]
+    faint_mm3 = float(sum(les.volume_mm3 for les in faint))
+    return NoiseFloor(
+        floor, z, lumen_hu, lumen_sd, voxels, tuple(les.id for les in faint), faint_mm3
+    )
 
 
 def above_floor(lesions: Sequence[L], floor: NoiseFloor) -> list[L]:
@@ -147,14 +149,7 @@ def downgrade(
     for flag in flags:
         other = by_id.get(flag.id)
         if flag.status == MET and other is not None and other.status != MET:
-            reason = floor.reason()
-            flag = replace(
-                flag,
-                status=INDETERMINATE,
-                level=None,
-                message=f"Indeterminate: {reason}.",
-                reason=reason,
-            )
+            flag = _indeterminate(flag, floor.reason())
         out.append(flag)
     return tuple(out)
 
@@ -180,12 +175,15 @@ def descriptor_on_faint(
         f"brightest voxel below the noise floor of {floor.floor_hu:.0f} HU (lumen + "
         f"{floor.z:.1f} SD). Check them in the images"
     )
-    out = []
-    for flag in flags:
-        if flag.id == rule_id and flag.status == MET:
-            flag = replace(
-                flag, status=INDETERMINATE, level=None, message=f"Indeterminate: {reason}.",
-                reason=reason,
-            )  # fmt: skip
-        out.append(flag)
-    return tuple(out), f"{rule_id}: {reason}."
+    out = tuple(
+        _indeterminate(flag, reason) if flag.id == rule_id and flag.status == MET else flag
+        for flag in flags
+    )
+    return out, f"{rule_id}: {reason}."
+
+
+def _indeterminate(flag: Flag, reason: str) -> Flag:
+    """``flag`` made indeterminate for ``reason``, its value, threshold and evidence kept."""
+    return replace(
+        flag, status=INDETERMINATE, level=None, message=f"Indeterminate: {reason}.", reason=reason
+    )

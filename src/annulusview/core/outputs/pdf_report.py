@@ -248,7 +248,7 @@ def report_story(
     shown = sorted(res.lesions, key=lambda les: -les.volume_mm3)[:REPORT_LESIONS]
     shown.sort(key=lambda les: les.id)
     rows = [["#", "Volume", "Max HU", "Region", "Cusp", "To LVOT", "To conduction", "Inward"]]
-    faint = set(res.calcium_noise["faint_lesion_ids"]) if res.calcium_noise else set()
+    faint = res.faint_lesion_ids
     for les in shown:
         rows.append(
             [
